@@ -1,0 +1,22 @@
+// The avx2 kernel table: microkernels of kernels/avx2/ with their tile and cache-block sizes.
+#include "fastconv/kernel_table.h"
+
+namespace fastconv {
+
+void f32_gemm_6x16_avx2(int64_t k, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
+void f64_gemm_6x8_avx2(int64_t k, const double* a, const double* b, double* c, int64_t ldc, bool accumulate);
+
+// KC: a B panel of 256 x 16 floats (16 KiB) + A panel (6 KiB) fit a 32 KiB L1.
+constexpr int KC = 256;
+constexpr int MC = 144;    // A block (MC x KC) stays in L2 while B panels stream through L1.
+constexpr int NC = 2048;  // B block (KC x NC) is reused by every A block of a work unit.
+
+KernelTable avx2_table() {
+  KernelTable t;
+  t.isa = "avx2";
+  t.f32_gemm = {f32_gemm_6x16_avx2, 6, 16, KC, MC, NC};
+  t.f64_gemm = {f64_gemm_6x8_avx2, 6, 8, KC, MC, NC};
+  return t;
+}
+
+}  // namespace fastconv

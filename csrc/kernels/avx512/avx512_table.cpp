@@ -1,0 +1,22 @@
+// The avx512 kernel table: microkernels of kernels/avx512/ with their tile and cache-block sizes.
+#include "fastconv/kernel_table.h"
+
+namespace fastconv {
+
+void f32_gemm_8x32_avx512(int64_t k, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
+void f64_gemm_8x16_avx512(int64_t k, const double* a, const double* b, double* c, int64_t ldc, bool accumulate);
+
+// KC: a B panel of 256 x 32 floats (32 KiB) fits a 48 KiB L1 beside the A panel (8 KiB).
+constexpr int KC = 256;
+constexpr int MC = 192;    // A block (MC x KC) stays in L2 while B panels stream through L1.
+constexpr int NC = 2048;  // B block (KC x NC) is reused by every A block of a work unit.
+
+KernelTable avx512_table() {
+  KernelTable t;
+  t.isa = "avx512";
+  t.f32_gemm = {f32_gemm_8x32_avx512, 8, 32, KC, MC, NC};
+  t.f64_gemm = {f64_gemm_8x16_avx512, 8, 16, KC, MC, NC};
+  return t;
+}
+
+}  // namespace fastconv

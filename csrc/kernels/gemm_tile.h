@@ -1,0 +1,59 @@
+// The broadcast-FMA outer product behind every GEMM microkernel: acc[MR][NV vectors] += a[i] * b[0:NR] per k step.
+// Written once with GCC vector extensions; each kernels/<isa>/ file instantiates it with its own vector width
+// and tile and is compiled with its own -m flags, so the same source becomes SSE2, AVX2+FMA or AVX-512 code.
+// Everything here has internal linkage: a copy compiled with -mavx512f must never be linked into another ISA's path.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace fastconv {
+namespace {
+
+template <typename T, int W>
+struct SimdVec {
+  typedef T type __attribute__((vector_size(W * sizeof(T))));
+};
+
+// C[MR x W*NV] (+)= A[MR x k] * B[k x W*NV]; a: k steps of MR values, b: k steps of W*NV values.
+// acc lives in MR*NV vector registers; the tile sizes of each ISA are chosen so that acc + NV loads + 1
+// broadcast fit its register file.
+template <typename T, int W, int MR, int NV>
+inline void gemm_tile(int64_t k, const T* __restrict a, const T* __restrict b, T* __restrict c, int64_t ldc,
+                      bool accumulate) {
+  typedef typename SimdVec<T, W>::type V;
+  constexpr int NR = W * NV;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) acc[i][j] = V{};
+
+  for (int64_t p = 0; p < k; ++p) {
+    V bv[NV];
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) std::memcpy(&bv[j], b + p * NR + j * W, sizeof(V));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const T ai = a[p * MR + i];
+#pragma GCC unroll 16
+      for (int j = 0; j < NV; ++j) acc[i][j] += ai * bv[j];
+    }
+  }
+
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) {
+      T* cp = c + i * ldc + j * W;
+      if (accumulate) {
+        V old;
+        std::memcpy(&old, cp, sizeof(V));
+        acc[i][j] += old;
+      }
+      std::memcpy(cp, &acc[i][j], sizeof(V));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fastconv

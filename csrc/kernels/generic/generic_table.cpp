@@ -1,0 +1,22 @@
+// The generic kernel table: microkernels of kernels/generic/ with their tile and cache-block sizes.
+#include "fastconv/kernel_table.h"
+
+namespace fastconv {
+
+void f32_gemm_4x8_generic(int64_t k, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
+void f64_gemm_4x4_generic(int64_t k, const double* a, const double* b, double* c, int64_t ldc, bool accumulate);
+
+// KC: a B panel of 256 x 8 floats (8 KiB) + A panel (4 KiB) fit any L1.
+constexpr int KC = 256;
+constexpr int MC = 128;    // A block (MC x KC) stays in L2 while B panels stream through L1.
+constexpr int NC = 2048;  // B block (KC x NC) is reused by every A block of a work unit.
+
+KernelTable generic_table() {
+  KernelTable t;
+  t.isa = "generic";
+  t.f32_gemm = {f32_gemm_4x8_generic, 4, 8, KC, MC, NC};
+  t.f64_gemm = {f64_gemm_4x4_generic, 4, 4, KC, MC, NC};
+  return t;
+}
+
+}  // namespace fastconv

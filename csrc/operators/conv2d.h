@@ -1,0 +1,24 @@
+// The convolution operators called by csrc/bindings.cpp. All tensors are C-contiguous in the layout s.nhwc names;
+// every pointer is valid for the shapes in s (checked once in Python). `threads` bounds every parallel region.
+#pragma once
+#include "fastconv/shapes.h"
+
+namespace fastconv {
+
+// y = conv(x, w) + b, optionally relu(.); b may be null.
+template <typename T>
+void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
+
+// gx = d<y, gy>/dx: the transposed convolution of gy, scattered back over the input (col2im).
+template <typename T>
+void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx);
+
+// gw = d<y, gy>/dw: sum over images and pixels of gy (x) patches(x).
+template <typename T>
+void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
+
+// gb[k] = sum of gy over images and pixels.
+template <typename T>
+void conv2d_bwd_bias(const ConvShape& s, int threads, const T* gy, T* gb);
+
+}  // namespace fastconv

@@ -1,0 +1,75 @@
+// conv2d_bwd_data: gx = d<conv(x, w), gy>/dx. Differentiates y[k, pixel] = sum_tap W[k, tap] * Patch[tap, pixel]:
+// Col[tap, pixel] = sum_k W[k, tap] * gy[k, pixel] (one GEMM per block of pixels), then each Col entry is added
+// to the input element its (tap, pixel) pair read (col2im). Work units are (image, group, channel block); a unit
+// owns its slice of gx, so the scatter needs no atomics and its order is fixed.
+#include <algorithm>
+
+#include "fastconv/cpu.h"
+#include "fastconv/parallel.h"
+#include "operators/conv2d.h"
+#include "operators/gemm.h"
+#include "operators/patch.h"
+
+namespace fastconv {
+namespace {
+
+constexpr int64_t COL_ELEMENTS = 1 << 16;  // Col block (256 KiB of float) stays in L2 between GEMM and scatter.
+
+}  // namespace
+
+template <typename T>
+void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+  const GemmKernel<T>& kr = active_kernels().gemm<T>();
+  const PatchIndex idx(s);
+  const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels();
+  const int64_t plane = s.H * s.W, image = s.C * plane;
+  // NCHW taps are (c, r, s): a block of channels is a block of Col rows. NHWC taps interleave channels.
+  const int64_t cblocks = s.nhwc ? 1 : std::clamp<int64_t>(ceil_div(int64_t(threads) * 2, s.N * s.G), 1, Cg);
+  const int64_t cblock = ceil_div(Cg, cblocks);
+  const int64_t pblock = std::clamp<int64_t>(COL_ELEMENTS / (cblock * RS), kr.nr, std::max<int64_t>(pixels, 1));
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+    GemmWorkspace<T> ws(kr, s.nhwc ? pblock : cblock * RS, s.nhwc ? taps : pblock, Kg);
+    AlignedBuffer<T> col(std::min(pblock, pixels) * cblock * RS);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t u = 0; u < s.N * s.G * cblocks; ++u) {
+      const int64_t n = u / (s.G * cblocks), g = u / cblocks % s.G, c0 = u % cblocks * cblock;
+      const int64_t nc = std::min(cblock, Cg - c0);
+      if (nc <= 0) continue;
+      const int64_t t0 = c0 * RS, nt = nc * RS;  // this unit's taps (all of them for NHWC)
+      T* gxg = gx + n * image + (s.nhwc ? g * Cg : g * Cg * plane);
+      if (s.nhwc) {
+        for (int64_t i = 0; i < plane; ++i) std::fill_n(gxg + i * s.C, Cg, T(0));
+      } else {
+        std::fill_n(gxg + c0 * plane, nc * plane, T(0));
+      }
+      for (int64_t j0 = 0; j0 < pixels; j0 += pblock) {
+        const int64_t np = std::min(pblock, pixels - j0);
+        if (s.nhwc) {  // Col[pixel, tap] = gy[pixel, k] * W[tap, k]^T
+          const MatrixView<T> a{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
+          const MatrixView<T> b{w + g * Kg, 1, s.K};
+          gemm(kr, np, taps, Kg, a, b, col.get(), taps, false, ws);
+        } else {  // Col[tap, pixel] = W[k, tap]^T * gy[k, pixel]
+          const MatrixView<T> a{w + g * Kg * taps + t0, 1, taps};
+          const MatrixView<T> b{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
+          gemm(kr, nt, np, Kg, a, b, col.get(), np, false, ws);
+        }
+        for (int64_t t = 0; t < nt; ++t)
+          for (int64_t p = 0; p < np; ++p) {
+            const int64_t o = idx.offset(s, t0 + t, j0 + p);
+            if (o >= 0) gxg[o] += s.nhwc ? col.get()[p * taps + t] : col.get()[t * np + p];
+          }
+      }
+    }
+  }
+}
+
+template void conv2d_bwd_data<float>(const ConvShape&, int, const float*, const float*, float*);
+template void conv2d_bwd_data<double>(const ConvShape&, int, const double*, const double*, double*);
+
+}  // namespace fastconv

@@ -1,0 +1,104 @@
+// conv2d_bwd_weight: gw = d<conv(x, w), gy>/dw. Differentiates y[k, pixel] = sum_tap W[k, tap] * Patch[tap, pixel]:
+// gW[k, tap] = sum over images and pixels of gy[k, pixel] * Patch[tap, pixel], one GEMM per (image, pixel chunk)
+// accumulating into the group's block. The sum is split into a fixed number of parts per group (from the thread
+// count only), each summed into private memory and then added in part order: deterministic, no atomics.
+// conv2d_bwd_bias sums gy the same way.
+#include <algorithm>
+#include <vector>
+
+#include "fastconv/cpu.h"
+#include "fastconv/parallel.h"
+#include "operators/conv2d.h"
+#include "operators/gemm.h"
+#include "operators/patch.h"
+
+namespace fastconv {
+namespace {
+
+constexpr int64_t PIXEL_CHUNK = 4096;  // reduction steps per GEMM call: long enough to amortize packing gy.
+
+}  // namespace
+
+template <typename T>
+void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
+  const GemmKernel<T>& kr = active_kernels().gemm<T>();
+  const PatchIndex idx(s);
+  const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
+  const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
+  const int64_t pchunks = ceil_div(pixels, PIXEL_CHUNK), items = s.N * pchunks;
+  const int64_t parts = std::clamp<int64_t>(ceil_div(threads, s.G), 1, std::max<int64_t>(items, 1));
+  std::vector<T> partial(parts * s.G * block);
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+    const int64_t chunk = std::min(pixels, PIXEL_CHUNK);
+    GemmWorkspace<T> ws(kr, s.nhwc ? taps : Kg, s.nhwc ? Kg : taps, chunk);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t u = 0; u < s.G * parts; ++u) {
+      const int64_t g = u / parts, part = u % parts;
+      T* c = partial.data() + u * block;
+      const int64_t first = items * part / parts, last = items * (part + 1) / parts;
+      if (first == last) std::fill_n(c, block, T(0));
+      for (int64_t it = first; it < last; ++it) {
+        const int64_t n = it / pchunks, j0 = it % pchunks * PIXEL_CHUNK, np = std::min(PIXEL_CHUNK, pixels - j0);
+        const PatchView<T> patch{&s, &idx, x + n * image + g * group_offset, j0};
+        if (s.nhwc) {  // gW[tap, k] += Patch[tap, pixel] * gy[pixel, k]
+          const MatrixView<T> b{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
+          gemm(kr, taps, Kg, np, patch, b, c, Kg, it > first, ws);
+        } else {  // gW[k, tap] += gy[k, pixel] * Patch[tap, pixel]^T
+          const MatrixView<T> a{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
+          gemm(kr, Kg, taps, np, a, Transposed<PatchView<T>>{patch}, c, taps, it > first, ws);
+        }
+      }
+    }
+  }
+
+  parallel_for(s.G, threads, [&](int64_t g) {
+    for (int64_t i = 0; i < block; ++i) {
+      T sum = T(0);
+      for (int64_t part = 0; part < parts; ++part) sum += partial[(g * parts + part) * block + i];
+      // NCHW/OIHW: group g's block is contiguous; NHWC/HWIO: row `tap` holds K values, the group's Kg of them.
+      gw[s.nhwc ? i / Kg * s.K + g * Kg + i % Kg : g * block + i] = sum;
+    }
+  });
+}
+
+template <typename T>
+void conv2d_bwd_bias(const ConvShape& s, int threads, const T* gy, T* gb) {
+  const int64_t pixels = s.pixels();
+  if (!s.nhwc) {  // gy[n, k, :] is contiguous: one channel per unit.
+    parallel_for(s.K, threads, [&](int64_t k) {
+      double sum = 0;  // double: the sum runs over N * P * Q values
+      for (int64_t n = 0; n < s.N; ++n) {
+        const T* row = gy + (n * s.K + k) * pixels;
+        for (int64_t j = 0; j < pixels; ++j) sum += row[j];
+      }
+      gb[k] = T(sum);
+    });
+    return;
+  }
+  // NHWC: rows of K values; each part sums a fixed range of rows, parts are added in order.
+  const int64_t rows = s.N * pixels, parts = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
+  std::vector<double> partial(parts * s.K, 0.0);
+  parallel_for(parts, threads, [&](int64_t part) {
+    double* acc = partial.data() + part * s.K;
+    for (int64_t r = rows * part / parts; r < rows * (part + 1) / parts; ++r)
+      for (int64_t k = 0; k < s.K; ++k) acc[k] += gy[r * s.K + k];
+  });
+  for (int64_t k = 0; k < s.K; ++k) {
+    double sum = 0;
+    for (int64_t part = 0; part < parts; ++part) sum += partial[part * s.K + k];
+    gb[k] = T(sum);
+  }
+}
+
+template void conv2d_bwd_weight<float>(const ConvShape&, int, const float*, const float*, float*);
+template void conv2d_bwd_weight<double>(const ConvShape&, int, const double*, const double*, double*);
+template void conv2d_bwd_bias<float>(const ConvShape&, int, const float*, float*);
+template void conv2d_bwd_bias<double>(const ConvShape&, int, const double*, double*);
+
+}  // namespace fastconv

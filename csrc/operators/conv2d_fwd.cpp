@@ -1,0 +1,87 @@
+// conv2d_fwd: y = conv(x, w) (+ b) (relu) as one GEMM per work unit, reading x through the patch view (no im2col copy).
+// NCHW: Y_g[K/G x pixels] = W_g[K/G x taps] * Patch[taps x pixels]; NHWC: Y_g[pixels x K/G] = Patch^T * W_g.
+// Work units are (image, group, pixel chunk), split statically over threads; each writes a disjoint block of y.
+#include <algorithm>
+
+#include "fastconv/cpu.h"
+#include "fastconv/parallel.h"
+#include "operators/conv2d.h"
+#include "operators/gemm.h"
+#include "operators/patch.h"
+
+namespace fastconv {
+namespace {
+
+// Pixel chunks per image: enough units to keep every thread busy, each chunk at least one B panel wide.
+int64_t pixel_chunks(const ConvShape& s, int threads, int nr) {
+  const int64_t images = s.N * s.G;
+  const int64_t wanted = ceil_div(int64_t(threads) * 4, images);
+  const int64_t most = std::max<int64_t>(1, s.pixels() / std::max(nr, 64));
+  return std::clamp<int64_t>(wanted, 1, most);
+}
+
+// Bias and relu on a finished output block: rows of `rows` values with stride ld; bias indexed by row (NCHW)
+// or by column (NHWC). Keeps NaN (relu(NaN) = NaN, like the reference).
+template <typename T>
+void epilogue(T* c, int64_t rows, int64_t cols, int64_t ld, const T* b, bool bias_by_row, bool relu) {
+  for (int64_t i = 0; i < rows; ++i) {
+    T* row = c + i * ld;
+    for (int64_t j = 0; j < cols; ++j) {
+      T v = row[j] + (b ? (bias_by_row ? b[i] : b[j]) : T(0));
+      row[j] = relu && v < T(0) ? T(0) : v;
+    }
+  }
+}
+
+template <typename T>
+void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
+  const GemmKernel<T>& kr = active_kernels().gemm<T>();
+  const PatchIndex idx(s);
+  const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels();
+  const int64_t chunks = pixel_chunks(s, threads, kr.nr), chunk = ceil_div(pixels, chunks);
+  const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+    GemmWorkspace<T> ws(kr, s.nhwc ? chunk : Kg, s.nhwc ? Kg : chunk, taps);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t u = 0; u < s.N * s.G * chunks; ++u) {
+      const int64_t n = u / (s.G * chunks), g = u / chunks % s.G, j0 = u % chunks * chunk;
+      const int64_t np = std::min(chunk, pixels - j0);
+      if (np <= 0) continue;
+      const PatchView<T> patch{&s, &idx, x + n * image + g * group_offset, j0};
+      const T* bg = b ? b + g * Kg : nullptr;
+      if (s.nhwc) {
+        T* c = y + (n * pixels + j0) * s.K + g * Kg;
+        gemm(kr, np, Kg, taps, Transposed<PatchView<T>>{patch}, MatrixView<T>{w + g * Kg, s.K, 1}, c, s.K, false, ws);
+        if (bg || relu) epilogue(c, np, Kg, s.K, bg, false, relu);
+      } else {
+        T* c = y + (n * s.K + g * Kg) * pixels + j0;
+        gemm(kr, Kg, np, taps, MatrixView<T>{w + g * Kg * taps, taps, 1}, patch, c, pixels, false, ws);
+        if (bg || relu) epilogue(c, Kg, np, pixels, bg, true, relu);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
+  switch (alg) {
+    case Algorithm::Auto:
+    case Algorithm::Gemm:
+      conv2d_fwd_gemm(s, threads, x, w, b, relu, y);
+      return;
+  }
+}
+
+template void conv2d_fwd<float>(const ConvShape&, Algorithm, int, const float*, const float*, const float*, bool, float*);
+template void conv2d_fwd<double>(const ConvShape&, Algorithm, int, const double*, const double*, const double*, bool,
+                                 double*);
+
+}  // namespace fastconv

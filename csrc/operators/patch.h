@@ -1,0 +1,67 @@
+// The convolution's patch ("im2col") matrix as a view, never materialized: entry (tap, pixel) is the input value
+// that kernel tap `tap` sees at output pixel `pixel`, or 0 where it falls in the padding.
+// Taps follow the weight layout: (c, r, s) for NCHW/OIHW, (r, s, c) for NHWC/HWIO, so that row t of the patch
+// matrix meets column t of the weight matrix. Pixels are (p, q) of one image.
+#pragma once
+#include <vector>
+
+#include "fastconv/shapes.h"
+
+namespace fastconv {
+
+struct Tap {
+  int64_t offset;  // channel offset within the group's first channel
+  int32_t dh, dw;  // displacement of this tap from the window's top-left corner
+};
+
+struct Pixel {
+  int32_t h, w;  // top-left corner of the window in input coordinates (negative inside the top/left padding)
+};
+
+// Index tables of one call: taps of one group, pixels of one image.
+struct PatchIndex {
+  std::vector<Tap> taps;
+  std::vector<Pixel> pixels;
+  int64_t row_stride, col_stride;  // input strides of h and w
+
+  explicit PatchIndex(const ConvShape& s) : taps(s.taps()), pixels(s.pixels()) {
+    const int64_t channel_stride = s.nhwc ? 1 : s.H * s.W;
+    row_stride = s.nhwc ? s.W * s.C : s.W;
+    col_stride = s.nhwc ? s.C : 1;
+    int64_t t = 0;
+    for (int64_t a = 0; a < (s.nhwc ? s.R : s.Cg()); ++a)
+      for (int64_t b = 0; b < (s.nhwc ? s.S : s.R); ++b)
+        for (int64_t d = 0; d < (s.nhwc ? s.Cg() : s.S); ++d) {
+          const int64_t c = s.nhwc ? d : a, r = s.nhwc ? a : b, q = s.nhwc ? b : d;
+          taps[t++] = {c * channel_stride, int32_t(r * s.dil_h), int32_t(q * s.dil_w)};
+        }
+    for (int64_t p = 0; p < s.P; ++p)
+      for (int64_t q = 0; q < s.Q; ++q)
+        pixels[p * s.Q + q] = {int32_t(p * s.stride_h - s.pad_top), int32_t(q * s.stride_w - s.pad_left)};
+  }
+
+  // Input offset of (tap, pixel) within the group's image, or -1 in the padding.
+  int64_t offset(const ConvShape& s, int64_t tap, int64_t pixel) const {
+    const Tap& t = taps[tap];
+    const Pixel& px = pixels[pixel];
+    const int64_t h = px.h + t.dh, w = px.w + t.dw;
+    if (static_cast<uint64_t>(h) >= static_cast<uint64_t>(s.H) || static_cast<uint64_t>(w) >= static_cast<uint64_t>(s.W))
+      return -1;
+    return t.offset + h * row_stride + w * col_stride;
+  }
+};
+
+// Patch matrix of one (image, group): rows = taps, columns = pixels starting at pixel0.
+template <typename T>
+struct PatchView {
+  const ConvShape* s;
+  const PatchIndex* idx;
+  const T* x;  // the group's first channel of the image
+  int64_t pixel0;
+  T at(int64_t tap, int64_t pixel) const {
+    const int64_t o = idx->offset(*s, tap, pixel0 + pixel);
+    return o < 0 ? T(0) : x[o];
+  }
+};
+
+}  // namespace fastconv

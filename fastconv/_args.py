@@ -1,0 +1,237 @@
+"""Argument normalization and validation for every public kernel, done once in Python before any kernel runs.
+
+Pure functions: padding rules, output sizes, shape checks. Messages name the function, the argument, what was
+expected and what was given.
+"""
+import math
+import operator
+from typing import NamedTuple
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+LAYOUTS = ("NCHW", "NHWC")
+ALGORITHMS = {"auto": 0, "gemm": 1}
+MAX_DIM = 2**31 - 1  # spatial sizes and offsets within one axis are 32-bit inside the kernels
+
+
+def as_int(fn, name, v):
+    """v as a Python int (accepting NumPy integers), else TypeError."""
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{fn}: {name} must be an integer, got {v!r}")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be an integer, got {type(v).__name__} {v!r}") from None
+
+
+def pair(fn, name, v, minimum):
+    """An int or a pair of ints -> (h, w), each >= minimum."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{fn}: {name} must be an int or a pair (h, w), got {v!r}")
+        out = (as_int(fn, name, v[0]), as_int(fn, name, v[1]))
+    else:
+        i = as_int(fn, name, v)
+        out = (i, i)
+    if min(out) < minimum or max(out) > MAX_DIM:
+        raise ValueError(f"{fn}: {name} must be in [{minimum}, {MAX_DIM}], got {v!r}")
+    return out
+
+
+def check_layout(fn, layout):
+    if layout not in LAYOUTS:
+        raise ValueError(f"{fn}: layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    return layout == "NHWC"
+
+
+def check_array(fn, name, a, ndim, dtype=None):
+    """a as a C-contiguous float32/float64 array of rank ndim (copied once if it was not contiguous)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {a.dtype}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(f"{fn}: {name} has dtype {a.dtype} but x has dtype {dtype}; both must be the same")
+    if a.ndim != ndim:
+        raise ValueError(f"{fn}: {name} must have {ndim} dimensions, got shape {a.shape}")
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def nchw(shape, nhwc):
+    """(N, C, H, W) of an activation shape in either layout."""
+    return (shape[0], shape[3], shape[1], shape[2]) if nhwc else tuple(shape)
+
+
+def to_layout(n, c, h, w, nhwc):
+    return (n, h, w, c) if nhwc else (n, c, h, w)
+
+
+def conv_padding(fn, padding, size, kernel, stride, dilation):
+    """Normalized padding ((top, bottom), (left, right)) for any accepted form (see DESIGN.md section 2)."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return (0, 0), (0, 0)
+        if mode == "same":  # TensorFlow: output = ceil(input / stride), odd extra padding bottom/right
+            out = []
+            for n, k, s, d in zip(size, kernel, stride, dilation):
+                total = max((math.ceil(n / s) - 1) * s + d * (k - 1) + 1 - n, 0)
+                out.append((total // 2, total - total // 2))
+            return tuple(out)
+        raise ValueError(f"{fn}: padding must be 'valid', 'same', an int or pairs, got {padding!r}")
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != 2:
+            raise ValueError(f"{fn}: padding must be an int, (ph, pw) or ((top, bottom), (left, right)), "
+                             f"got {padding!r}")
+        if all(isinstance(p, (tuple, list)) for p in padding):
+            if any(len(p) != 2 for p in padding):
+                raise ValueError(f"{fn}: padding must be ((top, bottom), (left, right)), got {padding!r}")
+            pads = tuple((as_int(fn, "padding", p[0]), as_int(fn, "padding", p[1])) for p in padding)
+        else:
+            ph, pw = pair(fn, "padding", padding, 0)
+            pads = ((ph, ph), (pw, pw))
+    else:
+        p = as_int(fn, "padding", padding)
+        pads = ((p, p), (p, p))
+    if min(min(p) for p in pads) < 0 or max(max(p) for p in pads) > MAX_DIM:
+        raise ValueError(f"{fn}: padding must be non-negative, got {padding!r}")
+    return pads
+
+
+def out_size(size, pad_total, kernel, stride, dilation, ceil_mode=False, pad_begin=0):
+    """Output length along one axis (DESIGN.md section 2); ceil_mode follows PyTorch's pooling rule."""
+    span = size + pad_total - dilation * (kernel - 1) - 1
+    if span < 0:
+        return 0
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + pad_begin:  # the last window must start inside the input or left padding
+        out -= 1
+    return out
+
+
+class ConvParams(NamedTuple):
+    x: np.ndarray
+    w: np.ndarray
+    b: object  # np.ndarray or None
+    shape: tuple  # the 17 ints csrc/bindings.cpp unpacks into a ConvShape
+    y_shape: tuple
+    nhwc: bool
+
+
+def conv2d_params(fn, x, w, b, stride, padding, dilation, groups, layout):
+    """Validates a convolution's arguments; returns contiguous operands and the kernel's shape tuple."""
+    nhwc = check_layout(fn, layout)
+    x = check_array(fn, "x", x, 4)
+    w = check_array(fn, "w", w, 4, x.dtype)
+    n, c, h, wd = nchw(x.shape, nhwc)
+    if nhwc:
+        r, s, cg, k = w.shape
+    else:
+        k, cg, r, s = w.shape
+    g = as_int(fn, "groups", groups)
+    wname = "(R, S, C/groups, K)" if nhwc else "(K, C/groups, R, S)"
+    if min(c, h, wd) <= 0:
+        raise ValueError(f"{fn}: x must have positive channel and spatial sizes, got x.shape={x.shape} ({layout})")
+    if min(k, cg, r, s) <= 0:
+        raise ValueError(f"{fn}: w must have positive sizes, got w.shape={w.shape} {wname}")
+    if g <= 0 or c % g or k % g:
+        raise ValueError(f"{fn}: groups={g} must be positive and divide both input channels ({c}) and "
+                         f"output channels ({k}) (x.shape={x.shape}, w.shape={w.shape})")
+    if cg * g != c:
+        raise ValueError(f"{fn}: x has {c} channels but w expects {cg * g} (w.shape={w.shape} {wname}, "
+                         f"groups={g})")
+    if b is not None:
+        b = check_array(fn, "b", b, 1, x.dtype)
+        if b.shape[0] != k:
+            raise ValueError(f"{fn}: b must have shape ({k},) to match w.shape={w.shape}, got {b.shape}")
+    sh, sw = pair(fn, "stride", stride, 1)
+    dh, dw = pair(fn, "dilation", dilation, 1)
+    (pt, pb), (pl, pr) = conv_padding(fn, padding, (h, wd), (r, s), (sh, sw), (dh, dw))
+    p = out_size(h, pt + pb, r, sh, dh)
+    q = out_size(wd, pl + pr, s, sw, dw)
+    if p <= 0 or q <= 0:
+        raise ValueError(f"{fn}: the dilated kernel ({dh * (r - 1) + 1}, {dw * (s - 1) + 1}) is larger than the "
+                         f"padded input ({h + pt + pb}, {wd + pl + pr}) (x.shape={x.shape}, w.shape={w.shape})")
+    shape = (n, c, h, wd, k, r, s, p, q, g, sh, sw, pt, pl, dh, dw, int(nhwc))
+    return ConvParams(x, w, b, shape, to_layout(n, k, p, q, nhwc), nhwc)
+
+
+def conv2d_grad_y(fn, grad_y, p):
+    """grad_y checked against the forward output shape of ConvParams p."""
+    grad_y = check_array(fn, "grad_y", grad_y, 4, p.x.dtype)
+    if grad_y.shape != p.y_shape:
+        raise ValueError(f"{fn}: grad_y must have the convolution's output shape {p.y_shape}, got {grad_y.shape}")
+    return grad_y
+
+
+def output(fn, out, shape, dtype, inputs=()):
+    """out= checked (shape, dtype, C-contiguous, writeable, not aliasing an input), or a new array."""
+    if out is None:
+        return np.empty(shape, dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fn}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape) or out.dtype != dtype:
+        raise ValueError(f"{fn}: out must have shape {tuple(shape)} and dtype {np.dtype(dtype)}, "
+                         f"got {out.shape} {out.dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{fn}: out must be C-contiguous and writeable")
+    if any(a is not None and np.may_share_memory(out, a) for a in inputs):
+        raise ValueError(f"{fn}: out must not overlap an input")
+    return out
+
+
+class PoolParams(NamedTuple):
+    x: np.ndarray
+    geometry: tuple  # (N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
+    y_shape: tuple
+    nhwc: bool
+
+
+def pool2d_params(fn, x, kernel_size, stride, padding, dilation, ceil_mode, layout):
+    """Validates a max-pooling call; returns the contiguous input and the window geometry."""
+    nhwc = check_layout(fn, layout)
+    x = check_array(fn, "x", x, 4)
+    n, c, h, wd = nchw(x.shape, nhwc)
+    if min(c, h, wd) <= 0:
+        raise ValueError(f"{fn}: x must have positive channel and spatial sizes, got x.shape={x.shape} ({layout})")
+    kh, kw = pair(fn, "kernel_size", kernel_size, 1)
+    sh, sw = pair(fn, "stride", kernel_size if stride is None else stride, 1)
+    dh, dw = pair(fn, "dilation", dilation, 1)
+    ph, pw = pair(fn, "padding", padding, 0)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError(f"{fn}: padding {(ph, pw)} must be at most half the kernel size {(kh, kw)}")
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"{fn}: ceil_mode must be a bool, got {ceil_mode!r}")
+    p = out_size(h, 2 * ph, kh, sh, dh, ceil_mode, ph)
+    q = out_size(wd, 2 * pw, kw, sw, dw, ceil_mode, pw)
+    if p <= 0 or q <= 0:
+        raise ValueError(f"{fn}: the dilated window ({dh * (kh - 1) + 1}, {dw * (kw - 1) + 1}) is larger than the "
+                         f"padded input ({h + 2 * ph}, {wd + 2 * pw}) (x.shape={x.shape})")
+    geometry = (n, c, h, wd, p, q, kh, kw, sh, sw, ph, pw, dh, dw)
+    return PoolParams(x, geometry, to_layout(n, c, p, q, nhwc), nhwc)
+
+
+def pool2d_backward_params(fn, grad_y, indices, input_shape, layout):
+    """Validates max_pool2d_backward's arguments; indices must point inside their (n, c) plane or be -1."""
+    nhwc = check_layout(fn, layout)
+    grad_y = check_array(fn, "grad_y", grad_y, 4)
+    if not isinstance(indices, np.ndarray) or indices.dtype != np.int64:
+        raise TypeError(f"{fn}: indices must be an int64 numpy.ndarray (as max_pool2d returns it), "
+                        f"got {getattr(indices, 'dtype', type(indices).__name__)}")
+    if indices.shape != grad_y.shape:
+        raise ValueError(f"{fn}: indices.shape {indices.shape} must equal grad_y.shape {grad_y.shape}")
+    indices = np.ascontiguousarray(indices)
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 4:
+        raise ValueError(f"{fn}: input_shape must be a 4-tuple, got {input_shape!r}")
+    input_shape = tuple(as_int(fn, "input_shape", v) for v in input_shape)
+    n, c, h, wd = nchw(input_shape, nhwc)
+    gn, gc, _, _ = nchw(grad_y.shape, nhwc)
+    if min(c, h, wd) <= 0 or n < 0 or (n, c) != (gn, gc):
+        raise ValueError(f"{fn}: input_shape {input_shape} does not match grad_y.shape {grad_y.shape} ({layout})")
+    if indices.size and (indices.min() < -1 or indices.max() >= h * wd):
+        raise ValueError(f"{fn}: indices must lie in [-1, {h * wd}) for input planes of {h}x{wd}, "
+                         f"got values in [{indices.min()}, {indices.max()}]")
+    return grad_y, indices, input_shape, nhwc

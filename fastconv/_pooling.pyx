@@ -1,0 +1,155 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""fastconv._pooling: max pooling forward/backward (memory-bound loops, OpenMP via prange).
+
+Arguments were validated in fastconv/_args.py: arrays are C-contiguous, shapes agree, indices are in range.
+The `def`s are the binding (memoryviews -> pointers, GIL released); the `cdef ... nogil` functions the operators.
+"""
+from cython.parallel cimport prange
+from libc.math cimport isnan, INFINITY
+from libc.stdint cimport int64_t
+from libc.string cimport memset
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline bint takes(real v, real best) noexcept nogil:
+    """Whether v replaces the running maximum: larger, or the first NaN (NaN then sticks, as in PyTorch)."""
+    return v > best or (isnan(v) and not isnan(best))
+
+
+# x: (planes, H, W) -> y, idx: (planes, P, Q); one output row per iteration.
+cdef void maxpool_nchw(const real* x, real* y, int64_t* idx, int64_t planes, int64_t H, int64_t W,
+                       int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+                       int64_t pw, int64_t dh, int64_t dw, int threads) noexcept nogil:
+    cdef int64_t row, plane, p, q, i, j, ih, iw, best_i, pos
+    cdef real best, v
+    cdef const real* xp
+    for row in prange(planes * P, num_threads=threads, schedule="static"):
+        plane = row // P
+        p = row % P
+        xp = x + plane * H * W
+        for q in range(Q):
+            best = -INFINITY
+            best_i = -1  # stays -1 only if the window holds no input element (all padding)
+            for i in range(kh):
+                ih = p * sh - ph + i * dh
+                if ih < 0 or ih >= H:
+                    continue
+                for j in range(kw):
+                    iw = q * sw - pw + j * dw
+                    if iw < 0 or iw >= W:
+                        continue
+                    pos = ih * W + iw
+                    v = xp[pos]
+                    if best_i < 0 or takes(v, best):
+                        best = v
+                        best_i = pos
+            y[row * Q + q] = best
+            if idx != NULL:
+                idx[row * Q + q] = best_i
+
+
+# x: (N, H, W, C) -> y, idx: (N, P, Q, C); one output row (n, p) per iteration, channels innermost.
+cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, int64_t N, int64_t C, int64_t H, int64_t W,
+                       int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+                       int64_t pw, int64_t dh, int64_t dw, int threads) noexcept nogil:
+    cdef int64_t row, n, p, q, i, j, ih, iw, c, pos, o
+    cdef bint first
+    cdef real v
+    cdef const real* xp
+    for row in prange(N * P, num_threads=threads, schedule="static"):
+        n = row // P
+        p = row % P
+        for q in range(Q):
+            o = (row * Q + q) * C
+            first = True
+            for i in range(kh):
+                ih = p * sh - ph + i * dh
+                if ih < 0 or ih >= H:
+                    continue
+                for j in range(kw):
+                    iw = q * sw - pw + j * dw
+                    if iw < 0 or iw >= W:
+                        continue
+                    pos = ih * W + iw
+                    xp = x + (n * H * W + pos) * C
+                    if first:
+                        first = False
+                        for c in range(C):
+                            y[o + c] = xp[c]
+                            if idx != NULL:
+                                idx[o + c] = pos
+                        continue
+                    for c in range(C):
+                        v = xp[c]
+                        if takes(v, y[o + c]):
+                            y[o + c] = v
+                            if idx != NULL:
+                                idx[o + c] = pos
+            if first:  # window entirely in the padding
+                for c in range(C):
+                    y[o + c] = -INFINITY
+                    if idx != NULL:
+                        idx[o + c] = -1
+
+
+def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H, W, C)
+                  real[:, :, :, ::1] y,              # OUT (N, C, P, Q) or (N, P, Q, C)
+                  int64_t[:, :, :, ::1] indices,     # OUT like y, or None
+                  tuple geometry,                    # IN  (N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
+                  bint nhwc, int threads):
+    cdef int64_t N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw
+    N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw = geometry
+    cdef int64_t* ip = NULL if indices is None else &indices[0, 0, 0, 0]
+    cdef const real* xp = &x[0, 0, 0, 0]
+    cdef real* yp = &y[0, 0, 0, 0]
+    with nogil:
+        if nhwc:
+            maxpool_nhwc(xp, yp, ip, N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw, threads)
+        else:
+            maxpool_nchw(xp, yp, ip, N * C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw, threads)
+
+
+# gx[plane][idx] += gy for every output of the plane; differentiates y = x[idx]. One plane per iteration.
+cdef void maxpool_bwd_nchw(const real* gy, const int64_t* idx, real* gx, int64_t planes, int64_t HW,
+                           int64_t PQ, int threads) noexcept nogil:
+    cdef int64_t plane, o, i
+    for plane in prange(planes, num_threads=threads, schedule="static"):
+        memset(gx + plane * HW, 0, HW * sizeof(real))
+        for o in range(plane * PQ, (plane + 1) * PQ):
+            i = idx[o]
+            if i >= 0:
+                gx[plane * HW + i] += gy[o]
+
+
+# NHWC: one image per iteration, so no two threads touch the same gx element.
+cdef void maxpool_bwd_nhwc(const real* gy, const int64_t* idx, real* gx, int64_t N, int64_t C, int64_t HW,
+                           int64_t PQ, int threads) noexcept nogil:
+    cdef int64_t n, o, c, i
+    for n in prange(N, num_threads=threads, schedule="static"):
+        memset(gx + n * HW * C, 0, HW * C * sizeof(real))
+        for o in range(n * PQ, (n + 1) * PQ):
+            for c in range(C):
+                i = idx[o * C + c]
+                if i >= 0:
+                    gx[(n * HW + i) * C + c] += gy[o * C + c]
+
+
+def maxpool2d_bwd(const real[:, :, :, ::1] grad_y,      # IN  (N, C, P, Q) or (N, P, Q, C)
+                  const int64_t[:, :, :, ::1] indices,  # IN  like grad_y, flat positions within each plane
+                  real[:, :, :, ::1] grad_x,            # OUT (N, C, H, W) or (N, H, W, C)
+                  bint nhwc, int threads):
+    cdef int64_t N = grad_x.shape[0]
+    cdef int64_t C = grad_x.shape[3] if nhwc else grad_x.shape[1]
+    cdef int64_t HW = grad_x.shape[1] * grad_x.shape[2] if nhwc else grad_x.shape[2] * grad_x.shape[3]
+    cdef int64_t PQ = grad_y.shape[1] * grad_y.shape[2] if nhwc else grad_y.shape[2] * grad_y.shape[3]
+    cdef const real* gyp = &grad_y[0, 0, 0, 0] if grad_y.size else NULL
+    cdef const int64_t* ip = &indices[0, 0, 0, 0] if indices.size else NULL
+    cdef real* gxp = &grad_x[0, 0, 0, 0]
+    with nogil:
+        if nhwc:
+            maxpool_bwd_nhwc(gyp, ip, gxp, N, C, HW, PQ, threads)
+        else:
+            maxpool_bwd_nchw(gyp, ip, gxp, N * C, HW, PQ, threads)
