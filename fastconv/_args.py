@@ -39,6 +39,20 @@ def pair(fn, name, v, minimum):
     return out
 
 
+def fused_relu(fn, activation):
+    """Whether the fused epilogue applies relu (activation is None or "relu")."""
+    if activation not in (None, "relu"):
+        raise ValueError(f"{fn}: activation must be None or 'relu', got {activation!r}")
+    return activation == "relu"
+
+
+def algorithm_id(fn, algorithm):
+    """The kernel's number for a named convolution algorithm."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"{fn}: algorithm must be one of {sorted(ALGORITHMS)}, got {algorithm!r}")
+    return ALGORITHMS[algorithm]
+
+
 def check_layout(fn, layout):
     if layout not in LAYOUTS:
         raise ValueError(f"{fn}: layout must be 'NCHW' or 'NHWC', got {layout!r}")

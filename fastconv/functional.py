@@ -5,18 +5,6 @@ from . import _args, _C, _pooling
 from .runtime import get_num_threads
 
 
-def _activation(fn, activation):
-    if activation not in (None, "relu"):
-        raise ValueError(f"{fn}: activation must be None or 'relu', got {activation!r}")
-    return activation == "relu"
-
-
-def _algorithm(fn, algorithm):
-    if algorithm not in _args.ALGORITHMS:
-        raise ValueError(f"{fn}: algorithm must be one of {sorted(_args.ALGORITHMS)}, got {algorithm!r}")
-    return _args.ALGORITHMS[algorithm]
-
-
 def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="NCHW", activation=None,
            algorithm="auto", out=None):
     """2-D convolution (cross-correlation, as in PyTorch and Keras).
@@ -46,8 +34,8 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
         On a bad dtype, rank, shape, channel/group mismatch, a kernel larger than the padded input, or bad out.
     """
     p = _args.conv2d_params("conv2d", x, w, b, stride, padding, dilation, groups, layout)
-    relu = _activation("conv2d", activation)
-    alg = _algorithm("conv2d", algorithm)
+    relu = _args.fused_relu("conv2d", activation)
+    alg = _args.algorithm_id("conv2d", algorithm)
     y = _args.output("conv2d", out, p.y_shape, p.x.dtype, (p.x, p.w, p.b))
     if y.size:
         _C.conv2d_fwd(p.x, p.w, p.b, y, p.shape, relu, alg, get_num_threads())

@@ -43,8 +43,9 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
            algorithm="auto", out=None):
     """NumPy twin of fastconv.conv2d (algorithm is accepted and ignored)."""
     p = _args.conv2d_params("conv2d", x, w, b, stride, padding, dilation, groups, layout)
-    if activation not in (None, "relu"):
-        raise ValueError(f"conv2d: activation must be None or 'relu', got {activation!r}")
+    relu = _args.fused_relu("conv2d", activation)
+    _args.algorithm_id("conv2d", algorithm)
+    y_out = _args.output("conv2d", out, p.y_shape, p.x.dtype, (p.x, p.w, p.b)) if out is not None else None
     n, c, h, wd, k, r, s, pp, q, g, sh, sw, pt, pl, dh, dw, rows, cols = _conv_geometry(p)
     x64, w64 = _nchw_operands(p)
     xpad = _pad(x64, pt, pl, rows, cols)
@@ -58,13 +59,13 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
                 y[:, ks] += np.tensordot(w64[ks, :, ri, si], patch, axes=([1], [1])).transpose(1, 0, 2, 3)
     if p.b is not None:
         y += p.b.astype(np.float64)[None, :, None, None]
-    if activation == "relu":
+    if relu:
         y = np.where(y < 0, 0.0, y)  # keeps NaN
     result = _from_nchw(y, p.nhwc, p.x.dtype)
-    if out is not None:
-        _args.output("conv2d", out, p.y_shape, p.x.dtype)[...] = result
-        return out
-    return result
+    if y_out is None:
+        return result
+    y_out[...] = result
+    return y_out
 
 
 def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, layout="NCHW", need_input=True,
@@ -136,7 +137,8 @@ def max_pool2d_backward(grad_y, indices, input_shape, *, layout="NCHW", out=None
     keep = idx >= 0
     np.add.at(gx, (planes[keep], idx[keep]), gy[keep].astype(np.float64))
     result = _from_nchw(gx.reshape(n, c, h, w), nhwc, grad_y.dtype)
-    if out is not None:
-        _args.output(fn, out, input_shape, grad_y.dtype)[...] = result
-        return out
-    return result
+    if out is None:
+        return result
+    out = _args.output(fn, out, input_shape, grad_y.dtype, (grad_y, indices))
+    out[...] = result
+    return out

@@ -1,0 +1,78 @@
+"""The convolution case list: tile edges, not random sizes. Feeds the kernel, gradient, thread and ISA tests.
+
+Register tiles are NR = 32/16/8 (f32) and 16/8/4 (f64) output columns by MR = 8/6/4 rows (AVX-512/AVX2/generic);
+cache blocks KC = 256 (reduction), MC = 192/144/128, NC = 2048; bwd_weight sums pixels in chunks of 4096.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from helpers import to_layout
+
+
+@dataclass(frozen=True)
+class ConvCase:
+    id: str
+    n: int
+    c: int
+    h: int
+    w: int
+    k: int
+    r: int
+    s: int
+    kwargs: dict = field(default_factory=dict)
+
+    @property
+    def groups(self):
+        return self.kwargs.get("groups", 1)
+
+    @property
+    def reduction(self):
+        """Length of the sums behind one output value (forward) — also bounds backward-data's."""
+        return self.c // self.groups * self.r * self.s
+
+    def arrays(self, rng, dtype, layout="NCHW"):
+        x = rng.standard_normal((self.n, self.c, self.h, self.w)).astype(dtype)
+        w = rng.standard_normal((self.k, self.c // self.groups, self.r, self.s)).astype(dtype)
+        b = rng.standard_normal(self.k).astype(dtype)
+        x, w = to_layout(x, w, layout)
+        return x, w, b
+
+
+def case(id, n=2, c=3, h=7, w=8, k=4, r=3, s=3, **kwargs):
+    return ConvCase(id, n, c, h, w, k, r, s, kwargs)
+
+
+CASES = [
+    case("k1_c1", c=1, k=1),
+    *[case(f"k{k}", k=k) for k in (3, 7, 8, 9, 15, 16, 17, 33)],
+    *[case(f"c{c}", c=c, k=5) for c in (1, 2, 16, 17)],
+    case("c_odd_hw_odd", c=5, h=11, w=9, k=6),
+    case("kernel_1x1", r=1, s=1, k=10),
+    case("kernel_eq_input", h=3, w=4, r=3, s=4),
+    case("kernel_rect", r=2, s=5, h=9, w=10),
+    case("stride2", stride=2, h=9, w=10),
+    case("stride3_1", stride=(3, 1), h=10, w=7),
+    case("dilation2", dilation=2, h=9, w=9),
+    case("dilation1_2_stride2", dilation=(1, 2), stride=2, h=9, w=11),
+    case("pad1", padding=1),
+    case("pad_pair", padding=(2, 1)),
+    case("pad_asym", padding=((0, 2), (1, 0))),
+    case("pad_same_s1", padding="same", r=4, s=3),
+    case("pad_same_s2", padding="same", stride=2, h=9, w=8),
+    case("pad_same_dil2", padding="same", dilation=2, h=8, w=7),
+    case("pad_valid", padding="valid"),
+    case("pad_large", padding=3, h=2, w=3, r=2, s=2),
+    case("groups2", c=4, k=6, groups=2, padding=1),
+    case("depthwise", c=6, k=6, groups=6, padding=1),
+    case("depthwise_x2", c=4, k=8, groups=4, stride=2),
+    case("batch0", n=0),
+    case("batch1", n=1, padding=1),
+    case("batch3", n=3, padding=1, stride=2),
+    case("mnist_seed", n=4, c=1, h=28, w=28, k=6, r=2, s=2),
+    case("lenet_c2", n=2, c=6, h=14, w=14, k=16, r=5, s=5),
+    case("taps_gt_kc", n=1, c=40, h=12, w=11, k=9, padding=1),        # 360 taps > KC: accumulate across KC blocks
+    case("k_gt_mc", n=1, c=2, h=6, w=5, k=200, padding=1),             # M (= K) beyond MC
+    case("pixels_gt_nc", n=1, c=2, h=48, w=47, k=3, padding=1),        # 2256 pixels > NC
+    case("pixels_gt_chunk", n=1, c=1, h=66, w=65, k=2, r=2, s=2),      # 4160 pixels > bwd_weight's 4096 chunk
+]

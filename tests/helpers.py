@@ -1,0 +1,28 @@
+"""Tolerances and small shared helpers of the test-suite."""
+import numpy as np
+
+
+def tolerance(dtype, reduction):
+    """(rtol, atol scale) for a result that sums `reduction` products: float64 tight, float32 grows with it."""
+    if np.dtype(dtype) == np.float64:
+        return 1e-10, 1e-10
+    eps = float(np.finfo(np.float32).eps)
+    return 4 * eps * reduction, 4 * eps * reduction
+
+
+def assert_close(got, want, reduction=1):
+    """got == want within the tolerance of their dtype for a sum of `reduction` terms."""
+    assert got.shape == want.shape, (got.shape, want.shape)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    rtol, scale = tolerance(got.dtype, reduction)
+    finite = np.abs(want[np.isfinite(want)])
+    atol = scale * max(1.0, float(finite.max()) if finite.size else 1.0)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def to_layout(x, w, layout):
+    """NCHW activations and OIHW weights converted to `layout` (HWIO weights for NHWC)."""
+    if layout == "NHWC":
+        return (np.ascontiguousarray(x.transpose(0, 2, 3, 1)),
+                None if w is None else np.ascontiguousarray(w.transpose(2, 3, 1, 0)))
+    return x, w

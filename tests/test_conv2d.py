@@ -1,0 +1,173 @@
+"""fastconv.conv2d and conv2d_backward against the NumPy reference, on every ISA path, both layouts and dtypes."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import fastconv
+from cases import CASES
+from fastconv import reference
+from gradcheck import assert_grad
+from helpers import assert_close
+
+LAYOUTS = ["NCHW", "NHWC"]
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_conv2d_matches_reference(case, dtype, layout, isa, rng):
+    x, w, b = case.arrays(rng, dtype, layout)
+    kw = dict(case.kwargs, layout=layout)
+    assert_close(fastconv.conv2d(x, w, b, **kw), reference.conv2d(x, w, b, **kw), case.reduction)
+    assert_close(fastconv.conv2d(x, w, **kw), reference.conv2d(x, w, **kw), case.reduction)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_conv2d_backward_matches_reference(case, dtype, layout, isa, rng):
+    x, w, _ = case.arrays(rng, dtype, layout)
+    kw = dict(case.kwargs, layout=layout)
+    g = rng.standard_normal(reference.conv2d(x, w, **kw).shape).astype(dtype)
+    got = fastconv.conv2d_backward(g, x, w, **kw)
+    want = reference.conv2d_backward(g, x, w, **kw)
+    pixels = g.size // max(g.shape[3 if layout == "NHWC" else 1], 1)  # N * P * Q
+    k_per_group = case.k // case.groups
+    assert_close(got[0], want[0], k_per_group * case.r * case.s)
+    assert_close(got[1], want[1], max(pixels, 1))
+    assert_close(got[2], want[2], max(pixels, 1))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", [c for c in CASES if c.n > 0 and c.h * c.w <= 100], ids=lambda c: c.id)
+def test_backward_is_adjoint_of_forward(case, layout, rng):
+    """<conv(x; w), g> == <x, bwd_data(g)> == <w, bwd_weight(x, g)>: no finite differences needed."""
+    x, w, _ = case.arrays(rng, np.float64, layout)
+    kw = dict(case.kwargs, layout=layout)
+    y = fastconv.conv2d(x, w, **kw)
+    g = rng.standard_normal(y.shape)
+    gx, gw, _ = fastconv.conv2d_backward(g, x, w, need_bias=False, **kw)
+    assert np.isclose(np.vdot(y, g), np.vdot(x, gx), rtol=1e-10)
+    assert np.isclose(np.vdot(y, g), np.vdot(w, gw), rtol=1e-10)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding="same", dilation=1), dict(groups=2, dilation=2),
+                                dict(padding=((1, 0), (0, 2)), stride=(1, 2))], ids=str)
+def test_conv2d_backward_matches_finite_differences(kw, layout, isa, rng):
+    x = rng.standard_normal((2, 5, 5, 4) if layout == "NHWC" else (2, 4, 5, 5))
+    w = rng.standard_normal((2, 3, 4 // kw.get("groups", 1), 4) if layout == "NHWC" else (4, 4 // kw.get("groups", 1), 2, 3))
+    b = rng.standard_normal(4)
+    g = rng.standard_normal(fastconv.conv2d(x, w, layout=layout, **kw).shape)
+
+    def loss():
+        return float(np.vdot(fastconv.conv2d(x, w, b, layout=layout, **kw), g))
+
+    gx, gw, gb = fastconv.conv2d_backward(g, x, w, layout=layout, **kw)
+    assert_grad(gx, loss, x)
+    assert_grad(gw, loss, w)
+    assert_grad(gb, loss, b)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_fused_relu_matches_reference_and_keeps_nan(layout, rng):
+    x, w, b = CASES[3].arrays(rng, np.float32, layout)
+    x.reshape(-1)[5] = np.nan
+    got = fastconv.conv2d(x, w, b, activation="relu", layout=layout)
+    want = reference.conv2d(x, w, b, activation="relu", layout=layout)
+    assert_close(got, want, CASES[3].reduction)
+    assert np.isnan(got).any() and (got[~np.isnan(got)] >= 0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_out_is_filled_and_returned(dtype, rng):
+    x, w, b = CASES[5].arrays(rng, dtype)
+    out = np.full(reference.conv2d(x, w).shape, np.nan, dtype)  # NaN: any unwritten element fails
+    got = fastconv.conv2d(x, w, b, out=out)
+    assert got is out
+    assert_close(out, reference.conv2d(x, w, b), CASES[5].reduction)
+
+
+def test_non_contiguous_inputs_are_accepted(rng):
+    x = rng.standard_normal((2, 3, 9, 16))[:, :, ::2, ::2]
+    w = rng.standard_normal((4, 3, 3, 2)).transpose(0, 1, 3, 2)  # reversed strides
+    b = rng.standard_normal(8)[::2]
+    assert_close(fastconv.conv2d(x, w, b, padding=1), reference.conv2d(x, w, b, padding=1), 3 * 6)
+
+
+def test_read_only_inputs_are_accepted(rng):
+    x, w, b = CASES[5].arrays(rng, np.float64)
+    for a in (x, w, b):
+        a.flags.writeable = False
+    assert_close(fastconv.conv2d(x, w, b), reference.conv2d(x, w, b), CASES[5].reduction)
+
+
+def test_batch0_gives_empty_output_and_zero_weight_grads(rng):
+    x = np.zeros((0, 3, 5, 5), np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    y = fastconv.conv2d(x, w)
+    assert y.shape == (0, 4, 3, 3)
+    gx, gw, gb = fastconv.conv2d_backward(y, x, w)
+    assert gx.shape == x.shape and not gw.any() and not gb.any()
+
+
+def test_algorithm_gemm_equals_auto(rng):
+    x, w, b = CASES[10].arrays(rng, np.float64)
+    np.testing.assert_array_equal(fastconv.conv2d(x, w, b, algorithm="gemm"), fastconv.conv2d(x, w, b))
+
+
+@st.composite
+def conv_problems(draw):
+    g = draw(st.integers(1, 3))
+    c, k = g * draw(st.integers(1, 3)), g * draw(st.integers(1, 4))
+    r, s = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = draw(st.one_of(st.integers(0, 2), st.sampled_from(["same", "valid"]),
+                             st.tuples(st.tuples(st.integers(0, 2), st.integers(0, 2)),
+                                       st.tuples(st.integers(0, 2), st.integers(0, 2)))))
+    n = draw(st.integers(0, 3))
+    layout = draw(st.sampled_from(LAYOUTS))
+    dtype = draw(st.sampled_from(DTYPES))
+    return n, c, h, w, k, r, s, dict(stride=stride, dilation=dilation, padding=padding, groups=g, layout=layout), dtype
+
+
+def _fits(h, w, r, s, kw):
+    from fastconv import _args
+    (pt, pb), (pl, pr) = _args.conv_padding("t", kw["padding"], (h, w), (r, s), kw["stride"], kw["dilation"])
+    return h + pt + pb >= kw["dilation"][0] * (r - 1) + 1 and w + pl + pr >= kw["dilation"][1] * (s - 1) + 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(problem=conv_problems(), seed=st.integers(0, 2**32 - 1))
+def test_conv2d_property_based(problem, seed):
+    n, c, h, w, k, r, s, kw, dtype = problem
+    assume(_fits(h, w, r, s, kw))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c) if kw["layout"] == "NHWC" else (n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((r, s, c // kw["groups"], k) if kw["layout"] == "NHWC" else (k, c // kw["groups"], r, s))
+    wt = wt.astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    red = c // kw["groups"] * r * s
+    y = fastconv.conv2d(x, wt, b, **kw)
+    assert_close(y, reference.conv2d(x, wt, b, **kw), red)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    got, want = fastconv.conv2d_backward(g, x, wt, **kw), reference.conv2d_backward(g, x, wt, **kw)
+    for a, e in zip(got, want):
+        assert_close(a, e, max(red, g.size))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), split=st.integers(1, 3))
+def test_conv2d_is_linear_and_commutes_with_batch_slicing(seed, split):
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.standard_normal((2, 4, 3, 7, 6))
+    w1, w2 = rng.standard_normal((2, 5, 3, 3, 2))
+    kw = dict(padding=1, stride=(1, 2))
+    conv = fastconv.conv2d
+    np.testing.assert_allclose(conv(2 * x1 + x2, w1, **kw), 2 * conv(x1, w1, **kw) + conv(x2, w1, **kw), atol=1e-10)
+    np.testing.assert_allclose(conv(x1, w1 - 3 * w2, **kw), conv(x1, w1, **kw) - 3 * conv(x1, w2, **kw), atol=1e-10)
+    np.testing.assert_allclose(conv(x1[split:], w1, **kw), conv(x1, w1, **kw)[split:], atol=1e-12)

@@ -1,0 +1,116 @@
+"""Bad input raises TypeError/ValueError naming the argument and shapes, before any kernel runs."""
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import reference
+
+X = np.zeros((2, 3, 8, 8), np.float32)
+W = np.zeros((4, 3, 3, 3), np.float32)
+B = np.zeros(4, np.float32)
+
+CONV_ERRORS = [
+    ("x_int", dict(x=X.astype(np.int32)), TypeError, "x must be float32 or float64, got int32"),
+    ("x_float16", dict(x=X.astype(np.float16)), TypeError, "float16"),
+    ("x_complex", dict(x=X.astype(np.complex64)), TypeError, "complex64"),
+    ("x_bool", dict(x=X.astype(bool)), TypeError, "bool"),
+    ("x_list", dict(x=X.tolist()), TypeError, "x must be a numpy.ndarray"),
+    ("mixed_dtypes", dict(w=W.astype(np.float64)), TypeError, "w has dtype float64 but x has dtype float32"),
+    ("b_dtype", dict(b=B.astype(np.float64)), TypeError, "b has dtype float64"),
+    ("x_rank3", dict(x=X[0]), ValueError, "x must have 4 dimensions, got shape (3, 8, 8)"),
+    ("w_rank5", dict(w=W[None]), ValueError, "w must have 4 dimensions"),
+    ("channels", dict(w=np.zeros((4, 2, 3, 3), np.float32)), ValueError, "x has 3 channels but w expects 2"),
+    ("b_shape", dict(b=np.zeros(3, np.float32)), ValueError, "b must have shape (4,)"),
+    ("zero_channels", dict(x=np.zeros((2, 0, 8, 8), np.float32)), ValueError, "positive channel and spatial"),
+    ("zero_height", dict(x=np.zeros((2, 3, 0, 8), np.float32)), ValueError, "positive channel and spatial"),
+    ("zero_k", dict(w=np.zeros((0, 3, 3, 3), np.float32)), ValueError, "w must have positive sizes"),
+    ("kernel_too_big", dict(w=np.zeros((4, 3, 9, 3), np.float32)), ValueError, "larger than the padded input"),
+    ("dilated_too_big", dict(dilation=4), ValueError, "larger than the padded input"),
+    ("groups_not_dividing", dict(groups=2), ValueError, "groups=2 must be positive and divide"),
+    ("groups_zero", dict(groups=0), ValueError, "groups=0"),
+    ("groups_float", dict(groups=1.5), TypeError, "groups must be an integer"),
+    ("stride_zero", dict(stride=0), ValueError, "stride must be in [1,"),
+    ("stride_negative", dict(stride=(1, -2)), ValueError, "stride"),
+    ("stride_triple", dict(stride=(1, 1, 1)), ValueError, "stride must be an int or a pair"),
+    ("stride_huge", dict(stride=2**40), ValueError, "stride must be in"),
+    ("stride_float", dict(stride=1.0), TypeError, "stride must be an integer"),
+    ("dilation_zero", dict(dilation=0), ValueError, "dilation"),
+    ("padding_negative", dict(padding=-1), ValueError, "padding must be non-negative"),
+    ("padding_word", dict(padding="full"), ValueError, "padding must be 'valid', 'same'"),
+    ("padding_bad_pairs", dict(padding=((1, 2, 3), (0, 0))), ValueError, "padding"),
+    ("layout", dict(layout="CHWN"), ValueError, "layout must be 'NCHW' or 'NHWC'"),
+    ("activation", dict(activation="gelu"), ValueError, "activation must be None or 'relu'"),
+    ("algorithm", dict(algorithm="fft"), ValueError, "algorithm must be one of"),
+    ("out_shape", dict(out=np.zeros((2, 4, 5, 5), np.float32)), ValueError, "out must have shape (2, 4, 6, 6)"),
+    ("out_dtype", dict(out=np.zeros((2, 4, 6, 6), np.float64)), ValueError, "dtype float32"),
+    ("out_noncontig", dict(out=np.zeros((2, 4, 6, 12), np.float32)[..., ::2]), ValueError, "C-contiguous"),
+    ("out_aliases_x", dict(x=np.zeros((2, 4, 8, 8), np.float32), w=np.zeros((4, 4, 1, 1), np.float32)),
+     ValueError, "must not overlap"),
+]
+
+
+@pytest.mark.parametrize("impl", [fastconv, reference], ids=["fastconv", "reference"])
+@pytest.mark.parametrize("id,override,exc,message", CONV_ERRORS, ids=[c[0] for c in CONV_ERRORS])
+def test_conv2d_rejects(id, override, exc, message, impl):
+    args = dict(x=X, w=W, b=B)
+    args.update(override)
+    if id == "out_aliases_x":
+        args.update(b=None, out=args["x"])
+    x, w, b = args.pop("x"), args.pop("w"), args.pop("b")
+    with pytest.raises(exc) as err:
+        impl.conv2d(x, w, b, **args)
+    assert message in str(err.value)
+    assert str(err.value).startswith("conv2d:")
+
+
+def test_conv2d_backward_rejects_wrong_grad_shape():
+    with pytest.raises(ValueError, match=r"grad_y must have the convolution's output shape \(2, 4, 6, 6\)"):
+        fastconv.conv2d_backward(np.zeros((2, 4, 6, 5), np.float32), X, W)
+    with pytest.raises(TypeError, match="grad_y has dtype float64"):
+        fastconv.conv2d_backward(np.zeros((2, 4, 6, 6)), X, W)
+
+
+POOL_ERRORS = [
+    ("x_int", dict(x=X.astype(np.int64)), TypeError, "x must be float32 or float64"),
+    ("x_rank", dict(x=X[0]), ValueError, "x must have 4 dimensions"),
+    ("kernel_zero", dict(kernel_size=0), ValueError, "kernel_size must be in [1,"),
+    ("kernel_too_big", dict(kernel_size=9), ValueError, "larger than the padded input"),
+    ("padding_over_half", dict(kernel_size=2, padding=2), ValueError, "at most half the kernel size"),
+    ("stride_zero", dict(stride=0), ValueError, "stride"),
+    ("ceil_mode_str", dict(ceil_mode="yes"), TypeError, "ceil_mode must be a bool"),
+    ("layout", dict(layout="nchw"), ValueError, "layout"),
+]
+
+
+@pytest.mark.parametrize("impl", [fastconv, reference], ids=["fastconv", "reference"])
+@pytest.mark.parametrize("id,override,exc,message", POOL_ERRORS, ids=[c[0] for c in POOL_ERRORS])
+def test_max_pool2d_rejects(id, override, exc, message, impl):
+    args = dict(x=X, kernel_size=2)
+    args.update(override)
+    with pytest.raises(exc) as err:
+        impl.max_pool2d(args.pop("x"), args.pop("kernel_size"), **args)
+    assert message in str(err.value) and str(err.value).startswith("max_pool2d:")
+
+
+@pytest.mark.parametrize("impl", [fastconv, reference], ids=["fastconv", "reference"])
+def test_max_pool2d_backward_rejects(impl):
+    y, idx = fastconv.max_pool2d(X, 2, return_indices=True)
+    with pytest.raises(ValueError, match="indices must lie in"):
+        impl.max_pool2d_backward(y, idx + 100, X.shape)
+    with pytest.raises(ValueError, match="indices must lie in"):
+        impl.max_pool2d_backward(y, idx - 5, X.shape)
+    with pytest.raises(TypeError, match="indices must be an int64"):
+        impl.max_pool2d_backward(y, idx.astype(np.int32), X.shape)
+    with pytest.raises(ValueError, match="must equal grad_y.shape"):
+        impl.max_pool2d_backward(y, idx[:, :, :2], X.shape)
+    with pytest.raises(ValueError, match="does not match grad_y.shape"):
+        impl.max_pool2d_backward(y, idx, (2, 5, 8, 8))
+    with pytest.raises(ValueError, match="input_shape must be a 4-tuple"):
+        impl.max_pool2d_backward(y, idx, (2, 3, 8))
+
+
+def test_set_num_threads_rejects_bad_values():
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        fastconv.set_num_threads(0)
+    with pytest.raises(TypeError, match="n must be an integer"):
+        fastconv.set_num_threads(1.5)
