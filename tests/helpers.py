@@ -26,3 +26,14 @@ def to_layout(x, w, layout):
         return (np.ascontiguousarray(x.transpose(0, 2, 3, 1)),
                 None if w is None else np.ascontiguousarray(w.transpose(2, 3, 1, 0)))
     return x, w
+
+
+def run_python(*args, env=None):
+    """`python *args` in a fresh interpreter, run outside the checkout so it imports the installed fastconv."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    return subprocess.run([sys.executable, *args], env=dict(os.environ, **(env or {})), cwd=tempfile.gettempdir(),
+                          capture_output=True, text=True)

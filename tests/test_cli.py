@@ -1,12 +1,11 @@
 """The `fastconv` command line."""
-import subprocess
-import sys
-
 import fastconv
+from helpers import run_python
 
 
 def test_info_prints_version_isa_threads_and_openmp():
-    out = subprocess.run([sys.executable, "-m", "fastconv", "info"], capture_output=True, text=True, check=True)
+    out = run_python("-m", "fastconv", "info")
+    assert out.returncode == 0, out.stderr
     text = out.stdout
     assert f"fastconv {fastconv.__version__}" in text
     assert f"isa in use:      {fastconv.cpu_info()['isa']}" in text
@@ -14,5 +13,5 @@ def test_info_prints_version_isa_threads_and_openmp():
 
 
 def test_no_command_is_a_usage_error():
-    out = subprocess.run([sys.executable, "-m", "fastconv"], capture_output=True, text=True)
+    out = run_python("-m", "fastconv")
     assert out.returncode == 2 and "usage: fastconv" in out.stderr

@@ -1,19 +1,14 @@
 """Run-time dispatch: FASTCONV_ISA is honoured at import, and an impossible request fails with a clear sentence."""
-import os
-import subprocess
-import sys
-
 import pytest
 
 from fastconv import _C
+from helpers import run_python
 
 KNOWN = ["avx512", "avx2", "generic"]
 
 
 def run_with_isa(value):
-    env = dict(os.environ, FASTCONV_ISA=value)
-    code = "import fastconv; print(fastconv.cpu_info()['isa'])"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return run_python("-c", "import fastconv; print(fastconv.cpu_info()['isa'])", env={"FASTCONV_ISA": value})
 
 
 @pytest.mark.parametrize("isa", KNOWN)
@@ -36,7 +31,6 @@ def test_unknown_isa_fails_at_import_naming_it_and_the_available_ones():
 
 
 def test_best_isa_is_chosen_by_default():
-    env = {k: v for k, v in os.environ.items() if k != "FASTCONV_ISA"}
-    out = subprocess.run([sys.executable, "-c", "import fastconv; print(fastconv.cpu_info()['isa'])"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = run_with_isa("")  # empty means "best available", like unset
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == _C.available_isas()[0]

@@ -1,7 +1,4 @@
 """Threads: the knob (set_num_threads, OMP_NUM_THREADS, threadpoolctl), determinism, and concurrent callers."""
-import os
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -11,7 +8,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import fastconv
 from cases import CASES
 from fastconv import reference
-from helpers import assert_close
+from helpers import assert_close, run_python
 
 BIG = [c for c in CASES if c.id in ("lenet_c2", "taps_gt_kc", "pixels_gt_nc", "mnist_seed", "depthwise")]
 
@@ -40,9 +37,8 @@ def test_set_num_threads_applies_to_other_python_threads(restore_threads):
 
 
 def test_default_follows_omp_num_threads():
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-c", "import fastconv; print(fastconv.get_num_threads())"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = run_python("-c", "import fastconv; print(fastconv.get_num_threads())", env={"OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
 
 
