@@ -249,3 +249,36 @@ def pool2d_backward_params(fn, grad_y, indices, input_shape, layout):
         raise ValueError(f"{fn}: indices must lie in [-1, {h * wd}) for input planes of {h}x{wd}, "
                          f"got values in [{indices.min()}, {indices.max()}]")
     return grad_y, indices, input_shape, nhwc
+
+
+def any_float(fn, name, a, dtype=None):
+    """a as a C-contiguous float32/float64 array of any rank."""
+    return check_array(fn, name, a, np.ndim(a) if isinstance(a, np.ndarray) else -1, dtype)
+
+
+def channels_last(fn, name, a, k, dtype):
+    """a (..., k) as a C-contiguous float array and its (rows, k) view."""
+    a = any_float(fn, name, a, dtype)
+    if a.ndim < 1 or a.shape[-1] != k:
+        raise ValueError(f"{fn}: {name} must have shape (..., {k}), got {a.shape}")
+    return a, a.reshape(-1, k)
+
+
+def class_labels(fn, labels, n, k):
+    """labels as int64 (n,), each in [0, k)."""
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: labels must be an integer numpy.ndarray, got "
+                        f"{getattr(labels, 'dtype', type(labels).__name__)}")
+    if labels.shape != (n,):
+        raise ValueError(f"{fn}: labels must have shape ({n},) to match logits, got {labels.shape}")
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    if n and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"{fn}: labels must lie in [0, {k}), got values in [{labels.min()}, {labels.max()}]")
+    return labels
+
+
+def logits2d(fn, logits):
+    logits = check_array(fn, "logits", logits, 2)
+    if logits.shape[1] == 0:
+        raise ValueError(f"{fn}: logits must have at least one class, got shape {logits.shape}")
+    return logits

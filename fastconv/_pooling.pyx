@@ -153,3 +153,108 @@ def maxpool2d_bwd(const real[:, :, :, ::1] grad_y,      # IN  (N, C, P, Q) or (N
             maxpool_bwd_nhwc(gyp, ip, gxp, N, C, HW, PQ, threads)
         else:
             maxpool_bwd_nchw(gyp, ip, gxp, N * C, HW, PQ, threads)
+
+
+# Small memory-bound kernels of training: ReLU, bias, fused softmax + cross-entropy.
+
+from libc.math cimport exp, log
+from libc.stdlib cimport calloc, free
+
+cdef int64_t MIN_ELEMENTS_PER_THREAD = 1 << 15  # a fork/join (~1 us) buys at least ~10 us of streaming
+
+
+cdef inline int threads_for(int64_t elements, int threads) noexcept nogil:
+    cdef int64_t useful = elements // MIN_ELEMENTS_PER_THREAD
+    return <int>(1 if useful < 1 else (useful if useful < threads else threads))
+
+
+def relu_fwd(const real[::1] x,     # IN  any shape, flattened
+             real[::1] y,           # OUT like x
+             int threads):
+    """y = max(x, 0); NaN stays NaN."""
+    cdef int64_t i, n = x.shape[0]
+    cdef int t = threads_for(n, threads)
+    for i in prange(n, nogil=True, num_threads=t, schedule="static"):
+        y[i] = 0 if x[i] < 0 else x[i]
+
+
+def relu_bwd(const real[::1] gy,    # IN  dL/dy, flattened
+             const real[::1] y,     # IN  the forward output
+             real[::1] gx,          # OUT dL/dx
+             int threads):
+    """Differentiates y = max(x, 0): gx = gy where y > 0, else 0."""
+    cdef int64_t i, n = gy.shape[0]
+    cdef int t = threads_for(n, threads)
+    for i in prange(n, nogil=True, num_threads=t, schedule="static"):
+        gx[i] = gy[i] if y[i] > 0 else 0
+
+
+def bias_add(real[:, ::1] y,         # IN/OUT (rows, K): y[r, k] += b[k]
+             const real[::1] b,      # IN (K,)
+             int threads):
+    cdef int64_t r, k, rows = y.shape[0], K = y.shape[1]
+    cdef int t = threads_for(rows * K, threads)
+    for r in prange(rows, nogil=True, num_threads=t, schedule="static"):
+        for k in range(K):
+            y[r, k] = y[r, k] + b[k]
+
+
+def bias_grad(const real[:, ::1] gy,  # IN  (rows, K)
+              real[::1] gb,           # OUT (K,): column sums, in float64, over a fixed split of the rows
+              int threads):
+    cdef int64_t r, k, part, rows = gy.shape[0], K = gy.shape[1]
+    cdef int parts = threads_for(rows * K, threads)
+    cdef double* partial = <double*> calloc(parts * K if parts * K > 0 else 1, sizeof(double))
+    cdef double acc
+    if partial == NULL:
+        raise MemoryError()
+    try:
+        for part in prange(parts, nogil=True, num_threads=parts, schedule="static"):
+            for r in range(rows * part // parts, rows * (part + 1) // parts):
+                for k in range(K):
+                    partial[part * K + k] += gy[r, k]
+        for k in range(K):
+            acc = 0
+            for part in range(parts):
+                acc = acc + partial[part * K + k]
+            gb[k] = <real> acc
+    finally:
+        free(partial)
+
+
+def softmax_xent_fwd(const real[:, ::1] logits,   # IN  (N, K)
+                     const int64_t[::1] labels,   # IN  (N,), each in [0, K)
+                     real[:, ::1] probs,          # OUT (N, K): softmax of each row
+                     double[::1] losses,          # OUT (N,): -log softmax(logits)[label]
+                     int threads):
+    """Row-wise softmax and cross-entropy, stable for any logits: shifts each row by its maximum, and takes the
+    loss as log(sum exp(z - m)) - (z[label] - m) rather than -log(p), which would overflow to inf."""
+    cdef int64_t i, k, N = logits.shape[0], K = logits.shape[1]
+    cdef double m, s, e
+    cdef int t = threads_for(N * K, threads)
+    for i in prange(N, nogil=True, num_threads=t, schedule="static"):
+        m = logits[i, 0]
+        for k in range(1, K):
+            if logits[i, k] > m or isnan(logits[i, k]):
+                m = logits[i, k]
+        s = 0
+        for k in range(K):
+            e = exp(logits[i, k] - m)
+            probs[i, k] = <real> e
+            s = s + e
+        for k in range(K):
+            probs[i, k] = <real> (probs[i, k] / s)
+        losses[i] = log(s) - (logits[i, labels[i]] - m)
+
+
+def softmax_xent_bwd(const real[:, ::1] probs,    # IN  (N, K) from softmax_xent_fwd
+                     const int64_t[::1] labels,   # IN  (N,)
+                     double scale,                # IN  dL/d(loss_i), e.g. 1/N for the mean
+                     real[:, ::1] grad,           # OUT (N, K): d(scale * sum loss_i)/dlogits
+                     int threads):
+    """Differentiates loss_i = log sum_k exp(z_ik) - z_i,label: grad = scale * (softmax(z) - onehot(label))."""
+    cdef int64_t i, k, N = probs.shape[0], K = probs.shape[1]
+    cdef int t = threads_for(N * K, threads)
+    for i in prange(N, nogil=True, num_threads=t, schedule="static"):
+        for k in range(K):
+            grad[i, k] = <real> (scale * (probs[i, k] - (1.0 if k == labels[i] else 0.0)))

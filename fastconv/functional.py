@@ -119,3 +119,80 @@ def max_pool2d_backward(grad_y, indices, input_shape, *, layout="NCHW", out=None
     if gx.size:
         _pooling.maxpool2d_bwd(grad_y, indices, gx, nhwc, get_num_threads())
     return gx
+
+
+def relu(x, *, out=None):
+    """max(x, 0) elementwise (NaN stays NaN). x: float32/float64, any shape."""
+    x = _args.any_float("relu", "x", x)
+    y = _args.output("relu", out, x.shape, x.dtype, (x,))
+    if y.size:
+        _pooling.relu_fwd(x.reshape(-1), y.reshape(-1), get_num_threads())
+    return y
+
+
+def relu_backward(grad_y, y):
+    """Gradient of relu: grad_y where the forward output y > 0, else 0."""
+    grad_y = _args.any_float("relu_backward", "grad_y", grad_y)
+    y = _args.any_float("relu_backward", "y", y, grad_y.dtype)
+    if y.shape != grad_y.shape:
+        raise ValueError(f"relu_backward: y.shape {y.shape} must equal grad_y.shape {grad_y.shape}")
+    gx = np.empty_like(grad_y)
+    if gx.size:
+        _pooling.relu_bwd(grad_y.reshape(-1), y.reshape(-1), gx.reshape(-1), get_num_threads())
+    return gx
+
+
+def bias_add(x, b, *, out=None):
+    """x + b with b (K,) added along the last axis of x (..., K)."""
+    b = _args.check_array("bias_add", "b", b, 1)
+    x, _ = _args.channels_last("bias_add", "x", x, b.shape[0], b.dtype)
+    y = _args.output("bias_add", out, x.shape, x.dtype, (b,))  # out=x adds in place
+    if y is not x:
+        np.copyto(y, x)
+    if y.size:
+        _pooling.bias_add(y.reshape(-1, b.shape[0]), b, get_num_threads())
+    return y
+
+
+def bias_grad(grad_y):
+    """Gradient of bias_add with respect to b: grad_y (..., K) summed over all but its last axis."""
+    grad_y = _args.any_float("bias_grad", "grad_y", grad_y)
+    if grad_y.ndim < 1:
+        raise ValueError(f"bias_grad: grad_y must have at least one dimension, got shape {grad_y.shape}")
+    gb = np.empty(grad_y.shape[-1], grad_y.dtype)
+    _pooling.bias_grad(grad_y.reshape(-1, gb.shape[0]), gb, get_num_threads())
+    return gb
+
+
+def softmax_cross_entropy(logits, labels):
+    """Softmax of each row and the mean cross-entropy against integer labels, fused and numerically stable.
+
+    Parameters
+    ----------
+    logits : ndarray (N, K), float32 or float64
+    labels : integer ndarray (N,), each in [0, K)
+
+    Returns
+    -------
+    loss : float, mean over the N rows (0.0 when N == 0)
+    probs : ndarray (N, K), softmax(logits); pass it to softmax_cross_entropy_backward
+    """
+    fn = "softmax_cross_entropy"
+    logits = _args.logits2d(fn, logits)
+    labels = _args.class_labels(fn, labels, *logits.shape)
+    probs = np.empty_like(logits)
+    losses = np.empty(logits.shape[0])
+    if logits.shape[0]:
+        _pooling.softmax_xent_fwd(logits, labels, probs, losses, get_num_threads())
+    return (float(losses.mean()) if losses.size else 0.0), probs
+
+
+def softmax_cross_entropy_backward(probs, labels):
+    """Gradient of the mean loss of softmax_cross_entropy with respect to the logits: (probs - onehot) / N."""
+    fn = "softmax_cross_entropy_backward"
+    probs = _args.logits2d(fn, probs)
+    labels = _args.class_labels(fn, labels, *probs.shape)
+    grad = np.empty_like(probs)
+    if probs.shape[0]:
+        _pooling.softmax_xent_bwd(probs, labels, 1.0 / probs.shape[0], grad, get_num_threads())
+    return grad

@@ -142,3 +142,50 @@ def max_pool2d_backward(grad_y, indices, input_shape, *, layout="NCHW", out=None
     out = _args.output(fn, out, input_shape, grad_y.dtype, (grad_y, indices))
     out[...] = result
     return out
+
+
+def relu(x, *, out=None):
+    """NumPy twin of fastconv.functional.relu."""
+    x = _args.any_float("relu", "x", x)
+    y = _args.output("relu", out, x.shape, x.dtype, (x,))
+    y[...] = np.where(x < 0, 0, x)
+    return y
+
+
+def relu_backward(grad_y, y):
+    """NumPy twin of fastconv.functional.relu_backward."""
+    return np.where(y > 0, grad_y, 0).astype(grad_y.dtype)
+
+
+def bias_add(x, b, *, out=None):
+    """NumPy twin of fastconv.functional.bias_add."""
+    y = np.add(x, b, dtype=x.dtype)
+    if out is None:
+        return y
+    out[...] = y
+    return out
+
+
+def bias_grad(grad_y):
+    """NumPy twin of fastconv.functional.bias_grad (float64 sums)."""
+    return grad_y.reshape(-1, grad_y.shape[-1]).sum(axis=0, dtype=np.float64).astype(grad_y.dtype)
+
+
+def softmax_cross_entropy(logits, labels):
+    """NumPy twin of fastconv.functional.softmax_cross_entropy, through log-sum-exp in float64."""
+    fn = "softmax_cross_entropy"
+    logits = _args.logits2d(fn, logits)
+    labels = _args.class_labels(fn, labels, *logits.shape)
+    z = logits.astype(np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z).sum(axis=1))
+    probs = np.exp(z - lse[:, None]).astype(logits.dtype)
+    losses = lse - z[np.arange(len(labels)), labels]
+    return (float(losses.mean()) if losses.size else 0.0), probs
+
+
+def softmax_cross_entropy_backward(probs, labels):
+    """NumPy twin of fastconv.functional.softmax_cross_entropy_backward."""
+    n, k = probs.shape
+    onehot = np.eye(k)[labels]
+    return ((probs.astype(np.float64) - onehot) / max(n, 1)).astype(probs.dtype)

@@ -20,6 +20,7 @@ constexpr int64_t COL_ELEMENTS = 1 << 16;  // Col block (256 KiB of float) stays
 template <typename T>
 void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
   if (s.N == 0) return;
+  threads = threads_for(s.flops(), threads);
   const GemmKernel<T>& kr = active_kernels().gemm<T>();
   const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels();

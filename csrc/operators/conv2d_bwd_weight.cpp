@@ -21,6 +21,7 @@ constexpr int64_t PIXEL_CHUNK = 4096;  // reduction steps per GEMM call: long en
 
 template <typename T>
 void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
+  threads = threads_for(s.flops(), threads);
   const GemmKernel<T>& kr = active_kernels().gemm<T>();
   const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
@@ -69,6 +70,7 @@ void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x,
 
 template <typename T>
 void conv2d_bwd_bias(const ConvShape& s, int threads, const T* gy, T* gb) {
+  threads = threads_for(s.N * s.K * s.pixels(), threads);
   const int64_t pixels = s.pixels();
   if (!s.nhwc) {  // gy[n, k, :] is contiguous: one channel per unit.
     parallel_for(s.K, threads, [&](int64_t k) {

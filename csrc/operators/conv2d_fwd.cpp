@@ -36,6 +36,7 @@ void epilogue(T* c, int64_t rows, int64_t cols, int64_t ld, const T* b, bool bia
 template <typename T>
 void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   if (s.N == 0) return;
+  threads = threads_for(s.flops(), threads);
   const GemmKernel<T>& kr = active_kernels().gemm<T>();
   const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels();

@@ -25,4 +25,13 @@ void parallel_for(int64_t units, int threads, Body&& body) {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// An OpenMP fork/join costs about a microsecond: give each woken thread at least this many flops (~2 us of work).
+constexpr int64_t MIN_FLOPS_PER_THREAD = 1 << 18;
+
+// Threads worth using for `flops` of work, at most `threads`.
+inline int threads_for(int64_t flops, int threads) {
+  const int64_t useful = flops / MIN_FLOPS_PER_THREAD;
+  return static_cast<int>(useful < 1 ? 1 : (useful < threads ? useful : threads));
+}
+
 }  // namespace fastconv

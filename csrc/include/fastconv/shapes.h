@@ -20,6 +20,7 @@ struct ConvShape {
   int64_t Kg() const { return K / G; }
   int64_t taps() const { return Cg() * R * S; }  // reduction length of one output value
   int64_t pixels() const { return P * Q; }        // output pixels of one image
+  int64_t flops() const { return 2 * N * K * pixels() * taps(); }  // of one pass (forward or either backward)
 };
 
 enum class Algorithm : int { Auto = 0, Gemm = 1 };
