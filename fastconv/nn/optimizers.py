@@ -1,0 +1,76 @@
+"""Optimizers with Keras names, arguments and update rules. State (slots, step count) is kept per parameter
+position, so a model's get_state/set_state can save and resume training exactly."""
+import numpy as np
+
+
+class Optimizer:
+    def __init__(self, learning_rate):
+        self.learning_rate = float(learning_rate)
+        self.iterations = 0
+        self.slots = {}  # parameter position -> list of state arrays
+
+    def apply(self, params, grads):
+        """One step: updates each params[i] in place from grads[i] (None = frozen)."""
+        self.iterations += 1
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if g is not None:
+                self._update(i, p, g)
+
+    def _update(self, i, p, g):
+        raise NotImplementedError
+
+    def get_state(self):
+        return {"iterations": self.iterations, "slots": {i: [s.copy() for s in v] for i, v in self.slots.items()}}
+
+    def set_state(self, state):
+        self.iterations = int(state["iterations"])
+        self.slots = {int(i): [np.array(s) for s in v] for i, v in state["slots"].items()}
+
+
+class SGD(Optimizer):
+    """v = momentum * v - lr * g; p += v (Nesterov: p += momentum * v - lr * g)."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+        super().__init__(learning_rate)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def _update(self, i, p, g):
+        lr = self.learning_rate
+        if self.momentum == 0:
+            p -= lr * g
+            return
+        (v,) = self.slots.setdefault(i, [np.zeros_like(p)])
+        v *= self.momentum
+        v -= lr * g
+        p += self.momentum * v - lr * g if self.nesterov else v
+
+
+class Adam(Optimizer):
+    """Keras's Adam: m, v moving averages of g and g^2; p -= lr_t * m / (sqrt(v) + epsilon) with
+    lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, i, p, g):
+        m, v = self.slots.setdefault(i, [np.zeros_like(p), np.zeros_like(p)])
+        t = self.iterations
+        lr_t = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        m += (1 - self.beta_1) * (g - m)
+        v += (1 - self.beta_2) * (g * g - v)
+        p -= (lr_t * m / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam}
+
+
+def get(optimizer):
+    """An optimizer from its Keras name (default arguments) or an Optimizer object."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    key = str(optimizer).lower()
+    if key not in _BY_NAME:
+        raise ValueError(f"unknown optimizer {optimizer!r}; known: {', '.join(sorted(_BY_NAME))}")
+    return _BY_NAME[key]()

@@ -1,0 +1,32 @@
+"""Random state shared by initializers (like keras.utils.set_random_seed) and small helpers."""
+import numpy as np
+
+_rng = np.random.default_rng()
+
+
+def set_random_seed(seed):
+    """Seed weight initialization of layers built after this call (fit takes its own seed for shuffling)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def rng():
+    """The generator initializers draw from."""
+    return _rng
+
+
+def as_pair(name, v):
+    """Keras accepts an int or a pair for sizes, strides and rates."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def data_format(value):
+    """'channels_last' (default, like Keras) -> layout 'NHWC'; 'channels_first' -> 'NCHW'."""
+    value = value or "channels_last"
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got {value!r}")
+    return "NHWC" if value == "channels_last" else "NCHW"
