@@ -28,6 +28,7 @@ def _plot(history, path):
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise SystemExit("fastconv train: --plot needs matplotlib: pip install 'fastconv[plot]' "
                          "(or pip install matplotlib)") from None
@@ -39,6 +40,7 @@ def _plot(history, path):
         if f"val_{key}" in h:
             ax.plot(epochs, h[f"val_{key}"], "o-", label="test")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -21,11 +21,13 @@ FILES = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
-# Public mirrors serving `<name>.gz`, tried in order.
-MIRRORS = [
+# Mirrors serving `<name>.gz`, tried in order: $FASTCONV_MNIST_MIRRORS (space-separated base URLs; empty
+# disables downloads) or the public ones.
+PUBLIC_MIRRORS = [
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 ]
+MIRRORS = os.environ["FASTCONV_MNIST_MIRRORS"].split() if "FASTCONV_MNIST_MIRRORS" in os.environ else PUBLIC_MIRRORS
 IDX_DTYPES = {0x08: np.uint8}  # MNIST uses unsigned bytes only
 
 
@@ -87,6 +89,8 @@ def parse_idx(data, file="<bytes>"):
 
 def _download(folder, name, quiet=False):
     """Fetches name.gz into folder: to a temporary file, checksum verified, then renamed into place."""
+    if not MIRRORS:
+        raise MNISTError("downloads are disabled (FASTCONV_MNIST_MIRRORS is empty)")
     folder.mkdir(parents=True, exist_ok=True)
     errors = []
     for mirror in MIRRORS:
