@@ -10,6 +10,7 @@
 #include "fastconv/cpu.h"
 #include "fastconv/parallel.h"
 #include "operators/conv2d.h"
+#include "operators/fma_peak.h"
 
 namespace py = pybind11;
 using namespace fastconv;
@@ -108,5 +109,9 @@ PYBIND11_MODULE(_C, m) {
   m.def("build_info", &build_info);
   m.def("isa", [] { return std::string(active_kernels().isa); });
   m.def("available_isas", &available_isas);
+  m.def("fma_peak", [](int threads, int64_t steps) {
+    py::gil_scoped_release release;
+    return fma_peak_run(threads, steps);
+  }, "Flops executed by `steps` steps of the FMA probe on each of `threads` threads (time it to get GFLOP/s).");
   m.def("_use_isa", &select_isa, "Test only: switch the kernel table (never while kernels run).");
 }

@@ -39,3 +39,14 @@ class LambdaCallback(Callback):
             if not hasattr(Callback, name):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
+
+
+class LearningRateScheduler(Callback):
+    """Sets the optimizer's learning rate at each epoch's start to schedule(epoch, current_lr), as in Keras."""
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = float(self.schedule(epoch, self.model.optimizer.learning_rate))

@@ -18,10 +18,15 @@ struct GemmKernel {
   int kc, mc, nc;  // cache blocks: A block mc x kc in L2, B panel kc x nr in L1, B block kc x nc in L2/L3
 };
 
+// Runs `steps` steps of independent FMA chains; each step is f32_peak_flops_per_step flops. Returns a checksum.
+using FmaPeakProbe = float (*)(int64_t steps);
+
 struct KernelTable {
   const char* isa;
   GemmKernel<float> f32_gemm;
   GemmKernel<double> f64_gemm;
+  FmaPeakProbe f32_fma_peak;
+  int f32_peak_flops_per_step;
 
   template <typename T>
   const GemmKernel<T>& gemm() const;

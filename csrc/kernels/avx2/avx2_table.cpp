@@ -3,6 +3,7 @@
 
 namespace fastconv {
 
+float f32_fma_peak_avx2(int64_t steps);
 void f32_gemm_6x16_avx2(int64_t k, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 void f64_gemm_6x8_avx2(int64_t k, const double* a, const double* b, double* c, int64_t ldc, bool accumulate);
 
@@ -16,6 +17,8 @@ KernelTable avx2_table() {
   t.isa = "avx2";
   t.f32_gemm = {f32_gemm_6x16_avx2, 6, 16, KC, MC, NC};
   t.f64_gemm = {f64_gemm_6x8_avx2, 6, 8, KC, MC, NC};
+  t.f32_fma_peak = f32_fma_peak_avx2;
+  t.f32_peak_flops_per_step = 2 * 12 * 8;
   return t;
 }
 
