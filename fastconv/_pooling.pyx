@@ -15,8 +15,9 @@ ctypedef fused real:
 
 
 cdef inline bint takes(real v, real best) noexcept nogil:
-    """Whether v replaces the running maximum: larger, or the first NaN (NaN then sticks, as in PyTorch)."""
-    return v > best or (isnan(v) and not isnan(best))
+    """Whether v replaces the running maximum: larger, or the first NaN (NaN then sticks, as in PyTorch).
+    Bitwise ops, no branches: on real data the outcome is unpredictable, and selects let the compiler vectorize."""
+    return (v > best) | ((v != v) & (best == best))
 
 
 # x: (planes, H, W) -> y, idx: (planes, P, Q); one output row per iteration.
@@ -24,6 +25,7 @@ cdef void maxpool_nchw(const real* x, real* y, int64_t* idx, int64_t planes, int
                        int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                        int64_t pw, int64_t dh, int64_t dw, int threads) noexcept nogil:
     cdef int64_t row, plane, p, q, i, j, ih, iw, best_i, pos
+    cdef bint take
     cdef real best, v
     cdef const real* xp
     for row in prange(planes * P, num_threads=threads, schedule="static"):
@@ -43,21 +45,20 @@ cdef void maxpool_nchw(const real* x, real* y, int64_t* idx, int64_t planes, int
                         continue
                     pos = ih * W + iw
                     v = xp[pos]
-                    if best_i < 0 or takes(v, best):
-                        best = v
-                        best_i = pos
+                    take = (best_i < 0) | takes(v, best)
+                    best = v if take else best
+                    best_i = pos if take else best_i
             y[row * Q + q] = best
-            if idx != NULL:
-                idx[row * Q + q] = best_i
+            idx[row * Q + q] = best_i
 
 
 # x: (N, H, W, C) -> y, idx: (N, P, Q, C); one output row (n, p) per iteration, channels innermost.
 cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, int64_t N, int64_t C, int64_t H, int64_t W,
                        int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                        int64_t pw, int64_t dh, int64_t dw, int threads) noexcept nogil:
-    cdef int64_t row, n, p, q, i, j, ih, iw, c, pos, o
-    cdef bint first
-    cdef real v
+    cdef int64_t row, n, p, q, i, j, ih, iw, c, pos, o, old
+    cdef bint first, take
+    cdef real v, best
     cdef const real* xp
     for row in prange(N * P, num_threads=threads, schedule="static"):
         n = row // P
@@ -79,30 +80,29 @@ cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, int64_t N, int64_t 
                         first = False
                         for c in range(C):
                             y[o + c] = xp[c]
-                            if idx != NULL:
-                                idx[o + c] = pos
+                            idx[o + c] = pos
                         continue
-                    for c in range(C):
+                    for c in range(C):  # every load unconditional, then selects: vectorizes over channels
                         v = xp[c]
-                        if takes(v, y[o + c]):
-                            y[o + c] = v
-                            if idx != NULL:
-                                idx[o + c] = pos
+                        best = y[o + c]
+                        old = idx[o + c]
+                        take = takes(v, best)
+                        y[o + c] = v if take else best
+                        idx[o + c] = pos if take else old
             if first:  # window entirely in the padding
                 for c in range(C):
                     y[o + c] = -INFINITY
-                    if idx != NULL:
-                        idx[o + c] = -1
+                    idx[o + c] = -1
 
 
 def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H, W, C)
                   real[:, :, :, ::1] y,              # OUT (N, C, P, Q) or (N, P, Q, C)
-                  int64_t[:, :, :, ::1] indices,     # OUT like y, or None
+                  int64_t[:, :, :, ::1] indices not None,  # OUT like y
                   tuple geometry,                    # IN  (N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
                   bint nhwc, int threads):
     cdef int64_t N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw
     N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw = geometry
-    cdef int64_t* ip = NULL if indices is None else &indices[0, 0, 0, 0]
+    cdef int64_t* ip = &indices[0, 0, 0, 0]
     cdef const real* xp = &x[0, 0, 0, 0]
     cdef real* yp = &y[0, 0, 0, 0]
     with nogil:
@@ -174,8 +174,10 @@ def relu_fwd(const real[::1] x,     # IN  any shape, flattened
     """y = max(x, 0); NaN stays NaN."""
     cdef int64_t i, n = x.shape[0]
     cdef int t = threads_for(n, threads)
+    cdef real v
     for i in prange(n, nogil=True, num_threads=t, schedule="static"):
-        y[i] = 0 if x[i] < 0 else x[i]
+        v = x[i]
+        y[i] = 0 if v < 0 else v  # a select on a loaded value: vectorizes, keeps NaN
 
 
 def relu_bwd(const real[::1] gy,    # IN  dL/dy, flattened
@@ -185,8 +187,10 @@ def relu_bwd(const real[::1] gy,    # IN  dL/dy, flattened
     """Differentiates y = max(x, 0): gx = gy where y > 0, else 0."""
     cdef int64_t i, n = gy.shape[0]
     cdef int t = threads_for(n, threads)
+    cdef real g
     for i in prange(n, nogil=True, num_threads=t, schedule="static"):
-        gx[i] = gy[i] if y[i] > 0 else 0
+        g = gy[i]  # loaded unconditionally so the select below vectorizes
+        gx[i] = g if y[i] > 0 else 0
 
 
 def bias_add(real[:, ::1] y,         # IN/OUT (rows, K): y[r, k] += b[k]

@@ -92,7 +92,7 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0, dilation=1, ceil_mode=
     """
     p = _args.pool2d_params("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode, layout)
     y = np.empty(p.y_shape, p.x.dtype)
-    indices = np.empty(p.y_shape, np.int64) if return_indices else None
+    indices = np.empty(p.y_shape, np.int64)  # the kernel always tracks them; writing them costs little
     if y.size:
         _pooling.maxpool2d_fwd(p.x, y, indices, p.geometry, p.nhwc, get_num_threads())
     return (y, indices) if return_indices else y
