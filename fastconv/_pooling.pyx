@@ -157,7 +157,7 @@ def maxpool2d_bwd(const real[:, :, :, ::1] grad_y,      # IN  (N, C, P, Q) or (N
 
 # Small memory-bound kernels of training: ReLU, bias, fused softmax + cross-entropy.
 
-from libc.math cimport exp, log
+from libc.math cimport exp, log, sqrt
 from libc.stdlib cimport calloc, free
 
 cdef int64_t MIN_ELEMENTS_PER_THREAD = 1 << 15  # a fork/join (~1 us) buys at least ~10 us of streaming
@@ -262,3 +262,21 @@ def softmax_xent_bwd(const real[:, ::1] probs,    # IN  (N, K) from softmax_xent
     for i in prange(N, nogil=True, num_threads=t, schedule="static"):
         for k in range(K):
             grad[i, k] = <real> (scale * (probs[i, k] - (1.0 if k == labels[i] else 0.0)))
+
+
+def adam_update(real[::1] p,          # IN/OUT parameter, flattened
+                const real[::1] g,    # IN  its gradient
+                real[::1] m,          # IN/OUT first-moment estimate
+                real[::1] v,          # IN/OUT second-moment estimate
+                double lr_t, double beta_1, double beta_2, double epsilon, int threads):
+    """One Adam step in one pass: m += (1-b1)(g-m); v += (1-b2)(g^2-v); p -= lr_t m / (sqrt(v) + eps)."""
+    cdef int64_t i, n = p.shape[0]
+    cdef int t = threads_for(n, threads)
+    cdef double gi, mi, vi
+    for i in prange(n, nogil=True, num_threads=t, schedule="static"):
+        gi = g[i]
+        mi = m[i] + (1 - beta_1) * (gi - m[i])
+        vi = v[i] + (1 - beta_2) * (gi * gi - v[i])
+        m[i] = <real> mi
+        v[i] = <real> vi
+        p[i] = <real> (p[i] - lr_t * mi / (sqrt(vi) + epsilon))

@@ -20,16 +20,20 @@ int64_t pixel_chunks(const ConvShape& s, int threads, int nr) {
   return std::clamp<int64_t>(wanted, 1, most);
 }
 
-// Bias and relu on a finished output block: rows of `rows` values with stride ld; bias indexed by row (NCHW)
-// or by column (NHWC). Keeps NaN (relu(NaN) = NaN, like the reference).
+// Bias and relu on a finished output block of rows x cols (stride ld); bias indexed by row (NCHW: rows are
+// channels) or by column (NHWC). relu keeps NaN (v < 0 is false for NaN), like the reference.
 template <typename T>
 void epilogue(T* c, int64_t rows, int64_t cols, int64_t ld, const T* b, bool bias_by_row, bool relu) {
   for (int64_t i = 0; i < rows; ++i) {
     T* row = c + i * ld;
-    for (int64_t j = 0; j < cols; ++j) {
-      T v = row[j] + (b ? (bias_by_row ? b[i] : b[j]) : T(0));
-      row[j] = relu && v < T(0) ? T(0) : v;
+    if (b && bias_by_row) {
+      const T bi = b[i];
+      for (int64_t j = 0; j < cols; ++j) row[j] += bi;
+    } else if (b) {
+      for (int64_t j = 0; j < cols; ++j) row[j] += b[j];
     }
+    if (relu)
+      for (int64_t j = 0; j < cols; ++j) row[j] = row[j] < T(0) ? T(0) : row[j];
   }
 }
 

@@ -111,8 +111,15 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
             }
             T* tile = ws.tile.get();
             kr.run(kb, ap, bp, tile, nr, false);
-            for (int64_t i = 0; i < m; ++i)
-              for (int64_t j = 0; j < n; ++j) ct[i * ldc + j] = (acc ? ct[i * ldc + j] : T(0)) + tile[i * nr + j];
+            for (int64_t i = 0; i < m; ++i) {
+              T* crow = ct + i * ldc;
+              const T* trow = tile + i * nr;
+              if (acc) {
+                for (int64_t j = 0; j < n; ++j) crow[j] += trow[j];
+              } else {
+                for (int64_t j = 0; j < n; ++j) crow[j] = trow[j];
+              }
+            }
           }
         }
       }

@@ -3,7 +3,10 @@
 // Taps follow the weight layout: (c, r, s) for NCHW/OIHW, (r, s, c) for NHWC/HWIO, so that row t of the patch
 // matrix meets column t of the weight matrix. Pixels are (p, q) of one image.
 #pragma once
+#include <algorithm>
 #include <vector>
+
+#include "operators/gemm.h"
 
 #include "fastconv/shapes.h"
 
@@ -62,6 +65,42 @@ struct PatchView {
     const int64_t o = idx->offset(*s, tap, pixel0 + pixel);
     return o < 0 ? T(0) : x[o];
   }
+
+  // dst[0:n] = row `tap`, columns [pixel, pixel + n); the packers' fast path (one tap lookup per run).
+  void gather(int64_t tap, int64_t pixel, int64_t n, T* dst) const {
+    const Tap t = idx->taps[tap];
+    const Pixel* px = idx->pixels.data() + pixel0 + pixel;
+    const uint64_t H = s->H, W = s->W;
+    const int64_t rs = idx->row_stride, cs = idx->col_stride;
+    const T* base = x + t.offset;
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t h = px[j].h + t.dh, w = px[j].w + t.dw;
+      dst[j] = (static_cast<uint64_t>(h) < H && static_cast<uint64_t>(w) < W) ? base[h * rs + w * cs] : T(0);
+    }
+  }
 };
+
+// The packers of gemm.h for patch views: each packed step is one tap over a run of consecutive pixels.
+template <typename T>
+void pack_b(const PatchView<T>& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
+  for (int64_t jr = 0; jr < nc; jr += nr) {
+    const int64_t n = std::min<int64_t>(nr, nc - jr);
+    for (int64_t p = 0; p < kc; ++p, dst += nr) {
+      b.gather(p0 + p, j0 + jr, n, dst);
+      std::fill(dst + n, dst + nr, T(0));
+    }
+  }
+}
+
+template <typename T>
+void pack_a(const Transposed<PatchView<T>>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    const int64_t m = std::min<int64_t>(mr, mc - ir);
+    for (int64_t p = 0; p < kc; ++p, dst += mr) {
+      a.v.gather(p0 + p, i0 + ir, m, dst);
+      std::fill(dst + m, dst + mr, T(0));
+    }
+  }
+}
 
 }  // namespace fastconv
