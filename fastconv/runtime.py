@@ -10,6 +10,15 @@ from . import _C
 
 _OPENMP_DEFAULT = _C.omp_max_threads()  # OpenMP's default as seen at import (OMP_NUM_THREADS or cores)
 _process_threads = None  # set by set_num_threads
+_forked_child = False  # GNU OpenMP's thread pool does not survive fork: a forked child runs kernels on one thread
+
+
+def _after_fork_in_child():
+    global _forked_child
+    _forked_child = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def set_num_threads(n):
@@ -31,7 +40,10 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """Threads the next kernel call from this Python thread will use."""
+    """Threads the next kernel call from this Python thread will use (1 in a child forked from this process:
+    its OpenMP pool cannot be used there)."""
+    if _forked_child:
+        return 1
     omp = _C.omp_max_threads()
     # OpenMP limits are per calling thread: a value differing from the default was set on this thread (by
     # threadpoolctl or set_num_threads) and wins; other threads still see the default and follow set_num_threads.

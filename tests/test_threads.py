@@ -116,3 +116,55 @@ def test_concurrent_calls_from_python_threads_match_serial_calls(rng):
     for got, want in zip(results, serial):
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a, b)
+
+
+def _child_conv(x, w, queue):
+    queue.put(fastconv.conv2d(x, w, padding=1))
+    queue.put(fastconv.max_pool2d(x, 2))
+
+
+def test_forked_child_can_call_the_kernels_without_hanging(rng):
+    """GNU OpenMP's pool does not survive fork; fastconv runs a forked child's kernels on one thread."""
+    import multiprocessing
+
+    x = rng.standard_normal((4, 8, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    want = fastconv.conv2d(x, w, padding=1)  # uses (and so creates) the OpenMP pool before forking
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_conv, args=(x, w, queue))
+    child.start()
+    try:  # read before joining: the child cannot exit while its results still fill the pipe
+        got_conv, got_pool = queue.get(timeout=60), queue.get(timeout=60)
+    except Exception:  # noqa: BLE001 - queue.Empty: the child is stuck
+        child.kill()
+        pytest.fail("the forked child hung in a kernel")
+    child.join(60)
+    assert child.exitcode == 0
+    np.testing.assert_allclose(got_conv, want, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(got_pool, fastconv.max_pool2d(x, 2))
+
+
+def test_set_num_threads_while_another_thread_computes(rng, restore_threads):
+    x = rng.standard_normal((8, 16, 24, 24)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    want = fastconv.conv2d(x, w, padding=1)
+    stop = threading.Event()
+    results, errors = [], []
+
+    def compute():
+        try:
+            while not stop.is_set():
+                results.append(fastconv.conv2d(x, w, padding=1))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    t = threading.Thread(target=compute)
+    t.start()
+    for i in range(200):
+        fastconv.set_num_threads(1 + i % 3)
+    stop.set()
+    t.join()
+    assert not errors and results
+    for got in results:  # forward results do not depend on the thread count
+        np.testing.assert_array_equal(got, want)

@@ -1,4 +1,6 @@
 """Callbacks with Keras's hooks; History records every epoch's logs and is what fit returns."""
+import math
+import sys
 
 
 class Callback:
@@ -28,6 +30,18 @@ class History(Callback):
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
+
+
+class TerminateOnNaN(Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, saying so on stderr. fit adds one unless
+    called with terminate_on_nan=False."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("batch_loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: invalid loss {loss}, terminating training (fit(..., terminate_on_nan=False) "
+                  f"keeps going)", file=sys.stderr)
+            self.model.stop_training = True
 
 
 class LambdaCallback(Callback):

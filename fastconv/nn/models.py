@@ -12,7 +12,7 @@ from .. import reference as _reference
 from . import losses as _losses
 from . import optimizers as _optimizers
 from ._progress import Progbar
-from .callbacks import Callback, History
+from .callbacks import Callback, History, TerminateOnNaN
 from .layers import Activation, Layer, MaxPool2D
 
 BACKENDS = {"fastconv": _functional, "reference": _reference}
@@ -233,9 +233,13 @@ class Sequential:
         return x, y
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, seed=None, initial_epoch=0):
+            validation_data=None, shuffle=True, seed=None, initial_epoch=0, terminate_on_nan=True):
         """Trains for `epochs` epochs of mini-batches; returns a History whose .history holds loss, metrics and,
-        with validation data, val_loss and val_ metrics per epoch."""
+        with validation data, val_loss and val_ metrics per epoch.
+
+        With a seed, each epoch's shuffle and dropout masks derive from (seed, epoch) alone, so a run resumed with
+        initial_epoch=k (after load_weights of weights and optimizer state) repeats the uninterrupted run. A NaN or
+        infinite loss stops training with a message unless terminate_on_nan=False."""
         self._check_compiled("fit")
         x, y = self._prepare("fit", x, y)
         batch_size = int(batch_size or 32)
@@ -249,13 +253,9 @@ class Sequential:
             y = y[:split]
         if validation_data is not None:
             validation_data = self._prepare("fit", *validation_data[:2])
-        rng = np.random.default_rng(seed)
-        if seed is not None:
-            for layer in self._layers:
-                if hasattr(layer, "rng"):
-                    layer.rng = np.random.default_rng(rng.integers(2**63))
+        unseeded = np.random.default_rng()
         history = History()
-        cbs = [history] + list(callbacks or [])
+        cbs = [history] + ([TerminateOnNaN()] if terminate_on_nan else []) + list(callbacks or [])
         for cb in cbs:
             if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks must be fastconv.nn.callbacks.Callback objects, got {cb!r}")
@@ -272,6 +272,10 @@ class Sequential:
                 print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout, flush=True)
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
+            rng = unseeded if seed is None else np.random.default_rng([seed, epoch])
+            for i, layer in enumerate(self._layers):
+                if hasattr(layer, "rng") and seed is not None:
+                    layer.rng = np.random.default_rng([seed, epoch, 1 + i])
             order = rng.permutation(n) if shuffle else np.arange(n)
             bar = Progbar(steps, verbose)
             total_loss, correct, seen = 0.0, 0, 0
@@ -289,7 +293,7 @@ class Sequential:
                     logs[metric] = correct / seen
                 bar.update(step + 1, logs)
                 for cb in cbs:
-                    cb.on_train_batch_end(step, logs)
+                    cb.on_train_batch_end(step, dict(logs, batch_loss=loss))
                 if self.stop_training:
                     break
             if validation_data is not None:
@@ -353,10 +357,20 @@ class Sequential:
             layer.set_weights(weights[:k])
             weights = weights[k:]
 
-    def save_weights(self, filepath):
-        """Writes every layer's weights to an .npz file, atomically: a crash never leaves a half-written file."""
+    def save_weights(self, filepath, include_optimizer=False):
+        """Writes every layer's weights (and, with include_optimizer, the optimizer's step count and slots, to
+        resume training exactly) to an .npz file, atomically: a crash never leaves a half-written file."""
         arrays = {f"{i:03d}:{layer.name}:{j}": w for i, layer in enumerate(self._layers)
                   for j, w in enumerate(layer.get_weights())}
+        if include_optimizer:
+            if self.optimizer is None:
+                raise ValueError("save_weights: include_optimizer=True needs a compiled model")
+            state = self.optimizer.get_state()
+            arrays["optimizer:iterations"] = np.array(state["iterations"])
+            arrays["optimizer:learning_rate"] = np.array(self.optimizer.learning_rate)
+            for i, slots in state["slots"].items():
+                for j, slot in enumerate(slots):
+                    arrays[f"optimizer:slot:{i}:{j}"] = slot
         folder = os.path.dirname(os.path.abspath(filepath))
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fastconv-weights-", suffix=".npz")
         try:
@@ -372,8 +386,11 @@ class Sequential:
     def load_weights(self, filepath):
         """Reads weights written by save_weights; refuses a file of another architecture, naming the layer."""
         with np.load(filepath) as data:
-            stored = {}
+            stored, optimizer = {}, {}
             for key in data.files:
+                if key.startswith("optimizer:"):
+                    optimizer[key] = data[key]
+                    continue
                 i, name, j = key.split(":")
                 stored.setdefault(int(i), (name, {}))[1][int(j)] = data[key]
         for i, layer in enumerate(self._layers):
@@ -391,3 +408,12 @@ class Sequential:
         for i, layer in enumerate(self._layers):
             arrays = stored.get(i, (None, {}))[1]
             layer.set_weights([arrays[j] for j in sorted(arrays)])
+        if optimizer and self.optimizer is not None:
+            slots = {}
+            for key, value in optimizer.items():
+                if key.startswith("optimizer:slot:"):
+                    i, j = map(int, key.split(":")[2:])
+                    slots.setdefault(i, {})[j] = value
+            self.optimizer.set_state({"iterations": int(optimizer["optimizer:iterations"]),
+                                      "slots": {i: [s[j] for j in sorted(s)] for i, s in slots.items()}})
+            self.optimizer.learning_rate = float(optimizer["optimizer:learning_rate"])
