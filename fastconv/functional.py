@@ -20,7 +20,8 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     padding : int, (ph, pw), ((top, bottom), (left, right)), "valid" or "same"
     groups : int, dividing C and K (groups == C is depthwise)
     activation : None or "relu", applied after the bias
-    algorithm : "auto" or "gemm"
+    algorithm : "auto" (chosen per shape), "gemm" (implicit-im2col GEMM, any shape) or "direct" (depthwise
+        shapes, groups == C)
     out : ndarray, optional; C-contiguous, the output's shape and dtype
 
     Returns
@@ -35,7 +36,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     """
     p = _args.conv2d_params("conv2d", x, w, b, stride, padding, dilation, groups, layout)
     relu = _args.fused_relu("conv2d", activation)
-    alg = _args.algorithm_id("conv2d", algorithm)
+    alg = _args.algorithm_id("conv2d", algorithm, p)
     y = _args.output("conv2d", out, p.y_shape, p.x.dtype, (p.x, p.w, p.b))
     if y.size:
         _C.conv2d_fwd(p.x, p.w, p.b, y, p.shape, relu, alg, get_num_threads())

@@ -44,7 +44,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     """NumPy twin of fastconv.conv2d (algorithm is accepted and ignored)."""
     p = _args.conv2d_params("conv2d", x, w, b, stride, padding, dilation, groups, layout)
     relu = _args.fused_relu("conv2d", activation)
-    _args.algorithm_id("conv2d", algorithm)
+    _args.algorithm_id("conv2d", algorithm, p)
     y_out = _args.output("conv2d", out, p.y_shape, p.x.dtype, (p.x, p.w, p.b)) if out is not None else None
     n, c, h, wd, k, r, s, pp, q, g, sh, sw, pt, pl, dh, dw, rows, cols = _conv_geometry(p)
     x64, w64 = _nchw_operands(p)

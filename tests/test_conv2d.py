@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import fastconv
 from cases import CASES
+from cases import case as conv_case
 from fastconv import reference
 from gradcheck import assert_grad
 from helpers import assert_close
@@ -171,3 +172,26 @@ def test_conv2d_is_linear_and_commutes_with_batch_slicing(seed, split):
     np.testing.assert_allclose(conv(2 * x1 + x2, w1, **kw), 2 * conv(x1, w1, **kw) + conv(x2, w1, **kw), atol=1e-10)
     np.testing.assert_allclose(conv(x1, w1 - 3 * w2, **kw), conv(x1, w1, **kw) - 3 * conv(x1, w2, **kw), atol=1e-10)
     np.testing.assert_allclose(conv(x1[split:], w1, **kw), conv(x1, w1, **kw)[split:], atol=1e-12)
+
+
+DEPTHWISE = [c for c in CASES if c.groups > 1 and c.c == c.groups]
+
+
+@pytest.mark.parametrize("algorithm", ["direct", "gemm"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", DEPTHWISE + [
+    conv_case("dw_stride2_dil2_mult2", c=5, k=10, groups=5, stride=2, dilation=2, padding=2, h=11, w=10),
+    conv_case("dw_same_rect", c=3, k=3, groups=3, padding="same", r=2, s=5, h=6, w=9),
+], ids=lambda c: c.id)
+def test_depthwise_algorithms_match_reference(case, layout, algorithm, rng):
+    assert case.c == case.groups
+    x, w, b = case.arrays(rng, np.float64, layout)
+    kw = dict(case.kwargs, layout=layout)
+    got = fastconv.conv2d(x, w, b, activation="relu", algorithm=algorithm, **kw)
+    assert_close(got, reference.conv2d(x, w, b, activation="relu", **kw), case.reduction)
+
+
+def test_direct_algorithm_is_refused_where_it_does_not_apply():
+    x, w = np.zeros((1, 4, 5, 5)), np.zeros((4, 2, 3, 3))
+    with pytest.raises(ValueError, match="algorithm 'direct' applies to depthwise convolutions"):
+        fastconv.conv2d(x, w, groups=2, algorithm="direct")

@@ -21,4 +21,13 @@ void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x,
 template <typename T>
 void conv2d_bwd_bias(const ConvShape& s, int threads, const T* gy, T* gb);
 
+// The direct algorithm for depthwise shapes (C/G == 1, G > 1), which every pass dispatches to.
+bool is_depthwise(const ConvShape& s);
+template <typename T>
+void conv2d_depthwise_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
+template <typename T>
+void conv2d_depthwise_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx);
+template <typename T>
+void conv2d_depthwise_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
+
 }  // namespace fastconv

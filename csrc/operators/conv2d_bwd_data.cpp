@@ -21,6 +21,7 @@ template <typename T>
 void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
   if (s.N == 0) return;
   threads = threads_for(s.flops(), threads);
+  if (is_depthwise(s)) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);
   const GemmKernel<T>& kr = active_kernels().gemm<T>();
   const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels();

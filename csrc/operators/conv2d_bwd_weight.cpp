@@ -22,6 +22,7 @@ constexpr int64_t PIXEL_CHUNK = 4096;  // reduction steps per GEMM call: long en
 template <typename T>
 void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
   threads = threads_for(s.flops(), threads);
+  if (is_depthwise(s)) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
   const GemmKernel<T>& kr = active_kernels().gemm<T>();
   const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
