@@ -7,6 +7,7 @@ The `def`s are the binding (memoryviews -> pointers, GIL released); the `cdef ..
 from cython.parallel cimport prange
 from libc.math cimport isnan, INFINITY
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 ctypedef fused real:
@@ -20,52 +21,75 @@ cdef inline bint takes(real v, real best) noexcept nogil:
     return (v > best) | ((v != v) & (best == best))
 
 
-# x: (planes, H, W) -> y, idx: (planes, P, Q); one output row per iteration.
-cdef void maxpool_nchw(const real* x, real* y, int64_t* idx, int64_t planes, int64_t H, int64_t W,
-                       int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+# Both layouts keep, beside the running maximum, the number of the tap that produced it as a float ("best tap"):
+# every select in the inner loops is then float-on-float, which compilers vectorize (a float/int64 select does
+# not vectorize, and as a branch it mispredicts on real data). Indices are made from the tap numbers at the end.
+# Tap t is (i, j) = (t // kw, t % kw); -1 means "no input element seen yet".
+
+# x: (planes, H, W) -> y, idx: (planes, P, Q); one output row per iteration, vectorized along the row.
+cdef void maxpool_nchw(const real* x, real* y, int64_t* idx, real* best_tap, const int64_t* tap_offset,
+                       int64_t planes, int64_t H,
+                       int64_t W, int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                        int64_t pw, int64_t dh, int64_t dw, int threads) noexcept nogil:
-    cdef int64_t row, plane, p, q, i, j, ih, iw, best_i, pos
+    cdef int64_t row, plane, p, q, i, j, ih, off, lo, hi, t, base
     cdef bint take
-    cdef real best, v
-    cdef const real* xp
+    cdef real v, b, bt, tap
+    cdef real* yr
+    cdef real* btr
+    cdef const real* xr
     for row in prange(planes * P, num_threads=threads, schedule="static"):
         plane = row // P
         p = row % P
-        xp = x + plane * H * W
+        yr = y + row * Q
+        btr = best_tap + row * Q  # scratch: one float per output, carved from the caller's buffer
         for q in range(Q):
-            best = -INFINITY
-            best_i = -1  # stays -1 only if the window holds no input element (all padding)
-            for i in range(kh):
-                ih = p * sh - ph + i * dh
-                if ih < 0 or ih >= H:
-                    continue
-                for j in range(kw):
-                    iw = q * sw - pw + j * dw
-                    if iw < 0 or iw >= W:
-                        continue
-                    pos = ih * W + iw
-                    v = xp[pos]
-                    take = (best_i < 0) | takes(v, best)
-                    best = v if take else best
-                    best_i = pos if take else best_i
-            y[row * Q + q] = best
-            idx[row * Q + q] = best_i
+            yr[q] = -INFINITY
+            btr[q] = -1
+        for i in range(kh):
+            ih = p * sh - ph + i * dh
+            if ih < 0 or ih >= H:
+                continue
+            xr = x + (plane * H + ih) * W
+            for j in range(kw):
+                off = j * dw - pw
+                lo = 0 if off >= 0 else (-off + sw - 1) // sw  # output columns whose tap column is inside [0, W)
+                hi = 0 if W - off <= 0 else (W - 1 - off) // sw + 1
+                hi = Q if hi > Q else hi
+                tap = <real> (i * kw + j)
+                for q in range(lo, hi):
+                    v = xr[q * sw + off]
+                    b = yr[q]
+                    bt = btr[q]
+                    take = (bt < 0) | takes(v, b)
+                    yr[q] = v if take else b  # unconditional stores of selects: vectorizable
+                    btr[q] = tap if take else bt
+        base = (p * sh - ph) * W - pw
+        for q in range(Q):
+            t = <int64_t> btr[q]
+            idx[row * Q + q] = -1 if t < 0 else base + q * sw + tap_offset[t]
 
 
-# x: (N, H, W, C) -> y, idx: (N, P, Q, C); one output row (n, p) per iteration, channels innermost.
-cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, int64_t N, int64_t C, int64_t H, int64_t W,
-                       int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+# x: (N, H, W, C) -> y, idx: (N, P, Q, C); one output row (n, p) per iteration, vectorized along channels.
+cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, real* best_tap, const int64_t* tap_offset,
+                       int64_t N, int64_t C, int64_t H,
+                       int64_t W, int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                        int64_t pw, int64_t dh, int64_t dw, int threads) noexcept nogil:
-    cdef int64_t row, n, p, q, i, j, ih, iw, c, pos, o, old
-    cdef bint first, take
-    cdef real v, best
+    cdef int64_t row, n, p, q, i, j, ih, iw, c, o, t, base
+    cdef bint take
+    cdef real v, b, old, tap
+    cdef real* bt
+    cdef real* yp
     cdef const real* xp
     for row in prange(N * P, num_threads=threads, schedule="static"):
         n = row // P
         p = row % P
+        bt = best_tap + row * Q * C  # scratch like y's row, carved from the caller's buffer
         for q in range(Q):
             o = (row * Q + q) * C
-            first = True
+            yp = y + o
+            for c in range(C):
+                yp[c] = -INFINITY
+                bt[q * C + c] = -1
             for i in range(kh):
                 ih = p * sh - ph + i * dh
                 if ih < 0 or ih >= H:
@@ -74,25 +98,19 @@ cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, int64_t N, int64_t 
                     iw = q * sw - pw + j * dw
                     if iw < 0 or iw >= W:
                         continue
-                    pos = ih * W + iw
-                    xp = x + (n * H * W + pos) * C
-                    if first:
-                        first = False
-                        for c in range(C):
-                            y[o + c] = xp[c]
-                            idx[o + c] = pos
-                        continue
-                    for c in range(C):  # every load unconditional, then selects: vectorizes over channels
+                    xp = x + ((n * H + ih) * W + iw) * C
+                    tap = <real> (i * kw + j)
+                    for c in range(C):
                         v = xp[c]
-                        best = y[o + c]
-                        old = idx[o + c]
-                        take = takes(v, best)
-                        y[o + c] = v if take else best
-                        idx[o + c] = pos if take else old
-            if first:  # window entirely in the padding
-                for c in range(C):
-                    y[o + c] = -INFINITY
-                    idx[o + c] = -1
+                        b = yp[c]
+                        old = bt[q * C + c]
+                        take = (old < 0) | takes(v, b)
+                        yp[c] = v if take else b
+                        bt[q * C + c] = tap if take else old
+            base = (p * sh - ph) * W + q * sw - pw
+            for c in range(C):
+                t = <int64_t> bt[q * C + c]
+                idx[o + c] = -1 if t < 0 else base + tap_offset[t]
 
 
 def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H, W, C)
@@ -105,11 +123,26 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     cdef int64_t* ip = &indices[0, 0, 0, 0]
     cdef const real* xp = &x[0, 0, 0, 0]
     cdef real* yp = &y[0, 0, 0, 0]
-    with nogil:
-        if nhwc:
-            maxpool_nhwc(xp, yp, ip, N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw, threads)
-        else:
-            maxpool_nchw(xp, yp, ip, N * C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw, threads)
+    cdef real* scratch = <real*> malloc(N * C * P * Q * sizeof(real))  # best-tap numbers, one per output
+    cdef int64_t* tap_offset = <int64_t*> malloc(kh * kw * sizeof(int64_t))  # tap -> offset in the plane
+    cdef int64_t t
+    if scratch == NULL or tap_offset == NULL:
+        free(scratch)
+        free(tap_offset)
+        raise MemoryError()
+    for t in range(kh * kw):
+        tap_offset[t] = (t // kw) * dh * W + (t % kw) * dw
+    try:
+        with nogil:
+            if nhwc:
+                maxpool_nhwc(xp, yp, ip, scratch, tap_offset, N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw,
+                             threads)
+            else:
+                maxpool_nchw(xp, yp, ip, scratch, tap_offset, N * C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw,
+                             threads)
+    finally:
+        free(scratch)
+        free(tap_offset)
 
 
 # gx[plane][idx] += gy for every output of the plane; differentiates y = x[idx]. One plane per iteration.
@@ -158,7 +191,7 @@ def maxpool2d_bwd(const real[:, :, :, ::1] grad_y,      # IN  (N, C, P, Q) or (N
 # Small memory-bound kernels of training: ReLU, bias, fused softmax + cross-entropy.
 
 from libc.math cimport exp, log, sqrt
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc
 
 cdef int64_t MIN_ELEMENTS_PER_THREAD = 1 << 15  # a fork/join (~1 us) buys at least ~10 us of streaming
 
