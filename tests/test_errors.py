@@ -1,9 +1,12 @@
 """Bad input raises TypeError/ValueError naming the argument and shapes, before any kernel runs."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastconv
 from fastconv import reference
+from fastconv.nn import layers as L
 
 X = np.zeros((2, 3, 8, 8), np.float32)
 W = np.zeros((4, 3, 3, 3), np.float32)
@@ -114,3 +117,77 @@ def test_set_num_threads_rejects_bad_values():
         fastconv.set_num_threads(0)
     with pytest.raises(TypeError, match="n must be an integer"):
         fastconv.set_num_threads(1.5)
+
+
+def test_misaligned_and_object_arrays():
+    raw = bytearray(X.nbytes + 1)
+    misaligned = np.frombuffer(raw, np.uint8)[1:].view(np.float32).reshape(X.shape)
+    assert not misaligned.flags.aligned
+    misaligned[...] = np.random.default_rng(0).standard_normal(X.shape)
+    np.testing.assert_allclose(fastconv.conv2d(misaligned, W + 1), reference.conv2d(misaligned, W + 1), rtol=1e-4,
+                               atol=1e-4)
+    y, idx = fastconv.max_pool2d(misaligned, 2, return_indices=True)
+    np.testing.assert_array_equal(y, reference.max_pool2d(misaligned, 2))
+    with pytest.raises(TypeError, match="x must be float32 or float64, got object"):
+        fastconv.conv2d(X.astype(object), W)
+
+
+def test_nan_and_inf_propagate_like_the_reference():
+    x = np.random.default_rng(1).standard_normal(X.shape).astype(np.float32)
+    x[0, 0, 2, 2], x[1, 2, 5, 5] = np.nan, np.inf
+    for kw in (dict(), dict(padding=1)):
+        got, want = fastconv.conv2d(x, W + 1, **kw), reference.conv2d(x, W + 1, **kw)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+
+
+_arg = st.one_of(st.integers(-3, 5), st.just(2**40), st.floats(-1, 3), st.text(max_size=5),
+                 st.tuples(st.integers(-1, 3), st.integers(-1, 3)),
+                 st.tuples(st.integers(-1, 3), st.integers(-1, 3), st.integers(0, 2)),
+                 st.tuples(st.tuples(st.integers(-1, 2), st.integers(0, 2)), st.tuples(st.integers(0, 2),
+                                                                                       st.integers(0, 2))))
+
+
+@settings(max_examples=150, deadline=None)
+@given(stride=_arg, padding=st.one_of(_arg, st.sampled_from(["same", "valid", "SAME"])), dilation=_arg,
+       groups=st.one_of(st.integers(-1, 4), st.floats(0, 2)), kernel=st.tuples(st.integers(0, 4), st.integers(0, 4)),
+       layout=st.sampled_from(["NCHW", "NHWC", "nchw"]), dtype=st.sampled_from([np.float32, np.float64, np.int32]))
+def test_fastconv_and_reference_agree_on_any_arguments(stride, padding, dilation, groups, kernel, layout, dtype):
+    """Valid or not: both raise the same exception type, or both compute the same result."""
+    x = np.random.default_rng(0).standard_normal((2, 4, 6, 5)).astype(dtype)
+    w = np.random.default_rng(1).standard_normal((4, 2, *kernel)).astype(dtype)
+    if layout == "NHWC":
+        x, w = x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout)
+    outcomes = []
+    for impl in (fastconv, reference):
+        try:
+            outcomes.append(impl.conv2d(x, w, **kw))
+        except (TypeError, ValueError) as e:
+            outcomes.append(type(e))
+    got, want = outcomes
+    if isinstance(want, type):
+        assert got is want
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+LAYER_ERRORS = [
+    (lambda: L.Conv2D(0, 3), "filters (0) must be a positive multiple of groups"),
+    (lambda: L.Conv2D(6, 3, groups=4), "filters (6) must be a positive multiple of groups (4)"),
+    (lambda: L.Conv2D(4, 3, data_format="NCHW"), "data_format must be 'channels_last' or 'channels_first'"),
+    (lambda: L.Dense(0), "units must be positive"),
+    (lambda: L.Dropout(1.5), "rate must be in [0, 1)"),
+    (lambda: L.Activation("gelu"), "unknown activation 'gelu'"),
+    (lambda: L.MaxPool2D(padding="full"), "padding must be 'valid' or 'same'"),
+    (lambda: L.Conv2D(4, 5, input_shape=(3, 3, 1)).build((3, 3, 1)), "does not fit input"),
+    (lambda: L.Conv2D(4, 3, groups=2).build((8, 8, 3)), "input channels (3) must be a multiple of groups (2)"),
+    (lambda: L.MaxPool2D(pool_size=4).build((3, 3, 2)), "does not fit input"),
+]
+
+
+@pytest.mark.parametrize("make,message", LAYER_ERRORS, ids=[m for _, m in LAYER_ERRORS])
+def test_layers_reject_bad_configuration(make, message):
+    with pytest.raises(ValueError) as err:
+        make()
+    assert message in str(err.value)

@@ -50,3 +50,21 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert resumed.optimizer.iterations == straight.optimizer.iterations
+
+
+def test_a_crash_while_saving_leaves_the_old_file_in_place(tmp_path, monkeypatch):
+    model = small_model()
+    path = tmp_path / "w.npz"
+    model.save_weights(path)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", crash)
+    import pytest
+
+    with pytest.raises(OSError, match="disk full"):
+        small_model(seed=3).save_weights(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
