@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ConvShape:
     id: str
     n: int
@@ -16,6 +16,9 @@ class ConvShape:
     s: int
     kwargs: dict = field(default_factory=dict)
     group: str = "large"  # small / large / depthwise
+
+    def __repr__(self):  # the id names the shape in benchmark groups and tables
+        return self.id
 
     @property
     def groups(self):
@@ -55,7 +58,7 @@ class ConvShape:
         return x, w, b, gy
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PoolShape:
     id: str
     n: int
@@ -65,6 +68,9 @@ class PoolShape:
     kernel: int
     stride: int
     padding: int = 0
+
+    def __repr__(self):
+        return self.id
 
     def arrays(self, layout, dtype=np.float32, seed=0):
         rng = np.random.default_rng(seed)
