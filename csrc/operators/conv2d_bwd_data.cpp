@@ -35,8 +35,9 @@ void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
   {
-    GemmWorkspace<T> ws(kr, s.nhwc ? pblock : cblock * RS, s.nhwc ? taps : pblock, Kg);
-    AlignedBuffer<T> col(std::min(pblock, pixels) * cblock * RS);
+    const int64_t span = std::max(pblock, pixels);  // pointwise GEMMs cover all pixels at once
+    GemmWorkspace<T> ws(kr, s.nhwc ? span : cblock * RS, s.nhwc ? taps : span, Kg);
+    AlignedBuffer<T> col(is_pointwise(s) ? 1 : std::min(pblock, pixels) * cblock * RS);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -46,6 +47,16 @@ void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T
       if (nc <= 0) continue;
       const int64_t t0 = c0 * RS, nt = nc * RS;  // this unit's taps (all of them for NHWC)
       T* gxg = gx + n * image + (s.nhwc ? g * Cg : g * Cg * plane);
+      if (is_pointwise(s)) {  // Col is gx itself: no scatter
+        if (s.nhwc) {  // gx[pixel, c] = gy[pixel, k] * W[c, k]^T
+          gemm(kr, pixels, Cg, Kg, MatrixView<T>{gy + n * pixels * s.K + g * Kg, s.K, 1},
+               MatrixView<T>{w + g * Kg, 1, s.K}, gxg, s.C, false, ws);
+        } else {  // gx[c, pixel] = W[k, c]^T * gy[k, pixel]
+          gemm(kr, nc, pixels, Kg, MatrixView<T>{w + g * Kg * taps + c0, 1, taps},
+               MatrixView<T>{gy + (n * s.K + g * Kg) * pixels, pixels, 1}, gxg + c0 * plane, plane, false, ws);
+        }
+        continue;
+      }
       if (s.nhwc) {
         for (int64_t i = 0; i < plane; ++i) std::fill_n(gxg + i * s.C, Cg, T(0));
       } else {

@@ -4,6 +4,7 @@
 // count only), each summed into private memory and then added in part order: deterministic, no atomics.
 // conv2d_bwd_bias sums gy the same way.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "fastconv/cpu.h"
@@ -47,14 +48,16 @@ void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x,
       if (first == last) std::fill_n(c, block, T(0));
       for (int64_t it = first; it < last; ++it) {
         const int64_t n = it / pchunks, j0 = it % pchunks * PIXEL_CHUNK, np = std::min(PIXEL_CHUNK, pixels - j0);
-        const PatchView<T> patch{&s, &idx, x + n * image + g * group_offset, j0};
-        if (s.nhwc) {  // gW[tap, k] += Patch[tap, pixel] * gy[pixel, k]
-          const MatrixView<T> b{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
-          gemm(kr, taps, Kg, np, patch, b, c, Kg, it > first, ws);
-        } else {  // gW[k, tap] += gy[k, pixel] * Patch[tap, pixel]^T
-          const MatrixView<T> a{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
-          gemm(kr, Kg, taps, np, a, Transposed<PatchView<T>>{patch}, c, taps, it > first, ws);
-        }
+        with_patch(s, idx, x + n * image + g * group_offset, j0, [&](const auto& patch) {
+          using Patch = std::decay_t<decltype(patch)>;
+          if (s.nhwc) {  // gW[tap, k] += Patch[tap, pixel] * gy[pixel, k]
+            const MatrixView<T> b{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
+            gemm(kr, taps, Kg, np, patch, b, c, Kg, it > first, ws);
+          } else {  // gW[k, tap] += gy[k, pixel] * Patch[tap, pixel]^T
+            const MatrixView<T> a{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
+            gemm(kr, Kg, taps, np, a, Transposed<Patch>{patch}, c, taps, it > first, ws);
+          }
+        });
       }
     }
   }

@@ -2,6 +2,7 @@
 // NCHW: Y_g[K/G x pixels] = W_g[K/G x taps] * Patch[taps x pixels]; NHWC: Y_g[pixels x K/G] = Patch^T * W_g.
 // Work units are (image, group, pixel chunk), split statically over threads; each writes a disjoint block of y.
 #include <algorithm>
+#include <type_traits>
 
 #include "fastconv/cpu.h"
 #include "fastconv/parallel.h"
@@ -59,17 +60,19 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
       const int64_t n = u / (s.G * chunks), g = u / chunks % s.G, j0 = u % chunks * chunk;
       const int64_t np = std::min(chunk, pixels - j0);
       if (np <= 0) continue;
-      const PatchView<T> patch{&s, &idx, x + n * image + g * group_offset, j0};
       const T* bg = b ? b + g * Kg : nullptr;
-      if (s.nhwc) {
-        T* c = y + (n * pixels + j0) * s.K + g * Kg;
-        gemm(kr, np, Kg, taps, Transposed<PatchView<T>>{patch}, MatrixView<T>{w + g * Kg, s.K, 1}, c, s.K, false, ws);
-        if (bg || relu) epilogue(c, np, Kg, s.K, bg, false, relu);
-      } else {
-        T* c = y + (n * s.K + g * Kg) * pixels + j0;
-        gemm(kr, Kg, np, taps, MatrixView<T>{w + g * Kg * taps, taps, 1}, patch, c, pixels, false, ws);
-        if (bg || relu) epilogue(c, Kg, np, pixels, bg, true, relu);
-      }
+      with_patch(s, idx, x + n * image + g * group_offset, j0, [&](const auto& patch) {
+        using Patch = std::decay_t<decltype(patch)>;
+        if (s.nhwc) {
+          T* c = y + (n * pixels + j0) * s.K + g * Kg;
+          gemm(kr, np, Kg, taps, Transposed<Patch>{patch}, MatrixView<T>{w + g * Kg, s.K, 1}, c, s.K, false, ws);
+          if (bg || relu) epilogue(c, np, Kg, s.K, bg, false, relu);
+        } else {
+          T* c = y + (n * s.K + g * Kg) * pixels + j0;
+          gemm(kr, Kg, np, taps, MatrixView<T>{w + g * Kg * taps, taps, 1}, patch, c, pixels, false, ws);
+          if (bg || relu) epilogue(c, Kg, np, pixels, bg, true, relu);
+        }
+      });
     }
   }
 }

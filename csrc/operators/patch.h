@@ -80,6 +80,25 @@ struct PatchView {
   }
 };
 
+// A pointwise convolution (1x1 kernel, stride 1, no padding) reads its input as it lies: patch row c, column
+// pixel is x[c * H * W + pixel] (NCHW) or x[pixel * C + c] (NHWC).
+inline bool is_pointwise(const ConvShape& s) {
+  return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 && s.pad_left == 0 &&
+         s.P == s.H && s.Q == s.W;
+}
+
+// Calls f(view) with the patch matrix of one (image, group) from pixel0 on: a plain strided matrix for pointwise
+// convolutions, the indexed PatchView otherwise. xg points at the group's first channel of the image.
+template <typename T, class F>
+void with_patch(const ConvShape& s, const PatchIndex& idx, const T* xg, int64_t pixel0, F&& f) {
+  if (is_pointwise(s)) {
+    const int64_t pixel_stride = s.nhwc ? s.C : 1, tap_stride = s.nhwc ? 1 : s.H * s.W;
+    f(MatrixView<T>{xg + pixel0 * pixel_stride, tap_stride, pixel_stride});
+  } else {
+    f(PatchView<T>{&s, &idx, xg, pixel0});
+  }
+}
+
 // The packers of gemm.h for patch views: each packed step is one tap over a run of consecutive pixels.
 template <typename T>
 void pack_b(const PatchView<T>& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
