@@ -75,4 +75,5 @@ CASES = [
     case("k_gt_mc", n=1, c=2, h=6, w=5, k=200, padding=1),             # M (= K) beyond MC
     case("pixels_gt_nc", n=1, c=2, h=48, w=47, k=3, padding=1),        # 2256 pixels > NC
     case("pixels_gt_chunk", n=1, c=1, h=66, w=65, k=2, r=2, s=2),      # 4160 pixels > bwd_weight's 4096 chunk
+    case("pointwise_big", n=1, c=40, h=48, w=47, k=9, r=1, s=1),       # 1x1 GEMMs over more pixels than a Col block
 ]
