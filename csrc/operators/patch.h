@@ -66,16 +66,54 @@ struct PatchView {
     return o < 0 ? T(0) : x[o];
   }
 
-  // dst[0:n] = row `tap`, columns [pixel, pixel + n); the packers' fast path (one tap lookup per run).
+  // dst[0:n] = row `tap`, columns [pixel, pixel + n): the packers' fast path. The run is cut where output rows
+  // end; within one output row the input row is fixed, so the valid columns form one interval: zeros, a strided
+  // (for NCHW and stride 1, contiguous) copy, zeros.
   void gather(int64_t tap, int64_t pixel, int64_t n, T* dst) const {
     const Tap t = idx->taps[tap];
-    const Pixel* px = idx->pixels.data() + pixel0 + pixel;
-    const uint64_t H = s->H, W = s->W;
+    const int64_t Q = s->Q, H = s->H, W = s->W, sw = s->stride_w;
     const int64_t rs = idx->row_stride, cs = idx->col_stride;
-    const T* base = x + t.offset;
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t h = px[j].h + t.dh, w = px[j].w + t.dw;
-      dst[j] = (static_cast<uint64_t>(h) < H && static_cast<uint64_t>(w) < W) ? base[h * rs + w * cs] : T(0);
+    int64_t pix = pixel0 + pixel;
+    for (int64_t done = 0; done < n;) {
+      const int64_t len = std::min(n - done, Q - pix % Q);
+      const Pixel px = idx->pixels[pix];
+      const int64_t ih = px.h + t.dh, iw = px.w + t.dw;  // input column of the run's first pixel
+      T* d = dst + done;
+      if (ih < 0 || ih >= H) {
+        std::fill_n(d, len, T(0));
+      } else {
+        // columns j with 0 <= iw + j * sw < W
+        const int64_t lo = std::min(len, iw >= 0 ? int64_t(0) : (-iw + sw - 1) / sw);
+        const int64_t hi = std::max(lo, std::min(len, W - iw <= 0 ? int64_t(0) : (W - 1 - iw) / sw + 1));
+        const T* src = x + t.offset + ih * rs + iw * cs;
+        std::fill_n(d, lo, T(0));
+        const int64_t step = sw * cs;
+        if (step == 1) {
+          std::copy(src + lo, src + hi, d + lo);
+        } else {
+          for (int64_t j = lo; j < hi; ++j) d[j] = src[j * step];
+        }
+        std::fill(d + hi, d + len, T(0));
+      }
+      done += len;
+      pix += len;
+    }
+  }
+
+  // dst[i * stride] = column `pixel`, rows [tap, tap + n): the packers' path along taps. In NHWC the taps of one
+  // kernel position are consecutive channels, so each run of them is one bounds check and a contiguous read.
+  void gather_taps(int64_t pixel, int64_t tap, int64_t n, T* dst, int64_t stride) const {
+    const Pixel px = idx->pixels[pixel0 + pixel];
+    const uint64_t H = s->H, W = s->W;
+    const int64_t rs = idx->row_stride, cs = idx->col_stride, Cg = s->Cg();
+    for (int64_t i = 0; i < n;) {
+      const Tap t = idx->taps[tap + i];
+      const int64_t h = px.h + t.dh, w = px.w + t.dw;
+      const int64_t run = s->nhwc ? std::min(n - i, Cg - (tap + i) % Cg) : 1;  // same kernel position
+      const bool inside = static_cast<uint64_t>(h) < H && static_cast<uint64_t>(w) < W;
+      const T* src = x + t.offset + h * rs + w * cs;
+      for (int64_t j = 0; j < run; ++j) dst[(i + j) * stride] = inside ? src[j] : T(0);
+      i += run;
     }
   }
 };
@@ -99,6 +137,9 @@ void with_patch(const ConvShape& s, const PatchIndex& idx, const T* xg, int64_t 
   }
 }
 
+// Channel runs shorter than this are packed element by element: per-run bookkeeping would cost more than it saves.
+constexpr int64_t MIN_CHANNEL_RUN = 8;
+
 // The packers of gemm.h for patch views: each packed step is one tap over a run of consecutive pixels.
 template <typename T>
 void pack_b(const PatchView<T>& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
@@ -113,10 +154,29 @@ void pack_b(const PatchView<T>& b, int64_t p0, int64_t kc, int64_t j0, int64_t n
 
 template <typename T>
 void pack_a(const Transposed<PatchView<T>>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
+  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr) {
+    const int64_t m = std::min<int64_t>(mr, mc - ir);
+    if (a.v.s->nhwc && a.v.s->Cg() >= MIN_CHANNEL_RUN) {  // rows are pixels: each pixel's channel runs, down the panel
+      for (int64_t i = 0; i < m; ++i) a.v.gather_taps(i0 + ir + i, p0, kc, dst + i, mr);
+      for (int64_t i = m; i < mr; ++i)
+        for (int64_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        a.v.gather(p0 + p, i0 + ir, m, dst + p * mr);
+        std::fill(dst + p * mr + m, dst + (p + 1) * mr, T(0));
+      }
+    }
+  }
+}
+
+// Rows taps, columns pixels, packed as row panels (bwd_weight NHWC's A): each step is one pixel's run of taps.
+template <typename T>
+void pack_a(const PatchView<T>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
+  if (!a.s->nhwc || a.s->Cg() < MIN_CHANNEL_RUN) return pack_a<T, PatchView<T>>(a, i0, mc, p0, kc, mr, dst);
   for (int64_t ir = 0; ir < mc; ir += mr) {
     const int64_t m = std::min<int64_t>(mr, mc - ir);
     for (int64_t p = 0; p < kc; ++p, dst += mr) {
-      a.v.gather(p0 + p, i0 + ir, m, dst);
+      a.gather_taps(p0 + p, i0 + ir, m, dst, 1);
       std::fill(dst + m, dst + mr, T(0));
     }
   }
