@@ -73,11 +73,23 @@ void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T
           const MatrixView<T> b{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
           gemm(kr, nt, np, Kg, a, b, col.get(), np, false, ws);
         }
-        for (int64_t t = 0; t < nt; ++t)
+        // col2im: each Col entry goes back to the input element its (tap, pixel) read, walking Col in its
+        // own order: pixel rows of channel runs (NHWC), tap rows of pixel runs (NCHW).
+        if (s.nhwc) {
           for (int64_t p = 0; p < np; ++p) {
-            const int64_t o = idx.offset(s, t0 + t, j0 + p);
-            if (o >= 0) gxg[o] += s.nhwc ? col.get()[p * taps + t] : col.get()[t * np + p];
+            const T* src = col.get() + p * taps;
+            for_each_tap_run(s, idx, j0 + p, 0, taps, [&](int64_t i, int64_t len, int64_t offset) {
+              for (int64_t j = 0; j < len; ++j) gxg[offset + j] += src[i + j];
+            });
           }
+        } else {
+          for (int64_t t = 0; t < nt; ++t) {
+            const T* src = col.get() + t * np;
+            for_each_run(s, idx, t0 + t, j0, np, [&](int64_t j, int64_t len, int64_t offset, int64_t step) {
+              for (int64_t i = 0; i < len; ++i) gxg[offset + i * step] += src[j + i];
+            });
+          }
+        }
       }
     }
   }

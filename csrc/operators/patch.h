@@ -54,6 +54,45 @@ struct PatchIndex {
   }
 };
 
+// Calls f(j, len, offset, step) for each run of the patch row `tap`, columns [pixel, pixel + n), that lies inside
+// the input: columns j .. j+len-1 read input offsets offset, offset + step, ... Runs are cut where output rows end;
+// within one output row the input row is fixed, so its valid columns form one interval (for NCHW and stride 1, a
+// contiguous one). Shared by the packers (gather) and col2im (scatter).
+template <class F>
+void for_each_run(const ConvShape& s, const PatchIndex& idx, int64_t tap, int64_t pixel, int64_t n, F&& f) {
+  const Tap t = idx.taps[tap];
+  const int64_t Q = s.Q, sw = s.stride_w, W = s.W;
+  for (int64_t done = 0; done < n;) {
+    const int64_t len = std::min(n - done, Q - pixel % Q);
+    const Pixel px = idx.pixels[pixel];
+    const int64_t ih = px.h + t.dh, iw = px.w + t.dw;  // input position of the run's first pixel
+    if (ih >= 0 && ih < s.H) {
+      const int64_t lo = std::min(len, iw >= 0 ? int64_t(0) : (-iw + sw - 1) / sw);
+      const int64_t hi = std::max(lo, std::min(len, W - iw <= 0 ? int64_t(0) : (W - 1 - iw) / sw + 1));
+      if (hi > lo)
+        f(done + lo, hi - lo, t.offset + ih * idx.row_stride + (iw + lo * sw) * idx.col_stride, sw * idx.col_stride);
+    }
+    done += len;
+    pixel += len;
+  }
+}
+
+// Calls f(i, len, offset) for each run of the patch column `pixel`, rows [tap, tap + n), that lies inside the
+// input: rows i .. i+len-1 read consecutive input offsets from `offset`. In NHWC the taps of one kernel position
+// are consecutive channels, so a run is up to C/G long; in NCHW every tap is its own run.
+template <class F>
+void for_each_tap_run(const ConvShape& s, const PatchIndex& idx, int64_t pixel, int64_t tap, int64_t n, F&& f) {
+  const Pixel px = idx.pixels[pixel];
+  const int64_t Cg = s.Cg();
+  for (int64_t i = 0; i < n;) {
+    const Tap t = idx.taps[tap + i];
+    const int64_t h = px.h + t.dh, w = px.w + t.dw;
+    const int64_t run = s.nhwc ? std::min(n - i, Cg - (tap + i) % Cg) : 1;
+    if (h >= 0 && h < s.H && w >= 0 && w < s.W) f(i, run, t.offset + h * idx.row_stride + w * idx.col_stride);
+    i += run;
+  }
+}
+
 // Patch matrix of one (image, group): rows = taps, columns = pixels starting at pixel0.
 template <typename T>
 struct PatchView {
@@ -66,55 +105,26 @@ struct PatchView {
     return o < 0 ? T(0) : x[o];
   }
 
-  // dst[0:n] = row `tap`, columns [pixel, pixel + n): the packers' fast path. The run is cut where output rows
-  // end; within one output row the input row is fixed, so the valid columns form one interval: zeros, a strided
-  // (for NCHW and stride 1, contiguous) copy, zeros.
+  // dst[0:n] = row `tap`, columns [pixel, pixel + n): the packers' fast path along pixels.
   void gather(int64_t tap, int64_t pixel, int64_t n, T* dst) const {
-    const Tap t = idx->taps[tap];
-    const int64_t Q = s->Q, H = s->H, W = s->W, sw = s->stride_w;
-    const int64_t rs = idx->row_stride, cs = idx->col_stride;
-    int64_t pix = pixel0 + pixel;
-    for (int64_t done = 0; done < n;) {
-      const int64_t len = std::min(n - done, Q - pix % Q);
-      const Pixel px = idx->pixels[pix];
-      const int64_t ih = px.h + t.dh, iw = px.w + t.dw;  // input column of the run's first pixel
-      T* d = dst + done;
-      if (ih < 0 || ih >= H) {
-        std::fill_n(d, len, T(0));
+    std::fill_n(dst, n, T(0));
+    for_each_run(*s, *idx, tap, pixel0 + pixel, n, [&](int64_t j, int64_t len, int64_t offset, int64_t step) {
+      const T* src = x + offset;
+      if (step == 1) {
+        std::copy(src, src + len, dst + j);
       } else {
-        // columns j with 0 <= iw + j * sw < W
-        const int64_t lo = std::min(len, iw >= 0 ? int64_t(0) : (-iw + sw - 1) / sw);
-        const int64_t hi = std::max(lo, std::min(len, W - iw <= 0 ? int64_t(0) : (W - 1 - iw) / sw + 1));
-        const T* src = x + t.offset + ih * rs + iw * cs;
-        std::fill_n(d, lo, T(0));
-        const int64_t step = sw * cs;
-        if (step == 1) {
-          std::copy(src + lo, src + hi, d + lo);
-        } else {
-          for (int64_t j = lo; j < hi; ++j) d[j] = src[j * step];
-        }
-        std::fill(d + hi, d + len, T(0));
+        for (int64_t i = 0; i < len; ++i) dst[j + i] = src[i * step];
       }
-      done += len;
-      pix += len;
-    }
+    });
   }
 
-  // dst[i * stride] = column `pixel`, rows [tap, tap + n): the packers' path along taps. In NHWC the taps of one
-  // kernel position are consecutive channels, so each run of them is one bounds check and a contiguous read.
+  // dst[i * stride] = column `pixel`, rows [tap, tap + n): the packers' path along taps.
   void gather_taps(int64_t pixel, int64_t tap, int64_t n, T* dst, int64_t stride) const {
-    const Pixel px = idx->pixels[pixel0 + pixel];
-    const uint64_t H = s->H, W = s->W;
-    const int64_t rs = idx->row_stride, cs = idx->col_stride, Cg = s->Cg();
-    for (int64_t i = 0; i < n;) {
-      const Tap t = idx->taps[tap + i];
-      const int64_t h = px.h + t.dh, w = px.w + t.dw;
-      const int64_t run = s->nhwc ? std::min(n - i, Cg - (tap + i) % Cg) : 1;  // same kernel position
-      const bool inside = static_cast<uint64_t>(h) < H && static_cast<uint64_t>(w) < W;
-      const T* src = x + t.offset + h * rs + w * cs;
-      for (int64_t j = 0; j < run; ++j) dst[(i + j) * stride] = inside ? src[j] : T(0);
-      i += run;
-    }
+    for (int64_t i = 0; i < n; ++i) dst[i * stride] = T(0);
+    for_each_tap_run(*s, *idx, pixel0 + pixel, tap, n, [&](int64_t i, int64_t len, int64_t offset) {
+      const T* src = x + offset;
+      for (int64_t j = 0; j < len; ++j) dst[(i + j) * stride] = src[j];
+    });
   }
 };
 
