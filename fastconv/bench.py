@@ -132,7 +132,10 @@ def format_table(rows, peak):
 
 
 def plot(rows, path):
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("fastconv bench: --plot needs matplotlib: pip install 'fastconv[bench]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

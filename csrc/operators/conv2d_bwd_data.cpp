@@ -73,9 +73,9 @@ void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T
           const MatrixView<T> b{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
           gemm(kr, nt, np, Kg, a, b, col.get(), np, false, ws);
         }
-        // col2im: each Col entry goes back to the input element its (tap, pixel) read, walking Col in its
-        // own order: pixel rows of channel runs (NHWC), tap rows of pixel runs (NCHW).
-        if (s.nhwc) {
+        // col2im: each Col entry goes back to the input element its (tap, pixel) read. NHWC with enough
+        // channels walks Col row by row in runs of channels; otherwise each tap walks its runs of pixels.
+        if (s.nhwc && Cg >= MIN_CHANNEL_RUN) {
           for (int64_t p = 0; p < np; ++p) {
             const T* src = col.get() + p * taps;
             for_each_tap_run(s, idx, j0 + p, 0, taps, [&](int64_t i, int64_t len, int64_t offset) {
@@ -83,10 +83,11 @@ void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T
             });
           }
         } else {
+          const int64_t col_tap = s.nhwc ? 1 : np, col_pixel = s.nhwc ? taps : 1;
           for (int64_t t = 0; t < nt; ++t) {
-            const T* src = col.get() + t * np;
+            const T* src = col.get() + t * col_tap;
             for_each_run(s, idx, t0 + t, j0, np, [&](int64_t j, int64_t len, int64_t offset, int64_t step) {
-              for (int64_t i = 0; i < len; ++i) gxg[offset + i * step] += src[j + i];
+              for (int64_t i = 0; i < len; ++i) gxg[offset + i * step] += src[(j + i) * col_pixel];
             });
           }
         }
