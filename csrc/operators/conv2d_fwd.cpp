@@ -48,6 +48,15 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
   const int64_t chunks = pixel_chunks(s, threads, kr.nr), chunk = ceil_div(pixels, chunks);
   const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
 
+  // The weights are packed once per group and shared by every unit (NCHW: the A operand, NHWC: B).
+  const int64_t panel = s.nhwc ? kr.nr : kr.mr, padded = ceil_div(Kg, panel) * panel;
+  AlignedBuffer<T> packed_w(s.G * padded * taps);
+  parallel_for(s.G, threads, [&](int64_t g) {
+    T* dst = packed_w.get() + g * padded * taps;
+    if (s.nhwc) prepack_b(kr, MatrixView<T>{w + g * Kg, s.K, 1}, taps, Kg, dst);
+    else prepack_a(kr, MatrixView<T>{w + g * Kg * taps, taps, 1}, Kg, taps, dst);
+  });
+
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
@@ -65,11 +74,13 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
         using Patch = std::decay_t<decltype(patch)>;
         if (s.nhwc) {
           T* c = y + (n * pixels + j0) * s.K + g * Kg;
-          gemm(kr, np, Kg, taps, Transposed<Patch>{patch}, MatrixView<T>{w + g * Kg, s.K, 1}, c, s.K, false, ws);
+          gemm(kr, np, Kg, taps, Transposed<Patch>{patch}, Prepacked<T>{packed_w.get() + g * padded * taps, padded},
+               c, s.K, false, ws);
           if (bg || relu) epilogue(c, np, Kg, s.K, bg, false, relu);
         } else {
           T* c = y + (n * s.K + g * Kg) * pixels + j0;
-          gemm(kr, Kg, np, taps, MatrixView<T>{w + g * Kg * taps, taps, 1}, patch, c, pixels, false, ws);
+          gemm(kr, Kg, np, taps, Prepacked<T>{packed_w.get() + g * padded * taps, padded}, patch, c, pixels, false,
+               ws);
           if (bg || relu) epilogue(c, Kg, np, pixels, bg, true, relu);
         }
       });

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <type_traits>
 
 #include "fastconv/kernel_table.h"
 
@@ -84,7 +85,37 @@ void pack_b(const View& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int n
   }
 }
 
+// A matrix packed once for every work unit of a call (the weights): for each KC block of K, all rows in panels
+// of mr (A) or all columns in panels of nr (B). Block (i0, p0) then starts at padded * p0 + i0 * kb.
+template <typename T>
+struct Prepacked {
+  const T* data;
+  int64_t padded;  // rows (A) or columns (B) rounded up to the panel width
+};
+
+template <class View>
+struct is_prepacked : std::false_type {};
+template <typename T>
+struct is_prepacked<Prepacked<T>> : std::true_type {};
+
+// Packs all of A (M x K, as the A operand) or B (K x N, as the B operand) for gemm; dst holds
+// round_up(M, mr) * K or round_up(N, nr) * K elements.
+template <typename T, class View>
+Prepacked<T> prepack_a(const GemmKernel<T>& kr, const View& a, int64_t M, int64_t K, T* dst) {
+  const int64_t padded = (M + kr.mr - 1) / kr.mr * kr.mr;
+  for (int64_t pc = 0; pc < K; pc += kr.kc) pack_a(a, 0, M, pc, std::min<int64_t>(kr.kc, K - pc), kr.mr, dst + padded * pc);
+  return {dst, padded};
+}
+
+template <typename T, class View>
+Prepacked<T> prepack_b(const GemmKernel<T>& kr, const View& b, int64_t K, int64_t N, T* dst) {
+  const int64_t padded = (N + kr.nr - 1) / kr.nr * kr.nr;
+  for (int64_t pc = 0; pc < K; pc += kr.kc) pack_b(b, pc, std::min<int64_t>(kr.kc, K - pc), 0, N, kr.nr, dst + padded * pc);
+  return {dst, padded};
+}
+
 // C[M x N] = (accumulate ? C : 0) + A[M x K] * B[K x N] on the calling thread. C is row-major with ldc.
+// A or B may be Prepacked (then it is read in place, not packed again).
 template <typename T, class ViewA, class ViewB>
 void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA& a, const ViewB& b, T* c,
           int64_t ldc, bool accumulate, GemmWorkspace<T>& ws) {
@@ -94,16 +125,28 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
     for (int64_t pc = 0; pc < K; pc += kr.kc) {
       const int64_t kb = std::min<int64_t>(kr.kc, K - pc);
       const bool acc = accumulate || pc > 0;
-      pack_b(b, pc, kb, jc, nb, nr, ws.b.get());
+      const T* b_block;
+      if constexpr (is_prepacked<ViewB>::value) {
+        b_block = b.data + b.padded * pc + jc * kb;
+      } else {
+        pack_b(b, pc, kb, jc, nb, nr, ws.b.get());
+        b_block = ws.b.get();
+      }
       for (int64_t ic = 0; ic < M; ic += kr.mc) {
         const int64_t mb = std::min<int64_t>(kr.mc, M - ic);
-        pack_a(a, ic, mb, pc, kb, mr, ws.a.get());
+        const T* a_block;
+        if constexpr (is_prepacked<ViewA>::value) {
+          a_block = a.data + a.padded * pc + ic * kb;
+        } else {
+          pack_a(a, ic, mb, pc, kb, mr, ws.a.get());
+          a_block = ws.a.get();
+        }
         for (int64_t jr = 0; jr < nb; jr += nr) {
           const int64_t n = std::min<int64_t>(nr, nb - jr);
-          const T* bp = ws.b.get() + jr * kb;
+          const T* bp = b_block + jr * kb;
           for (int64_t ir = 0; ir < mb; ir += mr) {
             const int64_t m = std::min<int64_t>(mr, mb - ir);
-            const T* ap = ws.a.get() + ir * kb;
+            const T* ap = a_block + ir * kb;
             T* ct = c + (ic + ir) * ldc + jc + jr;
             if (m == mr && n == nr) {
               kr.run(kb, ap, bp, ct, ldc, acc);
