@@ -63,8 +63,15 @@ def check_layout(fn, layout):
     return layout == "NHWC"
 
 
+def kernel_ready(a, dtype=None):
+    """a as a C-contiguous, element-aligned array (copied once if it is not): what the kernels' pointers need."""
+    if a.flags.c_contiguous and a.flags.aligned and (dtype is None or a.dtype == dtype):
+        return a
+    return np.array(a, dtype=dtype, order="C", copy=True)
+
+
 def check_array(fn, name, a, ndim, dtype=None):
-    """a as a C-contiguous float32/float64 array of rank ndim (copied once if it was not contiguous)."""
+    """a as a C-contiguous, aligned float32/float64 array of rank ndim (copied once if it was not)."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got {type(a).__name__}")
     if a.dtype not in FLOAT_DTYPES:
@@ -73,7 +80,7 @@ def check_array(fn, name, a, ndim, dtype=None):
         raise TypeError(f"{fn}: {name} has dtype {a.dtype} but x has dtype {dtype}; both must be the same")
     if a.ndim != ndim:
         raise ValueError(f"{fn}: {name} must have {ndim} dimensions, got shape {a.shape}")
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return kernel_ready(a)
 
 
 def nchw(shape, nhwc):
@@ -194,8 +201,8 @@ def output(fn, out, shape, dtype, inputs=()):
     if out.shape != tuple(shape) or out.dtype != dtype:
         raise ValueError(f"{fn}: out must have shape {tuple(shape)} and dtype {np.dtype(dtype)}, "
                          f"got {out.shape} {out.dtype}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError(f"{fn}: out must be C-contiguous and writeable")
+    if not (out.flags.c_contiguous and out.flags.aligned and out.flags.writeable):
+        raise ValueError(f"{fn}: out must be C-contiguous, aligned and writeable")
     if any(a is not None and np.may_share_memory(out, a) for a in inputs):
         raise ValueError(f"{fn}: out must not overlap an input")
     return out
@@ -241,7 +248,7 @@ def pool2d_backward_params(fn, grad_y, indices, input_shape, layout):
                         f"got {getattr(indices, 'dtype', type(indices).__name__)}")
     if indices.shape != grad_y.shape:
         raise ValueError(f"{fn}: indices.shape {indices.shape} must equal grad_y.shape {grad_y.shape}")
-    indices = np.ascontiguousarray(indices)
+    indices = kernel_ready(indices)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 4:
         raise ValueError(f"{fn}: input_shape must be a 4-tuple, got {input_shape!r}")
     input_shape = tuple(as_int(fn, "input_shape", v) for v in input_shape)
@@ -275,7 +282,7 @@ def class_labels(fn, labels, n, k):
                         f"{getattr(labels, 'dtype', type(labels).__name__)}")
     if labels.shape != (n,):
         raise ValueError(f"{fn}: labels must have shape ({n},) to match logits, got {labels.shape}")
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    labels = kernel_ready(labels, np.int64)
     if n and (labels.min() < 0 or labels.max() >= k):
         raise ValueError(f"{fn}: labels must lie in [0, {k}), got values in [{labels.min()}, {labels.max()}]")
     return labels

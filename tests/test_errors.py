@@ -47,6 +47,8 @@ CONV_ERRORS = [
     ("out_shape", dict(out=np.zeros((2, 4, 5, 5), np.float32)), ValueError, "out must have shape (2, 4, 6, 6)"),
     ("out_dtype", dict(out=np.zeros((2, 4, 6, 6), np.float64)), ValueError, "dtype float32"),
     ("out_noncontig", dict(out=np.zeros((2, 4, 6, 12), np.float32)[..., ::2]), ValueError, "C-contiguous"),
+    ("out_misaligned", dict(out=np.frombuffer(bytearray(4 * 288 + 1), np.uint8)[1:].view(np.float32)
+                            .reshape(2, 4, 6, 6)), ValueError, "aligned"),
     ("out_aliases_x", dict(x=np.zeros((2, 4, 8, 8), np.float32), w=np.zeros((4, 4, 1, 1), np.float32)),
      ValueError, "must not overlap"),
 ]

@@ -3,6 +3,7 @@ position, so a model's get_state/set_state can save and resume training exactly.
 import numpy as np
 
 from .. import _pooling
+from .._args import kernel_ready
 from ..runtime import get_num_threads
 
 
@@ -61,8 +62,8 @@ class Adam(Optimizer):
         m, v = self.slots.setdefault(i, [np.zeros_like(p), np.zeros_like(p)])
         t = self.iterations
         lr_t = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        g = np.ascontiguousarray(g, dtype=p.dtype)
-        if p.flags.c_contiguous and m.dtype == p.dtype:  # one fused pass (the common case)
+        g = kernel_ready(g, p.dtype)
+        if p.flags.c_contiguous and p.flags.aligned and m.dtype == p.dtype:  # one fused pass (the common case)
             _pooling.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), lr_t, self.beta_1,
                                  self.beta_2, self.epsilon, get_num_threads())
             return
