@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastconv
+from fastconv import functional as F
 from fastconv import reference
 from fastconv.nn import layers as L
 
@@ -192,4 +193,70 @@ LAYER_ERRORS = [
 def test_layers_reject_bad_configuration(make, message):
     with pytest.raises(ValueError) as err:
         make()
+    assert message in str(err.value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(kernel=_arg, stride=st.one_of(st.none(), _arg), padding=_arg, dilation=_arg,
+       ceil_mode=st.one_of(st.booleans(), st.integers(0, 1)), layout=st.sampled_from(["NCHW", "NHWC", "CHW"]),
+       dtype=st.sampled_from([np.float32, np.float64, np.float16]))
+def test_max_pool2d_and_reference_agree_on_any_arguments(kernel, stride, padding, dilation, ceil_mode, layout, dtype):
+    x = np.random.default_rng(2).standard_normal((2, 3, 7, 6)).astype(dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode, layout=layout,
+              return_indices=True)
+    outcomes = []
+    for impl in (fastconv, reference):
+        try:
+            outcomes.append(impl.max_pool2d(x, kernel, **kw))
+        except (TypeError, ValueError) as e:
+            outcomes.append(type(e))
+    got, want = outcomes
+    if isinstance(want, type):
+        assert got is want
+    else:
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(filters=st.integers(-1, 5), kernel=st.one_of(st.integers(-1, 6), st.tuples(st.integers(0, 4), st.integers(0, 4))),
+       strides=st.integers(0, 3), padding=st.sampled_from(["valid", "same", "full"]), groups=st.integers(0, 3),
+       dilation=st.integers(0, 2), units=st.integers(-1, 4), pool=st.integers(0, 5),
+       data_format=st.sampled_from(["channels_last", "channels_first"]), hw=st.integers(1, 7))
+def test_any_layer_configuration_builds_trains_or_raises_cleanly(filters, kernel, strides, padding, groups, dilation,
+                                                                  units, pool, data_format, hw):
+    """Random layer arguments: the model either trains a step with finite numbers or raises ValueError/TypeError."""
+    from fastconv.nn.models import Sequential
+
+    shape = (hw, hw, 2) if data_format == "channels_last" else (2, hw, hw)
+    try:
+        model = Sequential([L.Conv2D(filters, kernel, strides=strides, padding=padding, groups=groups,
+                                     dilation_rate=dilation, data_format=data_format, activation="relu",
+                                     input_shape=shape),
+                            L.MaxPool2D(pool, data_format=data_format), L.Flatten(), L.Dense(units),
+                            L.Activation("softmax")])
+    except (ValueError, TypeError):
+        return
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    x = np.random.default_rng(0).standard_normal((3, *shape)).astype(np.float32)
+    loss, _ = model.train_on_batch(x, np.array([0, 1, 2]) % units)
+    assert np.isfinite(loss)
+
+
+TRAINING_HELPER_ERRORS = [
+    (lambda: F.relu(np.zeros(3, np.int32)), TypeError, "relu: x must be float32 or float64"),
+    (lambda: F.relu_backward(np.zeros(3), np.zeros(4)), ValueError, "y.shape (4,) must equal grad_y.shape (3,)"),
+    (lambda: F.relu_backward(np.zeros(3), np.zeros(3, np.float32)), TypeError, "y has dtype float32"),
+    (lambda: F.bias_add(np.zeros((2, 3)), np.zeros((3, 1))), ValueError, "b must have 1 dimensions"),
+    (lambda: F.bias_grad(np.float64(1.0)), TypeError, "grad_y must be a numpy.ndarray"),
+    (lambda: F.softmax_cross_entropy(np.zeros((2, 0)), np.zeros(2, int)), ValueError, "at least one class"),
+    (lambda: F.softmax_cross_entropy(np.zeros(3), np.zeros(3, int)), ValueError, "logits must have 2 dimensions"),
+    (lambda: F.softmax_cross_entropy_backward(np.zeros((2, 3)), [0, 1]), TypeError, "labels must be an integer"),
+]
+
+
+@pytest.mark.parametrize("call,exc,message", TRAINING_HELPER_ERRORS, ids=[m for _, _, m in TRAINING_HELPER_ERRORS])
+def test_training_helpers_reject_bad_input(call, exc, message):
+    with pytest.raises(exc) as err:
+        call()
     assert message in str(err.value)

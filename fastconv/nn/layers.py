@@ -154,9 +154,9 @@ class Conv2D(_Weighted):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(activation, use_bias, kernel_initializer, bias_initializer, **kwargs)
         self.filters = int(filters)
-        self.kernel_size = as_pair("kernel_size", kernel_size)
-        self.strides = as_pair("strides", strides)
-        self.dilation_rate = as_pair("dilation_rate", dilation_rate)
+        self.kernel_size = as_pair("Conv2D", "kernel_size", kernel_size)
+        self.strides = as_pair("Conv2D", "strides", strides)
+        self.dilation_rate = as_pair("Conv2D", "dilation_rate", dilation_rate)
         self.padding = padding.lower() if isinstance(padding, str) else padding
         self.groups = int(groups)
         self.layout = data_format_to_layout(data_format)
@@ -250,8 +250,8 @@ class MaxPool2D(Layer):
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = as_pair("pool_size", pool_size)
-        self.strides = as_pair("strides", strides if strides is not None else pool_size)
+        self.pool_size = as_pair("MaxPool2D", "pool_size", pool_size)
+        self.strides = as_pair("MaxPool2D", "strides", strides if strides is not None else pool_size)
         self.padding = padding.lower()
         if self.padding not in ("valid", "same"):
             raise ValueError(f"MaxPool2D: padding must be 'valid' or 'same', got {padding!r}")

@@ -15,13 +15,11 @@ def rng():
     return _rng
 
 
-def as_pair(name, v):
-    """Keras accepts an int or a pair for sizes, strides and rates."""
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+def as_pair(layer, name, v, minimum=1):
+    """Keras accepts an int or a pair for sizes, strides and rates; each must be >= minimum."""
+    from .._args import pair
+
+    return pair(layer, name, v, minimum)
 
 
 def data_format(value):
