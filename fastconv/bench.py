@@ -13,7 +13,7 @@ import numpy as np
 from . import _C
 from . import functional as F
 from . import reference as R
-from ._bench_shapes import CONV_SHAPES, POOL_SHAPES, select
+from ._bench_shapes import POOL_SHAPES, select
 from .runtime import get_num_threads
 
 PASSES = ("fwd", "bwd_data", "bwd_weight")

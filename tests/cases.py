@@ -5,8 +5,6 @@ cache blocks KC = 256 (reduction), MC = 192/144/128, NC = 2048; bwd_weight sums 
 """
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from helpers import to_layout
 
 

@@ -1,9 +1,7 @@
 """Sequential: a Keras-like model over fastconv.nn layers (summary, compile, fit, evaluate, predict, weights)."""
 import math
-import os
 import re
 import sys
-import tempfile
 
 import numpy as np
 
@@ -11,6 +9,7 @@ from .. import functional as _functional
 from .. import reference as _reference
 from . import losses as _losses
 from . import optimizers as _optimizers
+from . import saving as _saving
 from ._progress import Progbar
 from .callbacks import Callback, History, TerminateOnNaN
 from .layers import Activation, Layer, MaxPool2D
@@ -360,60 +359,8 @@ class Sequential:
     def save_weights(self, filepath, include_optimizer=False):
         """Writes every layer's weights (and, with include_optimizer, the optimizer's step count and slots, to
         resume training exactly) to an .npz file, atomically: a crash never leaves a half-written file."""
-        arrays = {f"{i:03d}:{layer.name}:{j}": w for i, layer in enumerate(self._layers)
-                  for j, w in enumerate(layer.get_weights())}
-        if include_optimizer:
-            if self.optimizer is None:
-                raise ValueError("save_weights: include_optimizer=True needs a compiled model")
-            state = self.optimizer.get_state()
-            arrays["optimizer:iterations"] = np.array(state["iterations"])
-            arrays["optimizer:learning_rate"] = np.array(self.optimizer.learning_rate)
-            for i, slots in state["slots"].items():
-                for j, slot in enumerate(slots):
-                    arrays[f"optimizer:slot:{i}:{j}"] = slot
-        folder = os.path.dirname(os.path.abspath(filepath))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fastconv-weights-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, filepath)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _saving.save_weights(self, filepath, include_optimizer)
 
     def load_weights(self, filepath):
         """Reads weights written by save_weights; refuses a file of another architecture, naming the layer."""
-        with np.load(filepath) as data:
-            stored, optimizer = {}, {}
-            for key in data.files:
-                if key.startswith("optimizer:"):
-                    optimizer[key] = data[key]
-                    continue
-                i, name, j = key.split(":")
-                stored.setdefault(int(i), (name, {}))[1][int(j)] = data[key]
-        for i, layer in enumerate(self._layers):
-            name, arrays = stored.get(i, (None, {}))
-            weights = [arrays[j] for j in sorted(arrays)]
-            mine = [p.shape for p in layer.params]
-            theirs = [w.shape for w in weights]
-            if mine != theirs:
-                raise ValueError(f"load_weights: layer {i} {layer.name!r} has weights of shapes {mine}, the file "
-                                 f"has {theirs} for layer {name!r}")
-        extra = sorted(set(stored) - set(range(len(self._layers))))
-        if extra:
-            raise ValueError(f"load_weights: the file has weights for {len(stored)} layers, the model has "
-                             f"{len(self._layers)}")
-        for i, layer in enumerate(self._layers):
-            arrays = stored.get(i, (None, {}))[1]
-            layer.set_weights([arrays[j] for j in sorted(arrays)])
-        if optimizer and self.optimizer is not None:
-            slots = {}
-            for key, value in optimizer.items():
-                if key.startswith("optimizer:slot:"):
-                    i, j = map(int, key.split(":")[2:])
-                    slots.setdefault(i, {})[j] = value
-            self.optimizer.set_state({"iterations": int(optimizer["optimizer:iterations"]),
-                                      "slots": {i: [s[j] for j in sorted(s)] for i, s in slots.items()}})
-            self.optimizer.learning_rate = float(optimizer["optimizer:learning_rate"])
+        _saving.load_weights(self, filepath)
