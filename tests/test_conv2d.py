@@ -195,3 +195,21 @@ def test_direct_algorithm_is_refused_where_it_does_not_apply():
     x, w = np.zeros((1, 4, 5, 5)), np.zeros((4, 2, 3, 3))
     with pytest.raises(ValueError, match="algorithm 'direct' applies to depthwise convolutions"):
         fastconv.conv2d(x, w, groups=2, algorithm="direct")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_denormal_inputs_are_flushed_without_changing_results_beyond_tolerance(layout, isa, rng):
+    """Kernels run with flush-to-zero/denormals-are-zero (denormal operands cost ~100x); the caller's floating-point
+    mode is restored afterwards."""
+    case = CASES[10]
+    x, w, b = case.arrays(rng, np.float32, layout)
+    tiny = (x * np.float32(1e-39)).astype(np.float32)  # every element denormal
+    assert np.all((np.abs(tiny) < np.finfo(np.float32).tiny) | (tiny == 0))
+    kw = dict(case.kwargs, layout=layout)
+    for xs in (tiny, np.where(rng.random(x.shape) < 0.5, tiny, x).astype(np.float32)):
+        assert_close(fastconv.conv2d(xs, w, b, **kw), reference.conv2d(xs, w, b, **kw), case.reduction)
+        g = np.ones_like(reference.conv2d(xs, w, **kw))
+        for got, want in zip(fastconv.conv2d_backward(g, xs, w, **kw), reference.conv2d_backward(g, xs, w, **kw)):
+            assert_close(got, want, g.size)
+    # this thread still computes denormals (the kernels restored its MXCSR)
+    assert np.float32(1e-38) / np.float32(100) != 0

@@ -35,6 +35,7 @@ void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
   {
+    FlushDenormals ftz;
     const int64_t span = std::max(pblock, pixels);  // pointwise GEMMs cover all pixels at once
     GemmWorkspace<T> ws(kr, s.nhwc ? span : cblock * RS, s.nhwc ? taps : span, Kg);
     AlignedBuffer<T> col(is_pointwise(s) ? 1 : std::min(pblock, pixels) * cblock * RS);

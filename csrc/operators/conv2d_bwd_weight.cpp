@@ -36,6 +36,7 @@ void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x,
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
   {
+    FlushDenormals ftz;
     const int64_t chunk = std::min(pixels, PIXEL_CHUNK);
     GemmWorkspace<T> ws(kr, s.nhwc ? taps : Kg, s.nhwc ? Kg : taps, chunk);
 #ifdef _OPENMP

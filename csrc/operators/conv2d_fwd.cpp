@@ -61,6 +61,7 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
   {
+    FlushDenormals ftz;
     GemmWorkspace<T> ws(kr, s.nhwc ? chunk : Kg, s.nhwc ? Kg : chunk, taps);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
