@@ -70,16 +70,25 @@ def kernel_ready(a, dtype=None):
     return np.array(a, dtype=dtype, order="C", copy=True)
 
 
-def check_array(fn, name, a, ndim, dtype=None):
-    """a as a C-contiguous, aligned float32/float64 array of rank ndim (copied once if it was not)."""
+def check_meta(fn, name, shape, dtype, ndim, want_dtype=None):
+    """The dtype and rank checks of check_array, from an array's shape and dtype alone."""
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {dtype}")
+    if want_dtype is not None and dtype != want_dtype:
+        raise TypeError(f"{fn}: {name} has dtype {dtype} but x has dtype {want_dtype}; both must be the same")
+    if len(shape) != ndim:
+        raise ValueError(f"{fn}: {name} must have {ndim} dimensions, got shape {shape}")
+
+
+def check_type(fn, name, a):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{fn}: {name} must be a numpy.ndarray, got {type(a).__name__}")
-    if a.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {a.dtype}")
-    if dtype is not None and a.dtype != dtype:
-        raise TypeError(f"{fn}: {name} has dtype {a.dtype} but x has dtype {dtype}; both must be the same")
-    if a.ndim != ndim:
-        raise ValueError(f"{fn}: {name} must have {ndim} dimensions, got shape {a.shape}")
+
+
+def check_array(fn, name, a, ndim, dtype=None):
+    """a as a C-contiguous, aligned float32/float64 array of rank ndim (copied once if it was not)."""
+    check_type(fn, name, a)
+    check_meta(fn, name, a.shape, a.dtype, ndim, dtype)
     return kernel_ready(a)
 
 
@@ -146,32 +155,67 @@ class ConvParams(NamedTuple):
     nhwc: bool
 
 
+_GEOMETRY_CACHE = {}  # argument key -> (shape tuple, y_shape, nhwc): training repeats the same calls thousands of times
+_GEOMETRY_CACHE_SIZE = 1024
+
+
+def _typed(v):
+    """v as a hashable key that also tells 1 from 1.0 and True (which validate differently), in tuples too."""
+    if isinstance(v, (tuple, list)):
+        return type(v), tuple(_typed(e) for e in v)
+    return type(v), v
+
+
 def conv2d_params(fn, x, w, b, stride, padding, dilation, groups, layout):
-    """Validates a convolution's arguments; returns contiguous operands and the kernel's shape tuple."""
+    """Validates a convolution's arguments; returns contiguous operands and the kernel's shape tuple. The checks
+    depend only on shapes, dtypes and the arguments, so their result is cached by those."""
+    check_type(fn, "x", x)
+    check_type(fn, "w", w)
+    if b is not None:
+        check_type(fn, "b", b)
+    meta = (fn, x.shape, x.dtype, w.shape, w.dtype, None if b is None else (b.shape, b.dtype))
+    try:
+        key = meta + (_typed(stride), _typed(padding), _typed(dilation), _typed(groups), _typed(layout))
+        geometry = _GEOMETRY_CACHE.get(key)
+    except TypeError:  # an unhashable argument: validate without the cache
+        key = geometry = None
+    if geometry is None:
+        geometry = _conv_geometry(*meta, stride, padding, dilation, groups, layout)
+        if key is not None:
+            if len(_GEOMETRY_CACHE) >= _GEOMETRY_CACHE_SIZE:
+                _GEOMETRY_CACHE.clear()
+            _GEOMETRY_CACHE[key] = geometry
+    shape, y_shape, nhwc = geometry
+    return ConvParams(kernel_ready(x), kernel_ready(w), None if b is None else kernel_ready(b), shape, y_shape, nhwc)
+
+
+def _conv_geometry(fn, x_shape, x_dtype, w_shape, w_dtype, b_meta, stride, padding, dilation, groups, layout):
+    """Every check of a convolution call and its geometry, from shapes and dtypes: (shape tuple, y_shape, nhwc)."""
     nhwc = check_layout(fn, layout)
-    x = check_array(fn, "x", x, 4)
-    w = check_array(fn, "w", w, 4, x.dtype)
-    n, c, h, wd = nchw(x.shape, nhwc)
+    check_meta(fn, "x", x_shape, x_dtype, 4)
+    check_meta(fn, "w", w_shape, w_dtype, 4, x_dtype)
+    n, c, h, wd = nchw(x_shape, nhwc)
     if nhwc:
-        r, s, cg, k = w.shape
+        r, s, cg, k = w_shape
     else:
-        k, cg, r, s = w.shape
+        k, cg, r, s = w_shape
     g = as_int(fn, "groups", groups)
     wname = "(R, S, C/groups, K)" if nhwc else "(K, C/groups, R, S)"
     if min(c, h, wd) <= 0:
-        raise ValueError(f"{fn}: x must have positive channel and spatial sizes, got x.shape={x.shape} ({layout})")
+        raise ValueError(f"{fn}: x must have positive channel and spatial sizes, got x.shape={x_shape} ({layout})")
     if min(k, cg, r, s) <= 0:
-        raise ValueError(f"{fn}: w must have positive sizes, got w.shape={w.shape} {wname}")
+        raise ValueError(f"{fn}: w must have positive sizes, got w.shape={w_shape} {wname}")
     if g <= 0 or c % g or k % g:
         raise ValueError(f"{fn}: groups={g} must be positive and divide both input channels ({c}) and "
-                         f"output channels ({k}) (x.shape={x.shape}, w.shape={w.shape})")
+                         f"output channels ({k}) (x.shape={x_shape}, w.shape={w_shape})")
     if cg * g != c:
-        raise ValueError(f"{fn}: x has {c} channels but w expects {cg * g} (w.shape={w.shape} {wname}, "
+        raise ValueError(f"{fn}: x has {c} channels but w expects {cg * g} (w.shape={w_shape} {wname}, "
                          f"groups={g})")
-    if b is not None:
-        b = check_array(fn, "b", b, 1, x.dtype)
-        if b.shape[0] != k:
-            raise ValueError(f"{fn}: b must have shape ({k},) to match w.shape={w.shape}, got {b.shape}")
+    if b_meta is not None:
+        b_shape, b_dtype = b_meta
+        check_meta(fn, "b", b_shape, b_dtype, 1, x_dtype)
+        if b_shape[0] != k:
+            raise ValueError(f"{fn}: b must have shape ({k},) to match w.shape={w_shape}, got {b_shape}")
     sh, sw = pair(fn, "stride", stride, 1)
     dh, dw = pair(fn, "dilation", dilation, 1)
     (pt, pb), (pl, pr) = conv_padding(fn, padding, (h, wd), (r, s), (sh, sw), (dh, dw))
@@ -179,9 +223,9 @@ def conv2d_params(fn, x, w, b, stride, padding, dilation, groups, layout):
     q = out_size(wd, pl + pr, s, sw, dw)
     if p <= 0 or q <= 0:
         raise ValueError(f"{fn}: the dilated kernel ({dh * (r - 1) + 1}, {dw * (s - 1) + 1}) is larger than the "
-                         f"padded input ({h + pt + pb}, {wd + pl + pr}) (x.shape={x.shape}, w.shape={w.shape})")
+                         f"padded input ({h + pt + pb}, {wd + pl + pr}) (x.shape={x_shape}, w.shape={w_shape})")
     shape = (n, c, h, wd, k, r, s, p, q, g, sh, sw, pt, pl, dh, dw, int(nhwc))
-    return ConvParams(x, w, b, shape, to_layout(n, k, p, q, nhwc), nhwc)
+    return shape, to_layout(n, k, p, q, nhwc), nhwc
 
 
 def conv2d_grad_y(fn, grad_y, p):

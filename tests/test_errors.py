@@ -260,3 +260,14 @@ def test_training_helpers_reject_bad_input(call, exc, message):
     with pytest.raises(exc) as err:
         call()
     assert message in str(err.value)
+
+
+def test_cached_argument_checks_still_tell_equal_values_of_other_types():
+    """conv2d caches its checks by argument; 1.0, True and (1.0, 1) equal 1 and (1, 1) but must still be refused."""
+    for good, bad, exc in [(dict(stride=1), dict(stride=1.0), TypeError), (dict(groups=1), dict(groups=True), TypeError),
+                           (dict(dilation=(1, 1)), dict(dilation=(1.0, 1)), TypeError),
+                           (dict(padding=1), dict(padding=np.float64(1)), TypeError)]:
+        fastconv.conv2d(X, W, **good)
+        with pytest.raises(exc):
+            fastconv.conv2d(X, W, **bad)
+        fastconv.conv2d(X, W, **good)
