@@ -161,9 +161,27 @@ _GEOMETRY_CACHE_SIZE = 1024
 
 def _typed(v):
     """v as a hashable key that also tells 1 from 1.0 and True (which validate differently), in tuples too."""
+    if type(v) is int or type(v) is str or v is None:  # the common cases, first
+        return v if type(v) is not int else (int, v)
     if isinstance(v, (tuple, list)):
         return type(v), tuple(_typed(e) for e in v)
     return type(v), v
+
+
+def _cached(geometry, meta, user_args):
+    """geometry(*meta, *user_args), remembered by meta (function name, shapes, dtypes: hashable as they are) and the
+    user's arguments' typed values. Errors are raised again on every call, never cached."""
+    try:
+        key = (geometry, meta, _typed(user_args))
+        result = _GEOMETRY_CACHE.get(key)
+    except TypeError:  # an unhashable argument: validate without the cache
+        return geometry(*meta, *user_args)
+    if result is None:
+        result = geometry(*meta, *user_args)
+        if len(_GEOMETRY_CACHE) >= _GEOMETRY_CACHE_SIZE:
+            _GEOMETRY_CACHE.clear()
+        _GEOMETRY_CACHE[key] = result
+    return result
 
 
 def conv2d_params(fn, x, w, b, stride, padding, dilation, groups, layout):
@@ -174,18 +192,7 @@ def conv2d_params(fn, x, w, b, stride, padding, dilation, groups, layout):
     if b is not None:
         check_type(fn, "b", b)
     meta = (fn, x.shape, x.dtype, w.shape, w.dtype, None if b is None else (b.shape, b.dtype))
-    try:
-        key = meta + (_typed(stride), _typed(padding), _typed(dilation), _typed(groups), _typed(layout))
-        geometry = _GEOMETRY_CACHE.get(key)
-    except TypeError:  # an unhashable argument: validate without the cache
-        key = geometry = None
-    if geometry is None:
-        geometry = _conv_geometry(*meta, stride, padding, dilation, groups, layout)
-        if key is not None:
-            if len(_GEOMETRY_CACHE) >= _GEOMETRY_CACHE_SIZE:
-                _GEOMETRY_CACHE.clear()
-            _GEOMETRY_CACHE[key] = geometry
-    shape, y_shape, nhwc = geometry
+    shape, y_shape, nhwc = _cached(_conv_geometry, meta, (stride, padding, dilation, groups, layout))
     return ConvParams(kernel_ready(x), kernel_ready(w), None if b is None else kernel_ready(b), shape, y_shape, nhwc)
 
 
@@ -260,12 +267,21 @@ class PoolParams(NamedTuple):
 
 
 def pool2d_params(fn, x, kernel_size, stride, padding, dilation, ceil_mode, layout):
-    """Validates a max-pooling call; returns the contiguous input and the window geometry."""
+    """Validates a max-pooling call; returns the contiguous input and the window geometry (checks cached like
+    conv2d_params')."""
+    check_type(fn, "x", x)
+    geometry, y_shape, nhwc = _cached(_pool_geometry, (fn, x.shape, x.dtype),
+                                      (kernel_size, stride, padding, dilation, ceil_mode, layout))
+    return PoolParams(kernel_ready(x), geometry, y_shape, nhwc)
+
+
+def _pool_geometry(fn, x_shape, x_dtype, kernel_size, stride, padding, dilation, ceil_mode, layout):
+    """Every check of a pooling call and its geometry, from the input's shape and dtype."""
     nhwc = check_layout(fn, layout)
-    x = check_array(fn, "x", x, 4)
-    n, c, h, wd = nchw(x.shape, nhwc)
+    check_meta(fn, "x", x_shape, x_dtype, 4)
+    n, c, h, wd = nchw(x_shape, nhwc)
     if min(c, h, wd) <= 0:
-        raise ValueError(f"{fn}: x must have positive channel and spatial sizes, got x.shape={x.shape} ({layout})")
+        raise ValueError(f"{fn}: x must have positive channel and spatial sizes, got x.shape={x_shape} ({layout})")
     kh, kw = pair(fn, "kernel_size", kernel_size, 1)
     sh, sw = pair(fn, "stride", kernel_size if stride is None else stride, 1)
     dh, dw = pair(fn, "dilation", dilation, 1)
@@ -278,9 +294,8 @@ def pool2d_params(fn, x, kernel_size, stride, padding, dilation, ceil_mode, layo
     q = out_size(wd, 2 * pw, kw, sw, dw, ceil_mode, pw)
     if p <= 0 or q <= 0:
         raise ValueError(f"{fn}: the dilated window ({dh * (kh - 1) + 1}, {dw * (kw - 1) + 1}) is larger than the "
-                         f"padded input ({h + 2 * ph}, {wd + 2 * pw}) (x.shape={x.shape})")
-    geometry = (n, c, h, wd, p, q, kh, kw, sh, sw, ph, pw, dh, dw)
-    return PoolParams(x, geometry, to_layout(n, c, p, q, nhwc), nhwc)
+                         f"padded input ({h + 2 * ph}, {wd + 2 * pw}) (x.shape={x_shape})")
+    return (n, c, h, wd, p, q, kh, kw, sh, sw, ph, pw, dh, dw), to_layout(n, c, p, q, nhwc), nhwc
 
 
 def pool2d_backward_params(fn, grad_y, indices, input_shape, layout):

@@ -271,3 +271,11 @@ def test_cached_argument_checks_still_tell_equal_values_of_other_types():
         with pytest.raises(exc):
             fastconv.conv2d(X, W, **bad)
         fastconv.conv2d(X, W, **good)
+
+
+def test_cached_pooling_checks_still_tell_equal_values_of_other_types():
+    fastconv.max_pool2d(X, 2, ceil_mode=False)
+    with pytest.raises(TypeError, match="ceil_mode must be a bool"):
+        fastconv.max_pool2d(X, 2, ceil_mode=0)
+    with pytest.raises(TypeError, match="kernel_size must be an integer"):
+        fastconv.max_pool2d(X, 2.0)
