@@ -151,6 +151,17 @@ _arg = st.one_of(st.integers(-3, 5), st.just(2**40), st.floats(-1, 3), st.text(m
                                                                                        st.integers(0, 2))))
 
 
+def outcomes(call):
+    """call(impl) for fastconv and the reference: each a result or the type of the TypeError/ValueError raised."""
+    results = []
+    for impl in (fastconv, reference):
+        try:
+            results.append(call(impl))
+        except (TypeError, ValueError) as e:
+            results.append(type(e))
+    return results
+
+
 @settings(max_examples=150, deadline=None)
 @given(stride=_arg, padding=st.one_of(_arg, st.sampled_from(["same", "valid", "SAME"])), dilation=_arg,
        groups=st.one_of(st.integers(-1, 4), st.floats(0, 2)), kernel=st.tuples(st.integers(0, 4), st.integers(0, 4)),
@@ -162,13 +173,7 @@ def test_fastconv_and_reference_agree_on_any_arguments(stride, padding, dilation
     if layout == "NHWC":
         x, w = x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0)
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout)
-    outcomes = []
-    for impl in (fastconv, reference):
-        try:
-            outcomes.append(impl.conv2d(x, w, **kw))
-        except (TypeError, ValueError) as e:
-            outcomes.append(type(e))
-    got, want = outcomes
+    got, want = outcomes(lambda impl: impl.conv2d(x, w, **kw))
     if isinstance(want, type):
         assert got is want
     else:
@@ -204,13 +209,7 @@ def test_max_pool2d_and_reference_agree_on_any_arguments(kernel, stride, padding
     x = np.random.default_rng(2).standard_normal((2, 3, 7, 6)).astype(dtype)
     kw = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode, layout=layout,
               return_indices=True)
-    outcomes = []
-    for impl in (fastconv, reference):
-        try:
-            outcomes.append(impl.max_pool2d(x, kernel, **kw))
-        except (TypeError, ValueError) as e:
-            outcomes.append(type(e))
-    got, want = outcomes
+    got, want = outcomes(lambda impl: impl.max_pool2d(x, kernel, **kw))
     if isinstance(want, type):
         assert got is want
     else:
