@@ -23,6 +23,21 @@ ColumnRange valid_columns(int64_t off, int64_t sw, int64_t W, int64_t Q) {
   return {lo, std::max(lo, hi)};
 }
 
+// NHWC: calls f(tap, pixel) for each kernel tap of output (p, q) whose input pixel lies inside the image;
+// tap = r * S + s indexes the (R, S, 1, K) weights, pixel = ih * W + iw the image.
+template <class F>
+void for_each_window_tap(const ConvShape& s, int64_t p, int64_t q, F&& f) {
+  for (int64_t r = 0; r < s.R; ++r) {
+    const int64_t ih = p * s.stride_h - s.pad_top + r * s.dil_h;
+    if (ih < 0 || ih >= s.H) continue;
+    for (int64_t c = 0; c < s.S; ++c) {
+      const int64_t iw = q * s.stride_w - s.pad_left + c * s.dil_w;
+      if (iw < 0 || iw >= s.W) continue;
+      f(r * s.S + c, ih * s.W + iw);
+    }
+  }
+}
+
 // NCHW: y[n, k] plane = b[k] + sum_{r,s} w[k, 0, r, s] * x[n, k / Kg] shifted by the tap.
 template <typename T>
 void dw_fwd_nchw(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
@@ -64,21 +79,15 @@ void dw_fwd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, const 
     for (int64_t q = 0; q < s.Q; ++q) {
       T* yp = y + (u * s.Q + q) * K;
       for (int64_t k = 0; k < K; ++k) yp[k] = b ? b[k] : T(0);
-      for (int64_t r = 0; r < s.R; ++r) {
-        const int64_t ih = p * s.stride_h - s.pad_top + r * s.dil_h;
-        if (ih < 0 || ih >= s.H) continue;
-        for (int64_t c = 0; c < s.S; ++c) {
-          const int64_t iw = q * s.stride_w - s.pad_left + c * s.dil_w;
-          if (iw < 0 || iw >= s.W) continue;
-          const T* xp = x + ((n * s.H + ih) * s.W + iw) * C;
-          const T* wp = w + (r * s.S + c) * K;
-          if (Kg == 1) {
-            for (int64_t k = 0; k < K; ++k) yp[k] += wp[k] * xp[k];
-          } else {
-            for (int64_t k = 0; k < K; ++k) yp[k] += wp[k] * xp[k / Kg];
-          }
+      for_each_window_tap(s, p, q, [&](int64_t tap, int64_t pixel) {
+        const T* xp = x + (n * s.H * s.W + pixel) * C;
+        const T* wp = w + tap * K;
+        if (Kg == 1) {
+          for (int64_t k = 0; k < K; ++k) yp[k] += wp[k] * xp[k];
+        } else {
+          for (int64_t k = 0; k < K; ++k) yp[k] += wp[k] * xp[k / Kg];
         }
-      }
+      });
       if (relu)
         for (int64_t k = 0; k < K; ++k) yp[k] = yp[k] < T(0) ? T(0) : yp[k];
     }
@@ -119,21 +128,15 @@ void dw_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx
     for (int64_t p = 0; p < s.P; ++p)
       for (int64_t q = 0; q < s.Q; ++q) {
         const T* gyp = gy + ((n * s.P + p) * s.Q + q) * s.K;
-        for (int64_t r = 0; r < s.R; ++r) {
-          const int64_t ih = p * s.stride_h - s.pad_top + r * s.dil_h;
-          if (ih < 0 || ih >= s.H) continue;
-          for (int64_t c = 0; c < s.S; ++c) {
-            const int64_t iw = q * s.stride_w - s.pad_left + c * s.dil_w;
-            if (iw < 0 || iw >= s.W) continue;
-            T* gxp = gxn + (ih * s.W + iw) * s.C;
-            const T* wp = w + (r * s.S + c) * s.K;
-            if (Kg == 1) {
-              for (int64_t k = 0; k < s.K; ++k) gxp[k] += wp[k] * gyp[k];
-            } else {
-              for (int64_t k = 0; k < s.K; ++k) gxp[k / Kg] += wp[k] * gyp[k];
-            }
+        for_each_window_tap(s, p, q, [&](int64_t tap, int64_t pixel) {
+          T* gxp = gxn + pixel * s.C;
+          const T* wp = w + tap * s.K;
+          if (Kg == 1) {
+            for (int64_t k = 0; k < s.K; ++k) gxp[k] += wp[k] * gyp[k];
+          } else {
+            for (int64_t k = 0; k < s.K; ++k) gxp[k / Kg] += wp[k] * gyp[k];
           }
-        }
+        });
       }
   });
 }
@@ -176,21 +179,15 @@ void dw_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* 
       for (int64_t p = 0; p < s.P; ++p)
         for (int64_t q = 0; q < s.Q; ++q) {
           const T* gyp = gy + ((n * s.P + p) * s.Q + q) * s.K;
-          for (int64_t r = 0; r < s.R; ++r) {
-            const int64_t ih = p * s.stride_h - s.pad_top + r * s.dil_h;
-            if (ih < 0 || ih >= s.H) continue;
-            for (int64_t c = 0; c < s.S; ++c) {
-              const int64_t iw = q * s.stride_w - s.pad_left + c * s.dil_w;
-              if (iw < 0 || iw >= s.W) continue;
-              const T* xp = x + ((n * s.H + ih) * s.W + iw) * s.C;
-              T* ap = acc + (r * s.S + c) * s.K;
-              if (Kg == 1) {
-                for (int64_t k = 0; k < s.K; ++k) ap[k] += gyp[k] * xp[k];
-              } else {
-                for (int64_t k = 0; k < s.K; ++k) ap[k] += gyp[k] * xp[k / Kg];
-              }
+          for_each_window_tap(s, p, q, [&](int64_t tap, int64_t pixel) {
+            const T* xp = x + (n * s.H * s.W + pixel) * s.C;
+            T* ap = acc + tap * s.K;
+            if (Kg == 1) {
+              for (int64_t k = 0; k < s.K; ++k) ap[k] += gyp[k] * xp[k];
+            } else {
+              for (int64_t k = 0; k < s.K; ++k) ap[k] += gyp[k] * xp[k / Kg];
             }
-          }
+          });
         }
   });
   for (int64_t i = 0; i < RS * s.K; ++i) {
