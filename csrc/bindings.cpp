@@ -52,15 +52,16 @@ void conv2d_fwd_binding(const py::array& x, const py::array& w, const py::object
 }
 
 void conv2d_bwd_binding(const py::array& gy, const py::array& x, const py::array& w, const py::object& gx,
-                        const py::object& gw, const py::object& gb, const ShapeTuple& t, int threads) {
+                        const py::object& gw, const py::object& gb, const ShapeTuple& t, int algorithm, int threads) {
   const ConvShape s = to_shape(t);
   with_dtype(x, [&](auto zero) {
     using T = decltype(zero);
     const T *gyp = ptr<T>(gy), *xp = ptr<T>(x), *wp = ptr<T>(w);
     T *gxp = mut<T>(gx), *gwp = mut<T>(gw), *gbp = mut<T>(gb);
     py::gil_scoped_release release;
-    if (gxp) conv2d_bwd_data<T>(s, threads, gyp, wp, gxp);
-    if (gwp) conv2d_bwd_weight<T>(s, threads, gyp, xp, gwp);
+    const auto alg = static_cast<Algorithm>(algorithm);
+    if (gxp) conv2d_bwd_data<T>(s, alg, threads, gyp, wp, gxp);
+    if (gwp) conv2d_bwd_weight<T>(s, alg, threads, gyp, xp, gwp);
     if (gbp) conv2d_bwd_bias<T>(s, threads, gyp, gbp);
   });
 }

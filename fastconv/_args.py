@@ -11,7 +11,7 @@ import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 LAYOUTS = ("NCHW", "NHWC")
-ALGORITHMS = {"auto": 0, "gemm": 1, "direct": 2}  # direct: depthwise shapes (C/groups == 1) only
+ALGORITHMS = {"auto": 0, "gemm": 1, "direct": 2}  # direct: dense (groups == 1) or depthwise (C/groups == 1)
 MAX_DIM = 2**31 - 1  # spatial sizes and offsets within one axis are 32-bit inside the kernels
 
 
@@ -51,9 +51,9 @@ def algorithm_id(fn, algorithm, p):
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{fn}: algorithm must be one of {sorted(ALGORITHMS)}, got {algorithm!r}")
     c, groups = p.shape[1], p.shape[9]
-    if algorithm == "direct" and (c // groups != 1 or groups == 1):
-        raise ValueError(f"{fn}: algorithm 'direct' applies to depthwise convolutions (groups == input channels "
-                         f"> 1), got {c} channels in {groups} groups; use 'auto' or 'gemm'")
+    if algorithm == "direct" and groups != 1 and c // groups != 1:
+        raise ValueError(f"{fn}: algorithm 'direct' applies to dense (groups == 1) and depthwise (groups == input "
+                         f"channels) convolutions, got {c} channels in {groups} groups; use 'auto' or 'gemm'")
     return ALGORITHMS[algorithm]
 
 

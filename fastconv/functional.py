@@ -20,7 +20,8 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     padding : int, (ph, pw), ((top, bottom), (left, right)), "valid" or "same"
     groups : int, dividing C and K (groups == C is depthwise)
     activation : None or "relu", applied after the bias
-    algorithm : "auto" (chosen per shape), "gemm" (implicit-im2col GEMM, any shape) or "direct" (depthwise
+    algorithm : "auto" (chosen per shape), "gemm" (implicit-im2col GEMM, any shape) or "direct" (loops along
+        output rows: dense shapes, groups == 1, where few channels make a GEMM mostly overhead; or depthwise
         shapes, groups == C)
     out : ndarray, optional; C-contiguous, the output's shape and dtype
 
@@ -44,7 +45,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
 
 
 def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, layout="NCHW", need_input=True,
-                    need_weight=True, need_bias=True):
+                    need_weight=True, need_bias=True, algorithm="auto"):
     """Gradients of conv2d with respect to x, w and b, given grad_y = dL/dy.
 
     Parameters
@@ -53,6 +54,7 @@ def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, 
     x, w : ndarray, the forward call's operands
     stride, padding, dilation, groups, layout : as in conv2d
     need_input, need_weight, need_bias : bool, which gradients to compute
+    algorithm : as in conv2d; "direct" computes the input gradient of a strided dense convolution by the GEMM
 
     Returns
     -------
@@ -62,12 +64,13 @@ def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, 
     fn = "conv2d_backward"
     p = _args.conv2d_params(fn, x, w, None, stride, padding, dilation, groups, layout)
     grad_y = _args.conv2d_grad_y(fn, grad_y, p)
+    alg = _args.algorithm_id(fn, algorithm, p)
     dtype = p.x.dtype
     gx = np.empty(p.x.shape, dtype) if need_input else None
     gw = np.empty(p.w.shape, dtype) if need_weight else None
     gb = np.empty(p.shape[4], dtype) if need_bias else None
     if need_input or need_weight or need_bias:
-        _C.conv2d_bwd(grad_y, p.x, p.w, gx, gw, gb, p.shape, get_num_threads())
+        _C.conv2d_bwd(grad_y, p.x, p.w, gx, gw, gb, p.shape, alg, get_num_threads())
     return gx, gw, gb
 
 

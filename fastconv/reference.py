@@ -69,11 +69,12 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
 
 
 def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, layout="NCHW", need_input=True,
-                    need_weight=True, need_bias=True):
+                    need_weight=True, need_bias=True, algorithm="auto"):
     """NumPy twin of fastconv.conv2d_backward: each tap's forward term y += w[:, :, r, s] . patch(r, s),
-    differentiated term by term."""
+    differentiated term by term (algorithm is checked and ignored)."""
     fn = "conv2d_backward"
     p = _args.conv2d_params(fn, x, w, None, stride, padding, dilation, groups, layout)
+    _args.algorithm_id(fn, algorithm, p)
     gy = _args.conv2d_grad_y(fn, grad_y, p).astype(np.float64)
     n, c, h, wd, k, r, s, pp, q, g, sh, sw, pt, pl, dh, dw, rows, cols = _conv_geometry(p)
     x64, w64 = _nchw_operands(p)

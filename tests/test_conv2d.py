@@ -15,22 +15,36 @@ LAYOUTS = ["NCHW", "NHWC"]
 DTYPES = [np.float32, np.float64]
 
 
+ALGORITHMS = ["auto", "gemm", "direct"]
+
+
+def applies(case, algorithm):
+    """Whether an explicit algorithm applies to the case ("direct": dense or depthwise shapes)."""
+    return algorithm != "direct" or case.groups == 1 or case.c == case.groups
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_conv2d_matches_reference(case, dtype, layout, isa, rng):
+def test_conv2d_matches_reference(case, dtype, layout, algorithm, isa, rng):
+    if not applies(case, algorithm):
+        pytest.skip("direct applies to dense and depthwise shapes")
     x, w, b = case.arrays(rng, dtype, layout)
-    kw = dict(case.kwargs, layout=layout)
+    kw = dict(case.kwargs, layout=layout, algorithm=algorithm)
     assert_close(fastconv.conv2d(x, w, b, **kw), reference.conv2d(x, w, b, **kw), case.reduction)
     assert_close(fastconv.conv2d(x, w, **kw), reference.conv2d(x, w, **kw), case.reduction)
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_conv2d_backward_matches_reference(case, dtype, layout, isa, rng):
+def test_conv2d_backward_matches_reference(case, dtype, layout, algorithm, isa, rng):
+    if not applies(case, algorithm):
+        pytest.skip("direct applies to dense and depthwise shapes")
     x, w, _ = case.arrays(rng, dtype, layout)
-    kw = dict(case.kwargs, layout=layout)
+    kw = dict(case.kwargs, layout=layout, algorithm=algorithm)
     g = rng.standard_normal(reference.conv2d(x, w, **kw).shape).astype(dtype)
     got = fastconv.conv2d_backward(g, x, w, **kw)
     want = reference.conv2d_backward(g, x, w, **kw)
@@ -43,10 +57,13 @@ def test_conv2d_backward_matches_reference(case, dtype, layout, isa, rng):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("case", [c for c in CASES if c.n > 0 and c.h * c.w <= 100], ids=lambda c: c.id)
-def test_backward_is_adjoint_of_forward(case, layout, rng):
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_backward_is_adjoint_of_forward(case, layout, algorithm, rng):
     """<conv(x; w), g> == <x, bwd_data(g)> == <w, bwd_weight(x, g)>: no finite differences needed."""
+    if not applies(case, algorithm):
+        pytest.skip("direct applies to dense and depthwise shapes")
     x, w, _ = case.arrays(rng, np.float64, layout)
-    kw = dict(case.kwargs, layout=layout)
+    kw = dict(case.kwargs, layout=layout, algorithm=algorithm)
     y = fastconv.conv2d(x, w, **kw)
     g = rng.standard_normal(y.shape)
     gx, gw, _ = fastconv.conv2d_backward(g, x, w, need_bias=False, **kw)
@@ -56,7 +73,9 @@ def test_backward_is_adjoint_of_forward(case, layout, rng):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding="same", dilation=1), dict(groups=2, dilation=2),
-                                dict(padding=((1, 0), (0, 2)), stride=(1, 2))], ids=str)
+                                dict(padding=((1, 0), (0, 2)), stride=(1, 2)), dict(algorithm="direct"),
+                                dict(algorithm="direct", padding=((2, 0), (1, 3)), dilation=(2, 1)),
+                                dict(algorithm="direct", stride=(2, 3), padding="same")], ids=str)
 def test_conv2d_backward_matches_finite_differences(kw, layout, isa, rng):
     x = rng.standard_normal((2, 5, 5, 4) if layout == "NHWC" else (2, 4, 5, 5))
     w = rng.standard_normal((2, 3, 4 // kw.get("groups", 1), 4) if layout == "NHWC" else (4, 4 // kw.get("groups", 1), 2, 3))
@@ -114,9 +133,21 @@ def test_batch0_gives_empty_output_and_zero_weight_grads(rng):
     assert gx.shape == x.shape and not gw.any() and not gb.any()
 
 
-def test_algorithm_gemm_equals_auto(rng):
-    x, w, b = CASES[10].arrays(rng, np.float64)
-    np.testing.assert_array_equal(fastconv.conv2d(x, w, b, algorithm="gemm"), fastconv.conv2d(x, w, b))
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_auto_picks_direct_for_few_channels_and_gemm_for_many(layout, rng):
+    """auto's choice is one of the explicit algorithms, bit for bit (see csrc/operators/algorithm.cpp)."""
+    nhwc = layout == "NHWC"
+    for (c, k, r), expected in [((1, 6, 2), "direct"), ((32, 64, 3), "gemm")]:
+        x = rng.standard_normal((2, 9, 9, c) if nhwc else (2, c, 9, 9))
+        w = rng.standard_normal((r, r, c, k) if nhwc else (k, c, r, r))
+        b = rng.standard_normal(k)
+        y = fastconv.conv2d(x, w, b, layout=layout)
+        np.testing.assert_array_equal(y, fastconv.conv2d(x, w, b, layout=layout, algorithm=expected))
+        g = rng.standard_normal(y.shape)
+        got = fastconv.conv2d_backward(g, x, w, layout=layout, need_input=False, need_bias=False)[1]
+        want = fastconv.conv2d_backward(g, x, w, layout=layout, need_input=False, need_bias=False,
+                                        algorithm=expected)[1]
+        np.testing.assert_array_equal(got, want)
 
 
 @st.composite
@@ -133,7 +164,9 @@ def conv_problems(draw):
     n = draw(st.integers(0, 3))
     layout = draw(st.sampled_from(LAYOUTS))
     dtype = draw(st.sampled_from(DTYPES))
-    return n, c, h, w, k, r, s, dict(stride=stride, dilation=dilation, padding=padding, groups=g, layout=layout), dtype
+    algorithm = draw(st.sampled_from(ALGORITHMS if g == 1 or c == g else ["auto", "gemm"]))
+    kw = dict(stride=stride, dilation=dilation, padding=padding, groups=g, layout=layout, algorithm=algorithm)
+    return n, c, h, w, k, r, s, kw, dtype
 
 
 def _fits(h, w, r, s, kw):
@@ -193,8 +226,10 @@ def test_depthwise_algorithms_match_reference(case, layout, algorithm, rng):
 
 def test_direct_algorithm_is_refused_where_it_does_not_apply():
     x, w = np.zeros((1, 4, 5, 5)), np.zeros((4, 2, 3, 3))
-    with pytest.raises(ValueError, match="algorithm 'direct' applies to depthwise convolutions"):
+    with pytest.raises(ValueError, match="algorithm 'direct' applies to dense"):
         fastconv.conv2d(x, w, groups=2, algorithm="direct")
+    with pytest.raises(ValueError, match="algorithm 'direct' applies to dense"):
+        fastconv.conv2d_backward(np.zeros((1, 4, 3, 3)), x, w, groups=2, algorithm="direct")
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

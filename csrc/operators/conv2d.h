@@ -5,17 +5,23 @@
 
 namespace fastconv {
 
+// The passes of a convolution, and the algorithm each runs: "direct" (depthwise loops, or the dense row kernels)
+// or "gemm". An explicit request is followed where it applies to the pass; the input gradient of a strided dense
+// convolution always runs the GEMM (the row kernels compute it as a stride-1 convolution).
+enum class Pass { Forward, InputGrad, WeightGrad };
+Algorithm choose_algorithm(const ConvShape& s, Algorithm requested, Pass pass);
+
 // y = conv(x, w) + b, optionally relu(.); b may be null.
 template <typename T>
 void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
 
 // gx = d<y, gy>/dx: the transposed convolution of gy, scattered back over the input (col2im).
 template <typename T>
-void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx);
+void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* w, T* gx);
 
 // gw = d<y, gy>/dw: sum over images and pixels of gy (x) patches(x).
 template <typename T>
-void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
+void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, T* gw);
 
 // gb[k] = sum of gy over images and pixels.
 template <typename T>
@@ -29,5 +35,13 @@ template <typename T>
 void conv2d_depthwise_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx);
 template <typename T>
 void conv2d_depthwise_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
+
+// The dense direct algorithm (groups == 1; the input gradient for stride 1 only): conv2d_direct.cpp.
+template <typename T>
+void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
+template <typename T>
+void conv2d_direct_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx);
+template <typename T>
+void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
 
 }  // namespace fastconv

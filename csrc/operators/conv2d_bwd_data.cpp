@@ -18,10 +18,13 @@ constexpr int64_t COL_ELEMENTS = 1 << 16;  // Col block (256 KiB of float) stays
 }  // namespace
 
 template <typename T>
-void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* w, T* gx) {
   if (s.N == 0) return;
   threads = threads_for(s.flops(), threads);
-  if (is_depthwise(s)) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);
+  if (choose_algorithm(s, alg, Pass::InputGrad) == Algorithm::Direct) {
+    if (is_depthwise(s)) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);
+    return conv2d_direct_bwd_data(s, threads, gy, w, gx);
+  }
   const GemmKernel<T>& kr = active_kernels().gemm<T>();
   const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels();
@@ -97,7 +100,7 @@ void conv2d_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T
   }
 }
 
-template void conv2d_bwd_data<float>(const ConvShape&, int, const float*, const float*, float*);
-template void conv2d_bwd_data<double>(const ConvShape&, int, const double*, const double*, double*);
+template void conv2d_bwd_data<float>(const ConvShape&, Algorithm, int, const float*, const float*, float*);
+template void conv2d_bwd_data<double>(const ConvShape&, Algorithm, int, const double*, const double*, double*);
 
 }  // namespace fastconv

@@ -21,9 +21,12 @@ constexpr int64_t PIXEL_CHUNK = 4096;  // reduction steps per GEMM call: long en
 }  // namespace
 
 template <typename T>
-void conv2d_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
+void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, T* gw) {
   threads = threads_for(s.flops(), threads);
-  if (is_depthwise(s)) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
+  if (choose_algorithm(s, alg, Pass::WeightGrad) == Algorithm::Direct) {
+    if (is_depthwise(s)) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
+    return conv2d_direct_bwd_weight(s, threads, gy, x, gw);
+  }
   const GemmKernel<T>& kr = active_kernels().gemm<T>();
   const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
@@ -103,8 +106,8 @@ void conv2d_bwd_bias(const ConvShape& s, int threads, const T* gy, T* gb) {
   }
 }
 
-template void conv2d_bwd_weight<float>(const ConvShape&, int, const float*, const float*, float*);
-template void conv2d_bwd_weight<double>(const ConvShape&, int, const double*, const double*, double*);
+template void conv2d_bwd_weight<float>(const ConvShape&, Algorithm, int, const float*, const float*, float*);
+template void conv2d_bwd_weight<double>(const ConvShape&, Algorithm, int, const double*, const double*, double*);
 template void conv2d_bwd_bias<float>(const ConvShape&, int, const float*, float*);
 template void conv2d_bwd_bias<double>(const ConvShape&, int, const double*, double*);
 

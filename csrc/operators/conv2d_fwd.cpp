@@ -93,12 +93,11 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
 
 template <typename T>
 void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
-  // Auto: the direct loops for depthwise shapes (a GEMM there has one row per group), GEMM otherwise.
-  // Python has checked that an explicit choice applies to the shape.
-  const bool direct = alg == Algorithm::Direct || (alg == Algorithm::Auto && is_depthwise(s));
-  if (direct) {
-    if (s.N > 0) conv2d_depthwise_fwd(s, threads_for(s.flops(), threads), x, w, b, relu, y);
-    return;
+  if (s.N == 0) return;
+  if (choose_algorithm(s, alg, Pass::Forward) == Algorithm::Direct) {
+    threads = threads_for(s.flops(), threads);
+    if (is_depthwise(s)) return conv2d_depthwise_fwd(s, threads, x, w, b, relu, y);
+    return conv2d_direct_fwd(s, threads, x, w, b, relu, y);
   }
   conv2d_fwd_gemm(s, threads, x, w, b, relu, y);
 }

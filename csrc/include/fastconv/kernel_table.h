@@ -18,6 +18,50 @@ struct GemmKernel {
   int kc, mc, nc;  // cache blocks: A block mc x kc in L2, B panel kc x nr in L1, B block kc x nc in L2/L3
 };
 
+// The direct (row) convolution kernels: see csrc/kernels/direct_rows.h. A row of output lanes is computed one
+// vector of `lanes` values at a time; lane j of a row is output column j / R of channel j % R (R = K for an NHWC
+// row, 1 for an NCHW row of one channel), so a vector's gather pattern and weights repeat with period `phases`.
+enum class Gather : int {
+  Contiguous = 0,  // the vector's x values are consecutive (NCHW, stride 1)
+  Broadcast = 1,   // every lane reads the same x value (NHWC, K a multiple of the lane count)
+  Permute = 2,     // one vector load covers the lanes' x values: a fixed permutation per phase
+  Scalar = 3,      // anything else: lane-by-lane loads
+};
+
+// A batch of output rows of one shape: row (a, b), a < outer, b < inner, reads x + b * x_step, writes (or, for the
+// weight gradient, reads gy at) out + a * out_outer + b * out_inner, with weight table a.
+template <typename T>
+struct DirectRows {
+  const T* x;              // planar scratch at (the first row's first input row, channel 0, column 0)
+  int64_t x_step;
+  int64_t outer, inner;
+  int64_t out_outer, out_inner;
+  const int64_t* tap_off;  // ntaps offsets from a row's x, one per tap (kernel row, kernel column, input channel)
+  int64_t ntaps;
+  const int32_t* vbase;    // per vector of a row: the x column of its first lane (q0 * stride)
+  int64_t len;             // valid lanes of a row; vectors per row = ceil(len / lanes)
+  int64_t phases;          // P: vector v of a row uses gather pattern and weights v % P
+  const int32_t* idx;      // P x lanes: x column of each lane relative to vbase
+  Gather gather;
+};
+
+// Forward: out[row] = relu?(bias + sum_t gather(x + tap_off[t]) * w[t]) with, for row (a, b) and vector phase k,
+// w = wtab + ((a * P + k) * ntaps + t) * lanes and bias = btab + (a * P + k) * lanes (btab may be null). Writes
+// exactly len values per row.
+template <typename T>
+using DirectFwdKernel = void (*)(const DirectRows<T>& rows, const T* wtab, const T* btab, bool relu, T* out);
+// Weight gradient: acc[(a * P + k) * ntaps + t] (lanes values) += sum over the rows' vectors of phase k of
+// gather(x + tap_off[t]) * gy; gy rows hold len values each.
+template <typename T>
+using DirectWgradKernel = void (*)(const DirectRows<T>& rows, const T* gy, T* acc);
+
+template <typename T>
+struct DirectKernel {
+  DirectFwdKernel<T> fwd;
+  DirectWgradKernel<T> wgrad;
+  int lanes;
+};
+
 // Runs `steps` steps of independent FMA chains; each step is f32_peak_flops_per_step flops. Returns a checksum.
 using FmaPeakProbe = float (*)(int64_t steps);
 
@@ -25,17 +69,26 @@ struct KernelTable {
   const char* isa;
   GemmKernel<float> f32_gemm;
   GemmKernel<double> f64_gemm;
+  DirectKernel<float> f32_direct;
+  DirectKernel<double> f64_direct;
   FmaPeakProbe f32_fma_peak;
   int f32_peak_flops_per_step;
 
   template <typename T>
   const GemmKernel<T>& gemm() const;
+  template <typename T>
+  const DirectKernel<T>& direct() const;
 };
 
 template <>
 inline const GemmKernel<float>& KernelTable::gemm<float>() const { return f32_gemm; }
 template <>
 inline const GemmKernel<double>& KernelTable::gemm<double>() const { return f64_gemm; }
+
+template <>
+inline const DirectKernel<float>& KernelTable::direct<float>() const { return f32_direct; }
+template <>
+inline const DirectKernel<double>& KernelTable::direct<double>() const { return f64_direct; }
 
 // Per-ISA tables, defined next to their microkernels.
 KernelTable generic_table();

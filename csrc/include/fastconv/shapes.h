@@ -23,6 +23,6 @@ struct ConvShape {
   int64_t flops() const { return 2 * N * K * pixels() * taps(); }  // of one pass (forward or either backward)
 };
 
-enum class Algorithm : int { Auto = 0, Gemm = 1, Direct = 2 };  // Direct: depthwise shapes only
+enum class Algorithm : int { Auto = 0, Gemm = 1, Direct = 2 };  // Direct: depthwise or groups == 1
 
 }  // namespace fastconv

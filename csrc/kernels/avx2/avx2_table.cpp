@@ -4,6 +4,8 @@
 namespace fastconv {
 
 float f32_fma_peak_avx2(int64_t steps);
+DirectKernel<float> f32_direct_avx2();
+DirectKernel<double> f64_direct_avx2();
 void f32_gemm_6x16_avx2(int64_t k, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 void f64_gemm_6x8_avx2(int64_t k, const double* a, const double* b, double* c, int64_t ldc, bool accumulate);
 
@@ -17,6 +19,8 @@ KernelTable avx2_table() {
   t.isa = "avx2";
   t.f32_gemm = {f32_gemm_6x16_avx2, 6, 16, KC, MC, NC};
   t.f64_gemm = {f64_gemm_6x8_avx2, 6, 8, KC, MC, NC};
+  t.f32_direct = f32_direct_avx2();
+  t.f64_direct = f64_direct_avx2();
   t.f32_fma_peak = f32_fma_peak_avx2;
   t.f32_peak_flops_per_step = 2 * 12 * 8;
   return t;

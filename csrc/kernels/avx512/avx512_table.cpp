@@ -4,6 +4,8 @@
 namespace fastconv {
 
 float f32_fma_peak_avx512(int64_t steps);
+DirectKernel<float> f32_direct_avx512();
+DirectKernel<double> f64_direct_avx512();
 void f32_gemm_8x32_avx512(int64_t k, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 void f64_gemm_8x16_avx512(int64_t k, const double* a, const double* b, double* c, int64_t ldc, bool accumulate);
 
@@ -17,6 +19,8 @@ KernelTable avx512_table() {
   t.isa = "avx512";
   t.f32_gemm = {f32_gemm_8x32_avx512, 8, 32, KC, MC, NC};
   t.f64_gemm = {f64_gemm_8x16_avx512, 8, 16, KC, MC, NC};
+  t.f32_direct = f32_direct_avx512();
+  t.f64_direct = f64_direct_avx512();
   t.f32_fma_peak = f32_fma_peak_avx512;
   t.f32_peak_flops_per_step = 2 * 12 * 16;
   return t;

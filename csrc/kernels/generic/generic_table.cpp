@@ -4,6 +4,8 @@
 namespace fastconv {
 
 float f32_fma_peak_generic(int64_t steps);
+DirectKernel<float> f32_direct_generic();
+DirectKernel<double> f64_direct_generic();
 void f32_gemm_4x8_generic(int64_t k, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 void f64_gemm_4x4_generic(int64_t k, const double* a, const double* b, double* c, int64_t ldc, bool accumulate);
 
@@ -17,6 +19,8 @@ KernelTable generic_table() {
   t.isa = "generic";
   t.f32_gemm = {f32_gemm_4x8_generic, 4, 8, KC, MC, NC};
   t.f64_gemm = {f64_gemm_4x4_generic, 4, 4, KC, MC, NC};
+  t.f32_direct = f32_direct_generic();
+  t.f64_direct = f64_direct_generic();
   t.f32_fma_peak = f32_fma_peak_generic;
   t.f32_peak_flops_per_step = 2 * 12 * 4;
   return t;

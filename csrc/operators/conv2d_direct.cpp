@@ -1,0 +1,211 @@
+// The direct algorithm for dense convolutions (groups == 1): every output row is computed by the per-ISA row
+// kernels (kernels/direct_rows.h) from a zero-padded, planar scratch copy of the input rows it reads. There is no
+// patch packing and no register tile to fill, which is where a GEMM spends most of its time on convolutions with
+// few channels. Work units are (image, band of output rows); the weight gradient is summed into one table per
+// thread and the tables are added in thread order (deterministic for a fixed thread count).
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "fastconv/cpu.h"
+#include "fastconv/parallel.h"
+#include "operators/conv2d.h"
+#include "operators/gemm.h"
+
+namespace fastconv {
+namespace {
+
+// Everything about the rows that depends on the shape only. A row holds Q * interleave lanes (lane j: output
+// column j / interleave, channel j % interleave); tap t = (r * S + c) * C + ci.
+struct RowPlan {
+  int64_t interleave;  // channels interleaved in one output row: K for NHWC, 1 for NCHW (one row per channel)
+  int64_t len;         // lanes of a row
+  int64_t phases;      // vectors repeat their gather pattern and weights with this period
+  int64_t width;       // scratch columns per (input row, channel): column c holds input column c - pad_left
+  int64_t pitch;       // scratch values per input row: C * width
+  std::vector<int64_t> tap_off;
+  std::vector<int32_t> vbase, idx;
+  Gather gather;
+
+  RowPlan(const ConvShape& s, int lanes) : interleave(s.nhwc ? s.K : 1), len(s.Q * interleave) {
+    phases = interleave / std::gcd<int64_t>(interleave, lanes);
+    vbase.resize(ceil_div(len, lanes));
+    for (int64_t v = 0; v < int64_t(vbase.size()); ++v) vbase[v] = int32_t(v * lanes / interleave * s.stride_w);
+    idx.resize(phases * lanes);
+    int64_t most = 0;
+    bool identity = true, zero = true;
+    for (int64_t k = 0; k < phases; ++k) {
+      const int64_t first = k * lanes % interleave;  // channel of the phase's first lane
+      for (int64_t l = 0; l < lanes; ++l) {
+        const int64_t column = (first + l) / interleave * s.stride_w;
+        idx[k * lanes + l] = int32_t(column);
+        most = std::max(most, column);
+        identity = identity && column == l;
+        zero = zero && column == 0;
+      }
+    }
+    gather = identity ? Gather::Contiguous : zero ? Gather::Broadcast : most < lanes ? Gather::Permute : Gather::Scalar;
+    // Contiguous and Permute load a whole vector from each lane group's first column.
+    width = vbase.back() + (s.S - 1) * s.dil_w + std::max<int64_t>(most + 1, lanes);
+    pitch = s.C * width;
+    for (int64_t r = 0; r < s.R; ++r)
+      for (int64_t c = 0; c < s.S; ++c)
+        for (int64_t ci = 0; ci < s.C; ++ci) tap_off.push_back(r * s.dil_h * pitch + ci * width + c * s.dil_w);
+  }
+
+  int64_t ntaps() const { return int64_t(tap_off.size()); }
+  // Weight tables: NHWC rows mix channels, one table per phase; NCHW rows have one channel, one table each.
+  int64_t tables(const ConvShape& s) const { return s.nhwc ? phases : s.K; }
+  int64_t input_rows(const ConvShape& s, int64_t out_rows) const {
+    return (out_rows - 1) * s.stride_h + (s.R - 1) * s.dil_h + 1;
+  }
+
+  // The rows of one band: NHWC rows p (one per output row), NCHW rows (k, p); out_* are offsets in y (or gy).
+  template <typename T>
+  DirectRows<T> band(const ConvShape& s, const T* scratch, int64_t rows) const {
+    const int64_t outer = s.nhwc ? 1 : s.K, out_inner = s.nhwc ? s.Q * s.K : s.Q;
+    return {scratch, s.stride_h * pitch, outer, rows, s.P * s.Q, out_inner, tap_off.data(), ntaps(), vbase.data(),
+            len, phases, idx.data(), gather};
+  }
+};
+
+// The output channel of lane l in weight table g.
+int64_t table_channel(const ConvShape& s, int lanes, int64_t g, int64_t l) { return s.nhwc ? (g * lanes + l) % s.K : g; }
+
+// Index of (tap t, output channel k) in the user's weights: (K, C, R, S) or (R, S, C, K).
+int64_t weight_index(const ConvShape& s, int64_t t, int64_t k) {
+  if (s.nhwc) return t * s.K + k;
+  const int64_t r = t / (s.S * s.C), c = t / s.C % s.S, ci = t % s.C;
+  return ((k * s.C + ci) * s.R + r) * s.S + c;
+}
+
+// Offset in y of image n's output row p0 (of channel 0).
+int64_t first_output(const ConvShape& s, int64_t n, int64_t p0) {
+  return s.nhwc ? (n * s.P + p0) * s.Q * s.K : (n * s.K * s.P + p0) * s.Q;
+}
+
+// Input rows [h0, h0 + rows) of one image into the planar scratch; zero outside the image.
+template <typename T>
+void fill_scratch(const ConvShape& s, const RowPlan& plan, const T* image, int64_t h0, int64_t rows, T* dst) {
+  const int64_t lo = std::clamp<int64_t>(s.pad_left, 0, plan.width);
+  const int64_t hi = std::clamp<int64_t>(s.pad_left + s.W, lo, plan.width), w0 = lo - s.pad_left;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t h = h0 + i;
+    T* row = dst + i * plan.pitch;
+    if (h < 0 || h >= s.H) {
+      std::fill_n(row, plan.pitch, T(0));
+      continue;
+    }
+    for (int64_t ci = 0; ci < s.C; ++ci) {
+      T* d = row + ci * plan.width;
+      std::fill(d, d + lo, T(0));
+      std::fill(d + hi, d + plan.width, T(0));
+      if (s.nhwc) {
+        const T* src = image + (h * s.W + w0) * s.C + ci;
+        for (int64_t c = lo; c < hi; ++c) d[c] = src[(c - lo) * s.C];
+      } else {
+        std::copy_n(image + (ci * s.H + h) * s.W + w0, hi - lo, d + lo);
+      }
+    }
+  }
+}
+
+// Calls body(thread, n, p0, p1, scratch) for each (image, band of output rows [p0, p1)) with the band's input rows
+// in the calling thread's scratch; units are split statically over threads.
+template <typename T, class Body>
+void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lanes, const T* x, Body&& body) {
+  const int64_t bands = std::clamp<int64_t>(ceil_div(4 * int64_t(threads), std::max<int64_t>(s.N, 1)), 1, s.P);
+  const int64_t band = ceil_div(s.P, bands), image = s.C * s.H * s.W;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+    FlushDenormals ftz;
+#ifdef _OPENMP
+    const int thread = omp_get_thread_num();
+#else
+    const int thread = 0;
+#endif
+    AlignedBuffer<T> scratch(plan.input_rows(s, band) * plan.pitch + lanes);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t u = 0; u < s.N * bands; ++u) {
+      const int64_t n = u / bands, p0 = u % bands * band, p1 = std::min(s.P, p0 + band);
+      if (p0 >= p1) continue;
+      fill_scratch(s, plan, x + n * image, p0 * s.stride_h - s.pad_top, plan.input_rows(s, p1 - p0), scratch.get());
+      body(thread, n, p0, p1, scratch.get());
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
+  const DirectKernel<T>& kr = active_kernels().direct<T>();
+  const int W = kr.lanes;
+  const RowPlan plan(s, W);
+  const int64_t ntaps = plan.ntaps(), tables = plan.tables(s);
+  AlignedBuffer<T> wtab(tables * ntaps * W), btab(tables * W);
+  for (int64_t g = 0; g < tables; ++g)
+    for (int64_t l = 0; l < W; ++l) {
+      const int64_t k = table_channel(s, W, g, l);
+      for (int64_t t = 0; t < ntaps; ++t) wtab.get()[(g * ntaps + t) * W + l] = w[weight_index(s, t, k)];
+      btab.get()[g * W + l] = b ? b[k] : T(0);
+    }
+  const T* bias = b ? btab.get() : nullptr;
+  for_each_band(s, plan, threads, W, x, [&](int, int64_t n, int64_t p0, int64_t p1, const T* scratch) {
+    kr.fwd(plan.band(s, scratch, p1 - p0), wtab.get(), bias, relu, y + first_output(s, n, p0));
+  });
+}
+
+template <typename T>
+void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
+  const DirectKernel<T>& kr = active_kernels().direct<T>();
+  const int W = kr.lanes;
+  const RowPlan plan(s, W);
+  const int64_t ntaps = plan.ntaps(), tables = plan.tables(s), table = ntaps * W;
+  std::vector<T> acc(threads * tables * table, T(0));
+  for_each_band(s, plan, threads, W, x, [&](int thread, int64_t n, int64_t p0, int64_t p1, const T* scratch) {
+    kr.wgrad(plan.band(s, scratch, p1 - p0), gy + first_output(s, n, p0), acc.data() + thread * tables * table);
+  });
+  // Fold lanes (each lane holds one output channel's share) and threads into the user's layout.
+  std::fill_n(gw, s.K * ntaps, T(0));
+  for (int thread = 0; thread < threads; ++thread)
+    for (int64_t g = 0; g < tables; ++g)
+      for (int64_t t = 0; t < ntaps; ++t) {
+        const T* a = acc.data() + (thread * tables + g) * table + t * W;
+        for (int64_t l = 0; l < W; ++l) gw[weight_index(s, t, table_channel(s, W, g, l))] += a[l];
+      }
+}
+
+// Stride 1: the input gradient is the forward direct convolution of gy with the flipped, transposed kernel and
+// the complementary padding, (R - 1) * dil - pad (negative where the padding exceeded the kernel's reach).
+template <typename T>
+void conv2d_direct_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+  ConvShape t = s;
+  t.C = s.K, t.H = s.P, t.W = s.Q, t.K = s.C, t.P = s.H, t.Q = s.W;
+  t.pad_top = (s.R - 1) * s.dil_h - s.pad_top;
+  t.pad_left = (s.S - 1) * s.dil_w - s.pad_left;
+  std::vector<T> flipped(s.K * s.C * s.R * s.S);
+  for (int64_t k = 0; k < s.K; ++k)
+    for (int64_t c = 0; c < s.C; ++c)
+      for (int64_t r = 0; r < s.R; ++r)
+        for (int64_t q = 0; q < s.S; ++q) {
+          const int64_t fr = s.R - 1 - r, fq = s.S - 1 - q;
+          if (s.nhwc) flipped[((fr * s.S + fq) * s.K + k) * s.C + c] = w[((r * s.S + q) * s.C + c) * s.K + k];
+          else flipped[((c * s.K + k) * s.R + fr) * s.S + fq] = w[((k * s.C + c) * s.R + r) * s.S + q];
+        }
+  conv2d_direct_fwd(t, threads, gy, flipped.data(), static_cast<const T*>(nullptr), false, gx);
+}
+
+template void conv2d_direct_fwd<float>(const ConvShape&, int, const float*, const float*, const float*, bool, float*);
+template void conv2d_direct_fwd<double>(const ConvShape&, int, const double*, const double*, const double*, bool,
+                                        double*);
+template void conv2d_direct_bwd_weight<float>(const ConvShape&, int, const float*, const float*, float*);
+template void conv2d_direct_bwd_weight<double>(const ConvShape&, int, const double*, const double*, double*);
+template void conv2d_direct_bwd_data<float>(const ConvShape&, int, const float*, const float*, float*);
+template void conv2d_direct_bwd_data<double>(const ConvShape&, int, const double*, const double*, double*);
+
+}  // namespace fastconv
