@@ -14,12 +14,12 @@ struct SimdVec {
   typedef T type __attribute__((vector_size(W * sizeof(T))));
 };
 
-// C[MR x W*NV] (+)= A[MR x k] * B[k x W*NV]; a: k steps of MR values, b: k steps of W*NV values.
-// acc lives in MR*NV vector registers; the tile sizes of each ISA are chosen so that acc + NV loads + 1
-// broadcast fit its register file.
-template <typename T, int W, int MR, int NV>
-inline void gemm_tile(int64_t k, const T* __restrict a, const T* __restrict b, T* __restrict c, int64_t ldc,
-                      bool accumulate) {
+// C[MR x W*NV] (+)= A[MR x k] * B[k x W*NV]; a: k steps of MR values (lda == 0) or MR rows at stride lda;
+// b: k steps of W*NV values. acc lives in MR*NV vector registers; the tile sizes of each ISA are chosen so that
+// acc + NV loads + 1 broadcast fit its register file.
+template <typename T, int W, int MR, int NV, class AAt>
+inline void gemm_tile_body(int64_t k, AAt a_at, const T* __restrict b, T* __restrict c, int64_t ldc,
+                           bool accumulate) {
   typedef typename SimdVec<T, W>::type V;
   constexpr int NR = W * NV;
   V acc[MR][NV];
@@ -34,7 +34,7 @@ inline void gemm_tile(int64_t k, const T* __restrict a, const T* __restrict b, T
     for (int j = 0; j < NV; ++j) std::memcpy(&bv[j], b + p * NR + j * W, sizeof(V));
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const T ai = a[p * MR + i];
+      const T ai = a_at(p, i);
 #pragma GCC unroll 16
       for (int j = 0; j < NV; ++j) acc[i][j] += ai * bv[j];
     }
@@ -53,6 +53,15 @@ inline void gemm_tile(int64_t k, const T* __restrict a, const T* __restrict b, T
       std::memcpy(cp, &acc[i][j], sizeof(V));
     }
   }
+}
+
+template <typename T, int W, int MR, int NV>
+inline void gemm_tile(int64_t k, const T* __restrict a, int64_t lda, const T* __restrict b, T* __restrict c,
+                      int64_t ldc, bool accumulate) {
+  if (lda == 0)
+    gemm_tile_body<T, W, MR, NV>(k, [a](int64_t p, int i) { return a[p * MR + i]; }, b, c, ldc, accumulate);
+  else
+    gemm_tile_body<T, W, MR, NV>(k, [a, lda](int64_t p, int i) { return a[i * lda + p]; }, b, c, ldc, accumulate);
 }
 
 }  // namespace

@@ -25,9 +25,10 @@ void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy
     if (is_depthwise(s)) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);
     return conv2d_direct_bwd_data(s, threads, gy, w, gx);
   }
-  const GemmKernel<T>& kr = active_kernels().gemm<T>();
-  const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels();
+  // GEMM columns: NHWC the input channels (pointwise) or taps, NCHW the pixels.
+  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? (is_pointwise(s) ? Cg : taps) : pixels);
+  const PatchIndex idx(s);
   const int64_t plane = s.H * s.W, image = s.C * plane;
   // NCHW taps are (c, r, s): a block of channels is a block of Col rows. NHWC taps interleave channels.
   const int64_t cblocks = s.nhwc ? 1 : std::clamp<int64_t>(ceil_div(int64_t(threads) * 2, s.N * s.G), 1, Cg);

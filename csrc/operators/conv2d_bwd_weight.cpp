@@ -27,9 +27,9 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
     if (is_depthwise(s)) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
     return conv2d_direct_bwd_weight(s, threads, gy, x, gw);
   }
-  const GemmKernel<T>& kr = active_kernels().gemm<T>();
-  const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
+  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Kg : taps);  // GEMM columns
+  const PatchIndex idx(s);
   const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
   const int64_t pchunks = ceil_div(pixels, PIXEL_CHUNK), items = s.N * pchunks;
   const int64_t parts = std::clamp<int64_t>(ceil_div(threads, s.G), 1, std::max<int64_t>(items, 1));
@@ -67,11 +67,16 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
   }
 
   parallel_for(s.G, threads, [&](int64_t g) {
-    for (int64_t i = 0; i < block; ++i) {
-      T sum = T(0);
-      for (int64_t part = 0; part < parts; ++part) sum += partial[(g * parts + part) * block + i];
-      // NCHW/OIHW: group g's block is contiguous; NHWC/HWIO: row `tap` holds K values, the group's Kg of them.
-      gw[s.nhwc ? i / Kg * s.K + g * Kg + i % Kg : g * block + i] = sum;
+    // NCHW/OIHW: group g's block is contiguous; NHWC/HWIO: row `tap` holds K values, the group's Kg of them.
+    T* dst = s.nhwc ? gw + g * Kg : gw + g * block;
+    const int64_t rows = s.nhwc ? taps : 1, cols = s.nhwc ? Kg : block, ld = s.nhwc ? s.K : block;
+    for (int64_t r = 0; r < rows; ++r) {
+      T* out = dst + r * ld;
+      std::copy_n(partial.data() + g * parts * block + r * cols, cols, out);
+      for (int64_t part = 1; part < parts; ++part) {
+        const T* src = partial.data() + (g * parts + part) * block + r * cols;
+        for (int64_t j = 0; j < cols; ++j) out[j] += src[j];
+      }
     }
   });
 }
@@ -91,12 +96,27 @@ void conv2d_bwd_bias(const ConvShape& s, int threads, const T* gy, T* gb) {
     });
     return;
   }
-  // NHWC: rows of K values; each part sums a fixed range of rows, parts are added in order.
+  // NHWC: rows of K values; each part sums a fixed range of rows, parts are added in order. Within a part, blocks
+  // of ROWS rows are summed in T as one flat run of ROWS * K values (vectorizable whatever K is), then into double.
+  constexpr int64_t ROWS = 8, BLOCK = 256;  // rows per flat run; runs per T-sum before it joins the double sum
   const int64_t rows = s.N * pixels, parts = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
+  const int64_t run = ROWS * s.K;
   std::vector<double> partial(parts * s.K, 0.0);
   parallel_for(parts, threads, [&](int64_t part) {
     double* acc = partial.data() + part * s.K;
-    for (int64_t r = rows * part / parts; r < rows * (part + 1) / parts; ++r)
+    std::vector<T> lanes(run);
+    int64_t r = rows * part / parts;
+    const int64_t end = rows * (part + 1) / parts;
+    while (r + ROWS <= end) {
+      std::fill(lanes.begin(), lanes.end(), T(0));
+      const int64_t runs = std::min<int64_t>(BLOCK, (end - r) / ROWS);
+      for (int64_t i = 0; i < runs; ++i, r += ROWS) {
+        const T* src = gy + r * s.K;
+        for (int64_t j = 0; j < run; ++j) lanes[j] += src[j];
+      }
+      for (int64_t j = 0; j < run; ++j) acc[j % s.K] += lanes[j];
+    }
+    for (; r < end; ++r)
       for (int64_t k = 0; k < s.K; ++k) acc[k] += gy[r * s.K + k];
   });
   for (int64_t k = 0; k < s.K; ++k) {

@@ -13,11 +13,13 @@
 namespace fastconv {
 namespace {
 
-// Pixel chunks per image: enough units to keep every thread busy, each chunk at least one B panel wide.
-int64_t pixel_chunks(const ConvShape& s, int threads, int nr) {
+// Pixel chunks per image: enough units to keep every thread busy, each chunk at least two A row panels (NHWC:
+// pixels are GEMM rows) or one B panel of at least 64 columns (NCHW: pixels are columns).
+template <typename T>
+int64_t pixel_chunks(const ConvShape& s, int threads, const GemmKernel<T>& kr) {
   const int64_t images = s.N * s.G;
   const int64_t wanted = ceil_div(int64_t(threads) * 4, images);
-  const int64_t most = std::max<int64_t>(1, s.pixels() / std::max(nr, 64));
+  const int64_t most = std::max<int64_t>(1, s.pixels() / (s.nhwc ? 2 * kr.mr : std::max(kr.nr, 64)));
   return std::clamp<int64_t>(wanted, 1, most);
 }
 
@@ -42,10 +44,11 @@ template <typename T>
 void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   if (s.N == 0) return;
   threads = threads_for(s.flops(), threads);
-  const GemmKernel<T>& kr = active_kernels().gemm<T>();
-  const PatchIndex idx(s);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels();
-  const int64_t chunks = pixel_chunks(s, threads, kr.nr), chunk = ceil_div(pixels, chunks);
+  // GEMM columns: NHWC the output channels, NCHW the pixels.
+  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Kg : pixels);
+  const PatchIndex idx(s);
+  const int64_t chunks = pixel_chunks(s, threads, kr), chunk = ceil_div(pixels, chunks);
   const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
 
   // The weights are packed once per group and shared by every unit (NCHW: the A operand, NHWC: B).

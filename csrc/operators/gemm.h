@@ -114,8 +114,24 @@ Prepacked<T> prepack_b(const GemmKernel<T>& kr, const View& b, int64_t K, int64_
   return {dst, padded};
 }
 
+// The row stride of an A view the microkernel can read in place (unit stride along K), or 0 if it must be packed.
+template <typename T>
+int64_t in_place_rows(const MatrixView<T>& a) { return a.cs == 1 && a.rs > 0 ? a.rs : 0; }
+template <typename T>
+int64_t in_place_rows(const Transposed<MatrixView<T>>& a) { return a.v.rs == 1 && a.v.cs > 0 ? a.v.cs : 0; }
+template <class View>
+int64_t in_place_rows(const View&) { return 0; }
+
+template <typename T>
+const T* row_at(const MatrixView<T>& a, int64_t i, int64_t p) { return a.p + i * a.rs + p; }
+template <typename T>
+const T* row_at(const Transposed<MatrixView<T>>& a, int64_t i, int64_t p) { return a.v.p + i * a.v.cs + p; }
+template <typename T, class View>
+const T* row_at(const View&, int64_t, int64_t) { return nullptr; }
+
 // C[M x N] = (accumulate ? C : 0) + A[M x K] * B[K x N] on the calling thread. C is row-major with ldc.
-// A or B may be Prepacked (then it is read in place, not packed again).
+// A or B may be Prepacked (then it is read in place, not packed again). An A with unit stride along K is read in
+// place by the microkernel, full row panels at least (packing it would copy as much as the product reads).
 template <typename T, class ViewA, class ViewB>
 void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA& a, const ViewB& b, T* c,
           int64_t ldc, bool accumulate, GemmWorkspace<T>& ws) {
@@ -134,11 +150,14 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
       }
       for (int64_t ic = 0; ic < M; ic += kr.mc) {
         const int64_t mb = std::min<int64_t>(kr.mc, M - ic);
-        const T* a_block;
+        const T* a_block;  // packed panels of rows [ic + packed_from, ic + mb)
+        int64_t lda = 0, packed_from = 0;
         if constexpr (is_prepacked<ViewA>::value) {
           a_block = a.data + a.padded * pc + ic * kb;
         } else {
-          pack_a(a, ic, mb, pc, kb, mr, ws.a.get());
+          lda = in_place_rows(a);
+          packed_from = lda ? mb / mr * mr : 0;  // in place: only a partial last panel is packed
+          if (packed_from < mb) pack_a(a, ic + packed_from, mb - packed_from, pc, kb, mr, ws.a.get());
           a_block = ws.a.get();
         }
         for (int64_t jr = 0; jr < nb; jr += nr) {
@@ -146,14 +165,16 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
           const T* bp = b_block + jr * kb;
           for (int64_t ir = 0; ir < mb; ir += mr) {
             const int64_t m = std::min<int64_t>(mr, mb - ir);
-            const T* ap = a_block + ir * kb;
+            const bool in_place = lda && m == mr;
+            const T* ap = in_place ? row_at<T>(a, ic + ir, pc) : a_block + (ir - packed_from) * kb;
+            const int64_t ap_ld = in_place ? lda : 0;
             T* ct = c + (ic + ir) * ldc + jc + jr;
             if (m == mr && n == nr) {
-              kr.run(kb, ap, bp, ct, ldc, acc);
+              kr.run(kb, ap, ap_ld, bp, ct, ldc, acc);
               continue;
             }
             T* tile = ws.tile.get();
-            kr.run(kb, ap, bp, tile, nr, false);
+            kr.run(kb, ap, ap_ld, bp, tile, nr, false);
             for (int64_t i = 0; i < m; ++i) {
               T* crow = ct + i * ldc;
               const T* trow = tile + i * nr;

@@ -1,5 +1,7 @@
 """Optimizers with Keras names, arguments and update rules. State (slots, step count) is kept per parameter
 position, so a model's get_state/set_state can save and resume training exactly."""
+import math
+
 import numpy as np
 
 from .. import _pooling
@@ -23,6 +25,13 @@ class Optimizer:
     def _update(self, i, p, g):
         raise NotImplementedError
 
+    def _slots(self, i, p, count):
+        """The state arrays of parameter i, created (zeros like p) on its first step."""
+        slots = self.slots.get(i)
+        if slots is None:
+            slots = self.slots[i] = [np.zeros_like(p) for _ in range(count)]
+        return slots
+
     def get_state(self):
         return {"iterations": self.iterations, "slots": {i: [s.copy() for s in v] for i, v in self.slots.items()}}
 
@@ -44,7 +53,7 @@ class SGD(Optimizer):
         if self.momentum == 0:
             p -= lr * g
             return
-        (v,) = self.slots.setdefault(i, [np.zeros_like(p)])
+        (v,) = self._slots(i, p, 1)
         v *= self.momentum
         v -= lr * g
         p += self.momentum * v - lr * g if self.nesterov else v
@@ -59,9 +68,9 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _update(self, i, p, g):
-        m, v = self.slots.setdefault(i, [np.zeros_like(p), np.zeros_like(p)])
+        m, v = self._slots(i, p, 2)
         t = self.iterations
-        lr_t = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        lr_t = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         g = kernel_ready(g, p.dtype)
         if p.flags.c_contiguous and p.flags.aligned and m.dtype == p.dtype:  # one fused pass (the common case)
             _pooling.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), lr_t, self.beta_1,

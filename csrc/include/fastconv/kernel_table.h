@@ -6,10 +6,11 @@
 namespace fastconv {
 
 // C[mr x nr] = (accumulate ? C : 0) + A * B, summed over k steps.
-// a: k steps of mr values (a packed row panel), b: k steps of nr values (a packed column panel),
-// c: row-major with leading dimension ldc. Never reads C when accumulate is false.
+// a: k steps of mr values (a packed row panel) when lda == 0, else mr rows read in place, row i at a + i * lda
+// (a small A is not worth packing); b: k steps of nr values (a packed column panel); c: row-major with leading
+// dimension ldc. Never reads C when accumulate is false.
 template <typename T>
-using GemmUkernel = void (*)(int64_t k, const T* a, const T* b, T* c, int64_t ldc, bool accumulate);
+using GemmUkernel = void (*)(int64_t k, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, bool accumulate);
 
 template <typename T>
 struct GemmKernel {
@@ -69,6 +70,8 @@ struct KernelTable {
   const char* isa;
   GemmKernel<float> f32_gemm;
   GemmKernel<double> f64_gemm;
+  GemmKernel<float> f32_gemm_narrow;  // one vector of columns: for GEMMs with few columns (N <= nr)
+  GemmKernel<double> f64_gemm_narrow;
   DirectKernel<float> f32_direct;
   DirectKernel<double> f64_direct;
   FmaPeakProbe f32_fma_peak;
@@ -76,6 +79,14 @@ struct KernelTable {
 
   template <typename T>
   const GemmKernel<T>& gemm() const;
+  // The kernel for a GEMM with `columns` columns: the narrow tile where it covers them, else the wide one.
+  template <typename T>
+  const GemmKernel<T>& gemm_for(int64_t columns) const {
+    const GemmKernel<T>& narrow = gemm_narrow<T>();
+    return columns <= narrow.nr ? narrow : gemm<T>();
+  }
+  template <typename T>
+  const GemmKernel<T>& gemm_narrow() const;
   template <typename T>
   const DirectKernel<T>& direct() const;
 };
@@ -84,6 +95,10 @@ template <>
 inline const GemmKernel<float>& KernelTable::gemm<float>() const { return f32_gemm; }
 template <>
 inline const GemmKernel<double>& KernelTable::gemm<double>() const { return f64_gemm; }
+template <>
+inline const GemmKernel<float>& KernelTable::gemm_narrow<float>() const { return f32_gemm_narrow; }
+template <>
+inline const GemmKernel<double>& KernelTable::gemm_narrow<double>() const { return f64_gemm_narrow; }
 
 template <>
 inline const DirectKernel<float>& KernelTable::direct<float>() const { return f32_direct; }

@@ -4,10 +4,12 @@
 namespace fastconv {
 
 float f32_fma_peak_avx2(int64_t steps);
+void f32_gemm_12x8_avx2(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate);
+void f64_gemm_12x4_avx2(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate);
 DirectKernel<float> f32_direct_avx2();
 DirectKernel<double> f64_direct_avx2();
-void f32_gemm_6x16_avx2(int64_t k, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
-void f64_gemm_6x8_avx2(int64_t k, const double* a, const double* b, double* c, int64_t ldc, bool accumulate);
+void f32_gemm_6x16_avx2(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate);
+void f64_gemm_6x8_avx2(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate);
 
 // KC: a B panel of 256 x 16 floats (16 KiB) + A panel (6 KiB) fit a 32 KiB L1.
 constexpr int KC = 256;
@@ -19,6 +21,8 @@ KernelTable avx2_table() {
   t.isa = "avx2";
   t.f32_gemm = {f32_gemm_6x16_avx2, 6, 16, KC, MC, NC};
   t.f64_gemm = {f64_gemm_6x8_avx2, 6, 8, KC, MC, NC};
+  t.f32_gemm_narrow = {f32_gemm_12x8_avx2, 12, 8, KC, MC, NC};
+  t.f64_gemm_narrow = {f64_gemm_12x4_avx2, 12, 4, KC, MC, NC};
   t.f32_direct = f32_direct_avx2();
   t.f64_direct = f64_direct_avx2();
   t.f32_fma_peak = f32_fma_peak_avx2;

@@ -4,10 +4,12 @@
 namespace fastconv {
 
 float f32_fma_peak_generic(int64_t steps);
+void f32_gemm_8x4_generic(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate);
+void f64_gemm_8x2_generic(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate);
 DirectKernel<float> f32_direct_generic();
 DirectKernel<double> f64_direct_generic();
-void f32_gemm_4x8_generic(int64_t k, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
-void f64_gemm_4x4_generic(int64_t k, const double* a, const double* b, double* c, int64_t ldc, bool accumulate);
+void f32_gemm_4x8_generic(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate);
+void f64_gemm_4x4_generic(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate);
 
 // KC: a B panel of 256 x 8 floats (8 KiB) + A panel (4 KiB) fit any L1.
 constexpr int KC = 256;
@@ -19,6 +21,8 @@ KernelTable generic_table() {
   t.isa = "generic";
   t.f32_gemm = {f32_gemm_4x8_generic, 4, 8, KC, MC, NC};
   t.f64_gemm = {f64_gemm_4x4_generic, 4, 4, KC, MC, NC};
+  t.f32_gemm_narrow = {f32_gemm_8x4_generic, 8, 4, KC, MC, NC};
+  t.f64_gemm_narrow = {f64_gemm_8x2_generic, 8, 2, KC, MC, NC};
   t.f32_direct = f32_direct_generic();
   t.f64_direct = f64_direct_generic();
   t.f32_fma_peak = f32_fma_peak_generic;
