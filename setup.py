@@ -65,6 +65,7 @@ conv_module = Pybind11Extension(
 pooling_module = Extension(
     "fastconv._pooling",
     ["fastconv/_pooling.pyx"],
+    include_dirs=["csrc"],
     extra_compile_args=BASE_FLAGS + OMP,
     extra_link_args=OMP,
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -4,7 +4,7 @@
 Arguments were validated in fastconv/_args.py: arrays are C-contiguous, shapes agree, indices are in range.
 The `def`s are the binding (memoryviews -> pointers, GIL released); the `cdef ... nogil` functions the operators.
 """
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport isnan, INFINITY
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
@@ -13,6 +13,26 @@ from libc.string cimport memset
 ctypedef fused real:
     float
     double
+
+cdef extern from "pooling/pool_runs.h" nogil:
+    void pool_run_start_f(float* best, float* tap, const float* v, float tap0, int64_t n)
+    void pool_run_start_d(double* best, double* tap, const double* v, double tap0, int64_t n)
+    void pool_run_take_f(float* best, float* tap, const float* v, const float* vtaps, float vtap, int64_t n)
+    void pool_run_take_d(double* best, double* tap, const double* v, const double* vtaps, double vtap, int64_t n)
+
+
+cdef inline void run_start(real* best, real* tap, const real* v, real tap0, int64_t n) noexcept nogil:
+    if real is float:
+        pool_run_start_f(best, tap, v, tap0, n)
+    else:
+        pool_run_start_d(best, tap, v, tap0, n)
+
+
+cdef inline void run_take(real* best, real* tap, const real* v, const real* vtaps, real vtap, int64_t n) noexcept nogil:
+    if real is float:
+        pool_run_take_f(best, tap, v, vtaps, vtap, n)
+    else:
+        pool_run_take_d(best, tap, v, vtaps, vtap, n)
 
 
 cdef inline bint takes(real v, real best) noexcept nogil:
@@ -113,6 +133,74 @@ cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, real* best_tap, con
                 idx[o + c] = -1 if t < 0 else base + tap_offset[t]
 
 
+# Windows inside the input (no padding, none past the end), either layout: a row holds W pixels of C values
+# (NHWC: C channels; NCHW: one plane row, C == 1). The window maximum is reduced over contiguous runs, first along
+# each kernel row for every input column (stage 1), then across kernel rows (stage 2); output columns are then
+# picked out of the full-width result. Contiguous runs vectorize whatever C is, where a per-window loop over few
+# channels does not. "First maximum; the first NaN sticks" is associative, so the stages pick exactly the element
+# the tap-by-tap loop picks.
+cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, const int64_t* tap_offset,
+                         int64_t outer, int64_t C, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t kh,
+                         int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int threads) noexcept nogil:
+    cdef int64_t span = inside_span(C, Q, sw)  # values from each output column's first input column on
+    cdef int64_t row, o, p, i, j, e, q, c, t, base
+    cdef real* best      # stage-2 running maximum, full width (4 runs of span values per thread in scratch)
+    cdef real* best_tap  # its tap number i * kw + j, as a float (float-on-float selects vectorize)
+    cdef real* run       # stage-1 maximum along one kernel row
+    cdef real* run_tap   # its column tap j
+    cdef real* yr
+    cdef int64_t* ir
+    cdef const real* xr
+    for row in prange(outer * P, num_threads=threads, schedule="static"):
+        best = scratch + threadid() * inside_stride(span)
+        best_tap = best + run_stride(span)
+        run = best_tap + run_stride(span)
+        run_tap = run + run_stride(span)
+        o = row // P
+        p = row % P
+        for i in range(kh):
+            xr = x + ((o * H + p * sh + i * dh) * W) * C
+            # stage 1 into best (first kernel row) or run (the others), then stage 2 into best
+            if i == 0:
+                run_start(best, best_tap, xr, 0, span)
+                for j in range(1, kw):
+                    run_take(best, best_tap, xr + j * dw * C, NULL, j, span)
+            else:
+                run_start(run, run_tap, xr, 0, span)
+                for j in range(1, kw):
+                    run_take(run, run_tap, xr + j * dw * C, NULL, j, span)
+                run_take(best, best_tap, run, run_tap, i * kw, span)
+        yr = y + row * Q * C
+        ir = idx + row * Q * C
+        base = p * sh * W
+        for q in range(Q):
+            for c in range(C):
+                e = q * sw * C + c
+                yr[q * C + c] = best[e]
+                t = <int64_t> best_tap[e]
+                ir[q * C + c] = base + q * sw + tap_offset[t]
+
+
+cdef inline int64_t inside_span(int64_t C, int64_t Q, int64_t sw) noexcept nogil:
+    return ((Q - 1) * sw + 1) * C
+
+
+cdef inline int64_t run_stride(int64_t span) noexcept nogil:
+    """Values between two runs of one thread: a whole number of 64-byte lines."""
+    return (span + 15) // 16 * 16
+
+
+cdef inline int64_t inside_stride(int64_t span) noexcept nogil:
+    """Values between two threads' runs: 4 runs, rounded up to 4 KiB so threads never share a cache line."""
+    return (4 * run_stride(span) + 1023) // 1024 * 1024
+
+
+# The run reductions visit every input column, sw times the columns the windows start at: worth it for the
+# usual small strides, and while a row's runs stay in cache.
+cdef int64_t INSIDE_MAX_STRIDE = 4
+cdef int64_t INSIDE_MAX_SPAN = 1 << 16
+
+
 def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H, W, C)
                   real[:, :, :, ::1] y,              # OUT (N, C, P, Q) or (N, P, Q, C)
                   int64_t[:, :, :, ::1] indices not None,  # OUT like y
@@ -123,7 +211,13 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     cdef int64_t* ip = &indices[0, 0, 0, 0]
     cdef const real* xp = &x[0, 0, 0, 0]
     cdef real* yp = &y[0, 0, 0, 0]
-    cdef real* scratch = <real*> malloc(N * C * P * Q * sizeof(real))  # best-tap numbers, one per output
+    cdef int64_t run_channels = C if nhwc else 1
+    cdef bint inside = (ph == 0 and pw == 0 and P > 0 and Q > 0 and (P - 1) * sh + (kh - 1) * dh < H
+                        and (Q - 1) * sw + (kw - 1) * dw < W and sw <= INSIDE_MAX_STRIDE
+                        and inside_span(run_channels, Q, sw) <= INSIDE_MAX_SPAN)
+    # inside: 4 runs per thread; otherwise the best-tap numbers, one per output
+    cdef int64_t scratch_size = threads * inside_stride(inside_span(run_channels, Q, sw)) if inside else N * C * P * Q
+    cdef real* scratch = <real*> malloc(scratch_size * sizeof(real))
     cdef int64_t* tap_offset = <int64_t*> malloc(kh * kw * sizeof(int64_t))  # tap -> offset in the plane
     cdef int64_t t
     if scratch == NULL or tap_offset == NULL:
@@ -134,7 +228,10 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
         tap_offset[t] = (t // kw) * dh * W + (t % kw) * dw
     try:
         with nogil:
-            if nhwc:
+            if inside:
+                maxpool_inside(xp, yp, ip, scratch, tap_offset, N if nhwc else N * C, run_channels, H, W, P, Q, kh, kw,
+                               sh, sw, dh, dw, threads)
+            elif nhwc:
                 maxpool_nhwc(xp, yp, ip, scratch, tap_offset, N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw,
                              threads)
             else:
