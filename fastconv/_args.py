@@ -11,7 +11,8 @@ import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 LAYOUTS = ("NCHW", "NHWC")
-ALGORITHMS = {"auto": 0, "gemm": 1, "direct": 2}  # direct: dense (groups == 1) or depthwise (C/groups == 1)
+# direct: dense (groups == 1) or depthwise (C/groups == 1); winograd: forward of 3x3, stride 1, dilation 1, groups 1
+ALGORITHMS = {"auto": 0, "gemm": 1, "direct": 2, "winograd": 3}
 MAX_DIM = 2**31 - 1  # spatial sizes and offsets within one axis are 32-bit inside the kernels
 
 
@@ -51,6 +52,15 @@ def algorithm_id(fn, algorithm, p):
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{fn}: algorithm must be one of {sorted(ALGORITHMS)}, got {algorithm!r}")
     c, groups = p.shape[1], p.shape[9]
+    if algorithm == "winograd":
+        r, s, stride, dilation = p.shape[5], p.shape[6], p.shape[10:12], p.shape[14:16]
+        if fn != "conv2d":
+            raise ValueError(f"{fn}: algorithm 'winograd' computes the forward pass only; use 'auto', 'gemm' or "
+                             f"'direct'")
+        if (r, s) != (3, 3) or tuple(stride) != (1, 1) or tuple(dilation) != (1, 1) or groups != 1:
+            raise ValueError(f"{fn}: algorithm 'winograd' applies to 3x3 kernels with stride 1, dilation 1 and "
+                             f"groups 1, got kernel {(r, s)}, stride {tuple(stride)}, dilation {tuple(dilation)}, "
+                             f"groups {groups}")
     if algorithm == "direct" and groups != 1 and c // groups != 1:
         raise ValueError(f"{fn}: algorithm 'direct' applies to dense (groups == 1) and depthwise (groups == input "
                          f"channels) convolutions, got {c} channels in {groups} groups; use 'auto' or 'gemm'")

@@ -115,15 +115,15 @@ SHAPES_BY_ID = {s.id: s for s in CONV_SHAPES + POOL_SHAPES}
 
 
 def select(ids):
-    """Shapes by comma-separated ids or group names (small, large, depthwise); all conv shapes for None."""
+    """Shapes by comma-separated ids or group names (small, large, depthwise, pool); every shape for None."""
     if not ids:
-        return list(CONV_SHAPES)
+        return list(CONV_SHAPES) + list(POOL_SHAPES)
     out = []
     for token in ids.split(","):
         token = token.strip()
-        matches = [s for s in CONV_SHAPES if s.group == token] or ([SHAPES_BY_ID[token]] if token in SHAPES_BY_ID
-                                                                    else [])
+        group = POOL_SHAPES if token == "pool" else [s for s in CONV_SHAPES if s.group == token]
+        matches = group or ([SHAPES_BY_ID[token]] if token in SHAPES_BY_ID else [])
         if not matches:
-            raise ValueError(f"unknown shape {token!r}; known: {', '.join(SHAPES_BY_ID)} or small/large/depthwise")
+            raise ValueError(f"unknown shape {token!r}; known: {', '.join(SHAPES_BY_ID)} or small/large/depthwise/pool")
         out += matches
     return out

@@ -13,7 +13,7 @@ import numpy as np
 from . import _C
 from . import functional as F
 from . import reference as R
-from ._bench_shapes import POOL_SHAPES, select
+from ._bench_shapes import PoolShape, select
 from .runtime import get_num_threads
 
 PASSES = ("fwd", "bwd_data", "bwd_weight")
@@ -99,17 +99,43 @@ def run_conv(shapes, layouts=LAYOUTS, passes=PASSES, with_reference=True, with_t
     return rows
 
 
-def run_pool(layouts=LAYOUTS, budget=0.5):
+def torch_pool_callables(shape, layout, y, idx):
+    """PyTorch's max pooling forward (with indices) and backward on the same data; (None, None) without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None, None
+    fmt = torch.channels_last if layout == "NHWC" else torch.contiguous_format
+    xt = torch.from_numpy(shape.arrays("NCHW")).contiguous(memory_format=fmt)
+    kernel, stride, pad = [shape.kernel] * 2, [shape.stride] * 2, [shape.padding] * 2
+    yt, it = torch.nn.functional.max_pool2d(xt, kernel, stride, pad, return_indices=True)
+    gyt = torch.ones_like(yt)
+
+    def fwd():
+        return torch.nn.functional.max_pool2d(xt, kernel, stride, pad, return_indices=True)
+
+    def bwd():
+        return torch.ops.aten.max_pool2d_with_indices_backward(gyt, xt, kernel, stride, pad, [1, 1], False, it)
+
+    return fwd, bwd
+
+
+def run_pool(shapes, layouts=LAYOUTS, with_torch=True, budget=0.5):
+    """Times max pooling forward (with indices) and backward per (shape, layout); GB/s from shape.bytes."""
     rows = []
-    for shape in POOL_SHAPES:
+    for shape in shapes:
         for layout in layouts:
             x = shape.arrays(layout)
             y, idx = F.max_pool2d(x, shape.kernel, layout=layout, return_indices=True, **shape.kwargs)
             fwd = lambda: F.max_pool2d(x, shape.kernel, layout=layout, return_indices=True, **shape.kwargs)  # noqa
             bwd = lambda: F.max_pool2d_backward(y, idx, x.shape, layout=layout)  # noqa
-            for op, fn in (("pool_fwd", fwd), ("pool_bwd", bwd)):
-                rows.append(dict(shape=shape.id, layout=layout, op=op, gbytes=shape.bytes / 1e9,
-                                 fastconv_s=time_median(fn, budget=budget)))
+            torch_fns = torch_pool_callables(shape, layout, y, idx) if with_torch else (None, None)
+            for op, fn, torch_fn in (("pool_fwd", fwd, torch_fns[0]), ("pool_bwd", bwd, torch_fns[1])):
+                row = dict(shape=shape.id, layout=layout, op=op, gbytes=shape.bytes / 1e9,
+                           fastconv_s=time_median(fn, budget=budget))
+                if torch_fn is not None:
+                    row["torch_s"] = time_median(torch_fn, budget=budget)
+                rows.append(row)
     return rows
 
 
@@ -174,9 +200,11 @@ def main(args):
     print(f"fastconv bench: {info['cpu']}, isa {info['isa']}, {threads} threads, FMA peak {peak:.0f} GFLOP/s "
           f"(measured), PyTorch {torch_version or 'not installed'}")
     layouts = [args.layout] if args.layout else list(LAYOUTS)
-    rows = run_conv(select(args.shapes), layouts, with_reference=not args.no_reference, budget=args.budget)
-    if not args.shapes:
-        rows += run_pool(layouts)
+    shapes = select(args.shapes)
+    conv = [s for s in shapes if not isinstance(s, PoolShape)]
+    pool = [s for s in shapes if isinstance(s, PoolShape)]
+    rows = run_conv(conv, layouts, with_reference=not args.no_reference, budget=args.budget)
+    rows += run_pool(pool, layouts, budget=args.budget)
     print(format_table(rows, peak))
     if args.json:
         with open(args.json, "w") as f:

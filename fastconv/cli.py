@@ -120,7 +120,8 @@ def build_parser():
                            description="Time each convolution pass (and max pooling) side by side for fastconv, the "
                                        "NumPy reference and PyTorch (if installed): medians of repeats, GFLOP/s, "
                                        "% of this machine's measured FMA peak, speed-ups.")
-    bench.add_argument("--shapes", help="comma-separated shape ids or groups (small, large, depthwise); default all")
+    bench.add_argument("--shapes", help="comma-separated shape ids or groups (small, large, depthwise, pool); "
+                       "default all")
     bench.add_argument("--layout", choices=["NCHW", "NHWC"], help="one layout only (default both)")
     bench.add_argument("--threads", type=int, default=0, help="threads (default: OMP_NUM_THREADS or cores)")
     bench.add_argument("--budget", type=float, default=0.5, help="seconds of timing per measurement (default 0.5)")

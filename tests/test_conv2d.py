@@ -15,11 +15,26 @@ LAYOUTS = ["NCHW", "NHWC"]
 DTYPES = [np.float32, np.float64]
 
 
-ALGORITHMS = ["auto", "gemm", "direct"]
+ALGORITHMS = ["auto", "gemm", "direct", "winograd"]
+# Winograd F(4x4, 3x3)'s transforms scale values by up to ~10 before they are summed back: its float32 error is
+# that many times a GEMM's (benchmarks/RESULTS.md gives the measured error).
+WINOGRAD_ERROR = 10
 
 
-def applies(case, algorithm):
-    """Whether an explicit algorithm applies to the case ("direct": dense or depthwise shapes)."""
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def winograd_fits(r, s, kwargs):
+    return ((r, s) == (3, 3) and _pair(kwargs.get("stride", 1)) == (1, 1) and _pair(kwargs.get("dilation", 1)) == (1, 1)
+            and kwargs.get("groups", 1) == 1)
+
+
+def applies(case, algorithm, forward=True):
+    """Whether an explicit algorithm applies to the case ("direct": dense or depthwise shapes; "winograd": the
+    forward pass of 3x3, stride 1, dilation 1, groups 1)."""
+    if algorithm == "winograd":
+        return forward and winograd_fits(case.r, case.s, case.kwargs)
     return algorithm != "direct" or case.groups == 1 or case.c == case.groups
 
 
@@ -29,11 +44,12 @@ def applies(case, algorithm):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_conv2d_matches_reference(case, dtype, layout, algorithm, isa, rng):
     if not applies(case, algorithm):
-        pytest.skip("direct applies to dense and depthwise shapes")
+        pytest.skip(f"{algorithm} does not apply to this shape")
     x, w, b = case.arrays(rng, dtype, layout)
     kw = dict(case.kwargs, layout=layout, algorithm=algorithm)
-    assert_close(fastconv.conv2d(x, w, b, **kw), reference.conv2d(x, w, b, **kw), case.reduction)
-    assert_close(fastconv.conv2d(x, w, **kw), reference.conv2d(x, w, **kw), case.reduction)
+    reduction = case.reduction * (WINOGRAD_ERROR if algorithm == "winograd" else 1)
+    assert_close(fastconv.conv2d(x, w, b, **kw), reference.conv2d(x, w, b, **kw), reduction)
+    assert_close(fastconv.conv2d(x, w, **kw), reference.conv2d(x, w, **kw), reduction)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -41,8 +57,8 @@ def test_conv2d_matches_reference(case, dtype, layout, algorithm, isa, rng):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_conv2d_backward_matches_reference(case, dtype, layout, algorithm, isa, rng):
-    if not applies(case, algorithm):
-        pytest.skip("direct applies to dense and depthwise shapes")
+    if not applies(case, algorithm, forward=False):
+        pytest.skip(f"{algorithm} does not apply to this shape's backward passes")
     x, w, _ = case.arrays(rng, dtype, layout)
     kw = dict(case.kwargs, layout=layout, algorithm=algorithm)
     g = rng.standard_normal(reference.conv2d(x, w, **kw).shape).astype(dtype)
@@ -60,8 +76,8 @@ def test_conv2d_backward_matches_reference(case, dtype, layout, algorithm, isa, 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_backward_is_adjoint_of_forward(case, layout, algorithm, rng):
     """<conv(x; w), g> == <x, bwd_data(g)> == <w, bwd_weight(x, g)>: no finite differences needed."""
-    if not applies(case, algorithm):
-        pytest.skip("direct applies to dense and depthwise shapes")
+    if not applies(case, algorithm, forward=False):
+        pytest.skip(f"{algorithm} does not apply to this shape's backward passes")
     x, w, _ = case.arrays(rng, np.float64, layout)
     kw = dict(case.kwargs, layout=layout, algorithm=algorithm)
     y = fastconv.conv2d(x, w, **kw)
@@ -164,7 +180,7 @@ def conv_problems(draw):
     n = draw(st.integers(0, 3))
     layout = draw(st.sampled_from(LAYOUTS))
     dtype = draw(st.sampled_from(DTYPES))
-    algorithm = draw(st.sampled_from(ALGORITHMS if g == 1 or c == g else ["auto", "gemm"]))
+    algorithm = draw(st.sampled_from(["auto", "gemm", "direct"] if g == 1 or c == g else ["auto", "gemm"]))
     kw = dict(stride=stride, dilation=dilation, padding=padding, groups=g, layout=layout, algorithm=algorithm)
     return n, c, h, w, k, r, s, kw, dtype
 
@@ -192,6 +208,41 @@ def test_conv2d_property_based(problem, seed):
     got, want = fastconv.conv2d_backward(g, x, wt, **kw), reference.conv2d_backward(g, x, wt, **kw)
     for a, e in zip(got, want):
         assert_close(a, e, max(red, g.size))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 3), c=st.integers(1, 40), k=st.integers(1, 40), h=st.integers(1, 13), w=st.integers(1, 13),
+       padding=st.one_of(st.integers(0, 2), st.sampled_from(["same", "valid"])), layout=st.sampled_from(LAYOUTS),
+       dtype=st.sampled_from(DTYPES), relu=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_winograd_property_based(n, c, k, h, w, padding, layout, dtype, relu, seed):
+    """Any 3x3 stride-1 shape: partial tiles at the bottom/right, padding, channel tails of every vector width."""
+    assume(_fits(h, w, 3, 3, dict(padding=padding, stride=(1, 1), dilation=(1, 1))))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c) if layout == "NHWC" else (n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((3, 3, c, k) if layout == "NHWC" else (k, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    kw = dict(padding=padding, layout=layout, activation="relu" if relu else None)
+    got = fastconv.conv2d(x, wt, b, algorithm="winograd", **kw)
+    assert_close(got, reference.conv2d(x, wt, b, **kw), c * 9 * WINOGRAD_ERROR)
+
+
+def test_winograd_is_refused_where_it_does_not_apply():
+    x = np.zeros((1, 4, 6, 6))
+    for w, kw in [(np.zeros((4, 4, 5, 5)), {}), (np.zeros((4, 4, 3, 3)), dict(stride=2)),
+                  (np.zeros((4, 4, 3, 3)), dict(dilation=2)), (np.zeros((4, 2, 3, 3)), dict(groups=2))]:
+        with pytest.raises(ValueError, match="algorithm 'winograd' applies to 3x3 kernels"):
+            fastconv.conv2d(x, w, algorithm="winograd", **kw)
+    with pytest.raises(ValueError, match="'winograd' computes the forward pass only"):
+        fastconv.conv2d_backward(np.zeros((1, 4, 4, 4)), x, np.zeros((4, 4, 3, 3)), algorithm="winograd")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_auto_picks_winograd_for_3x3_layers_with_many_tiles(layout, rng):
+    nhwc = layout == "NHWC"
+    x = rng.standard_normal((2, 16, 16, 32) if nhwc else (2, 32, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 32, 32) if nhwc else (32, 32, 3, 3)).astype(np.float32)
+    y = fastconv.conv2d(x, w, padding=1, layout=layout)
+    np.testing.assert_array_equal(y, fastconv.conv2d(x, w, padding=1, layout=layout, algorithm="winograd"))
 
 
 @settings(max_examples=25, deadline=None)

@@ -16,9 +16,23 @@ bool direct_is_faster(const ConvShape& s, Pass pass) {
   return channels <= (s.nhwc ? 32 : 8) && reduction <= 160;
 }
 
+// Winograd F(4x4, 3x3) does a quarter of the multiplies, for about 1e-5 relative float32 error (documented in
+// benchmarks/RESULTS.md), but transforms the weights on every call (36 C x K matrices): it pays where the tiles
+// outnumber the channels enough to amortize that, and the channels keep its 36 GEMMs busy. Measured with
+// `fastconv bench --shapes large,small` (resnet 64/128/256 channels: 1.5-4x the GEMM; 512 channels at 7x7: slower).
+bool winograd_is_faster(const ConvShape& s) {
+  const int64_t tiles = s.N * ((s.P + 3) / 4) * ((s.Q + 3) / 4);
+  return winograd_applies(s) && s.C >= 16 && s.K >= 16 && 2 * tiles >= s.C;
+}
+
 }  // namespace
 
 Algorithm choose_algorithm(const ConvShape& s, Algorithm requested, Pass pass) {
+  if (requested == Algorithm::Winograd) {
+    if (pass == Pass::Forward) return Algorithm::Winograd;  // Python checked that it applies
+    requested = Algorithm::Auto;
+  }
+  if (pass == Pass::Forward && requested == Algorithm::Auto && winograd_is_faster(s)) return Algorithm::Winograd;
   if (is_depthwise(s)) return requested == Algorithm::Gemm ? Algorithm::Gemm : Algorithm::Direct;
   const bool applies = s.G == 1 && (pass != Pass::InputGrad || (s.stride_h == 1 && s.stride_w == 1));
   if (!applies) return Algorithm::Gemm;  // Python refused an explicit "direct" that applies to no pass

@@ -5,9 +5,10 @@
 
 namespace fastconv {
 
-// The passes of a convolution, and the algorithm each runs: "direct" (depthwise loops, or the dense row kernels)
-// or "gemm". An explicit request is followed where it applies to the pass; the input gradient of a strided dense
-// convolution always runs the GEMM (the row kernels compute it as a stride-1 convolution).
+// The passes of a convolution, and the algorithm each runs: "direct" (depthwise loops, or the dense row kernels),
+// "gemm" or "winograd" (forward only). An explicit request is followed where it applies to the pass; the input
+// gradient of a strided dense convolution always runs the GEMM (the row kernels compute it as a stride-1
+// convolution), and the backward passes of a "winograd" call are chosen as for "auto".
 enum class Pass { Forward, InputGrad, WeightGrad };
 Algorithm choose_algorithm(const ConvShape& s, Algorithm requested, Pass pass);
 
@@ -43,5 +44,10 @@ template <typename T>
 void conv2d_direct_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx);
 template <typename T>
 void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
+
+// Winograd F(4x4, 3x3), forward only: conv2d_winograd.cpp.
+bool winograd_applies(const ConvShape& s);
+template <typename T>
+void conv2d_winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
 
 }  // namespace fastconv

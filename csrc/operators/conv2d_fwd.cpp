@@ -97,7 +97,9 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
 template <typename T>
 void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   if (s.N == 0) return;
-  if (choose_algorithm(s, alg, Pass::Forward) == Algorithm::Direct) {
+  const Algorithm chosen = choose_algorithm(s, alg, Pass::Forward);
+  if (chosen == Algorithm::Winograd) return conv2d_winograd_fwd(s, threads_for(s.flops(), threads), x, w, b, relu, y);
+  if (chosen == Algorithm::Direct) {
     threads = threads_for(s.flops(), threads);
     if (is_depthwise(s)) return conv2d_depthwise_fwd(s, threads, x, w, b, relu, y);
     return conv2d_direct_fwd(s, threads, x, w, b, relu, y);

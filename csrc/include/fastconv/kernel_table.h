@@ -63,6 +63,15 @@ struct DirectKernel {
   int lanes;
 };
 
+// Winograd F(4x4, 3x3) tile transforms over NHWC channels (kernels/winograd_f4x3.h). input: the 36 pixels of a
+// 6x6 input tile at x + off[i] (off < 0: zero padding) -> v[xi * v_stride + c] = (B^T d B)[xi] for every channel c.
+// output: m[xi * m_stride + k] -> y[off[i] + k] = (A^T m A)[i] (+ bias[k]) (relu) for the 16 pixels with off >= 0.
+template <typename T>
+struct WinogradKernel {
+  void (*input)(const T* x, const int64_t* off, int64_t channels, T* v, int64_t v_stride);
+  void (*output)(const T* m, int64_t m_stride, int64_t channels, const T* bias, bool relu, const int64_t* off, T* y);
+};
+
 // Runs `steps` steps of independent FMA chains; each step is f32_peak_flops_per_step flops. Returns a checksum.
 using FmaPeakProbe = float (*)(int64_t steps);
 
@@ -74,6 +83,8 @@ struct KernelTable {
   GemmKernel<double> f64_gemm_narrow;
   DirectKernel<float> f32_direct;
   DirectKernel<double> f64_direct;
+  WinogradKernel<float> f32_winograd;
+  WinogradKernel<double> f64_winograd;
   FmaPeakProbe f32_fma_peak;
   int f32_peak_flops_per_step;
 
@@ -89,6 +100,8 @@ struct KernelTable {
   const GemmKernel<T>& gemm_narrow() const;
   template <typename T>
   const DirectKernel<T>& direct() const;
+  template <typename T>
+  const WinogradKernel<T>& winograd() const;
 };
 
 template <>
@@ -104,6 +117,11 @@ template <>
 inline const DirectKernel<float>& KernelTable::direct<float>() const { return f32_direct; }
 template <>
 inline const DirectKernel<double>& KernelTable::direct<double>() const { return f64_direct; }
+
+template <>
+inline const WinogradKernel<float>& KernelTable::winograd<float>() const { return f32_winograd; }
+template <>
+inline const WinogradKernel<double>& KernelTable::winograd<double>() const { return f64_winograd; }
 
 // Per-ISA tables, defined next to their microkernels.
 KernelTable generic_table();

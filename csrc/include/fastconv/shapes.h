@@ -23,6 +23,7 @@ struct ConvShape {
   int64_t flops() const { return 2 * N * K * pixels() * taps(); }  // of one pass (forward or either backward)
 };
 
-enum class Algorithm : int { Auto = 0, Gemm = 1, Direct = 2 };  // Direct: depthwise or groups == 1
+// Direct: depthwise or groups == 1; Winograd: forward of 3x3, stride 1, no dilation, groups == 1.
+enum class Algorithm : int { Auto = 0, Gemm = 1, Direct = 2, Winograd = 3 };
 
 }  // namespace fastconv
