@@ -243,6 +243,14 @@ def test_auto_picks_winograd_for_3x3_layers_with_many_tiles(layout, rng):
     w = rng.standard_normal((3, 3, 32, 32) if nhwc else (32, 32, 3, 3)).astype(np.float32)
     y = fastconv.conv2d(x, w, padding=1, layout=layout)
     np.testing.assert_array_equal(y, fastconv.conv2d(x, w, padding=1, layout=layout, algorithm="winograd"))
+    # The input gradient of such a layer is a forward of the same kind, which auto also runs by Winograd.
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    gx = fastconv.conv2d_backward(g, x, w, padding=1, layout=layout, need_weight=False, need_bias=False)[0]
+    gx_gemm = fastconv.conv2d_backward(g, x, w, padding=1, layout=layout, need_weight=False, need_bias=False,
+                                       algorithm="gemm")[0]
+    assert not np.array_equal(gx, gx_gemm)  # a different algorithm ran
+    want = reference.conv2d_backward(g, x, w, padding=1, layout=layout, need_weight=False, need_bias=False)[0]
+    assert_close(gx, want, 32 * 9 * WINOGRAD_ERROR)
 
 
 @settings(max_examples=25, deadline=None)

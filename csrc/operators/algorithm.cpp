@@ -27,12 +27,25 @@ bool winograd_is_faster(const ConvShape& s) {
 
 }  // namespace
 
+ConvShape input_grad_as_forward(const ConvShape& s) {
+  ConvShape t = s;
+  t.C = s.K, t.H = s.P, t.W = s.Q, t.K = s.C, t.P = s.H, t.Q = s.W;
+  t.pad_top = (s.R - 1) * s.dil_h - s.pad_top;  // negative where the padding exceeded the kernel's reach
+  t.pad_left = (s.S - 1) * s.dil_w - s.pad_left;
+  return t;
+}
+
 Algorithm choose_algorithm(const ConvShape& s, Algorithm requested, Pass pass) {
   if (requested == Algorithm::Winograd) {
     if (pass == Pass::Forward) return Algorithm::Winograd;  // Python checked that it applies
     requested = Algorithm::Auto;
   }
-  if (pass == Pass::Forward && requested == Algorithm::Auto && winograd_is_faster(s)) return Algorithm::Winograd;
+  if (requested == Algorithm::Auto) {
+    if (pass == Pass::Forward && winograd_is_faster(s)) return Algorithm::Winograd;
+    if (pass == Pass::InputGrad && s.G == 1 && s.stride_h == 1 && s.stride_w == 1 &&
+        winograd_is_faster(input_grad_as_forward(s)))
+      return Algorithm::Winograd;
+  }
   if (is_depthwise(s)) return requested == Algorithm::Gemm ? Algorithm::Gemm : Algorithm::Direct;
   const bool applies = s.G == 1 && (pass != Pass::InputGrad || (s.stride_h == 1 && s.stride_w == 1));
   if (!applies) return Algorithm::Gemm;  // Python refused an explicit "direct" that applies to no pass

@@ -6,11 +6,17 @@
 namespace fastconv {
 
 // The passes of a convolution, and the algorithm each runs: "direct" (depthwise loops, or the dense row kernels),
-// "gemm" or "winograd" (forward only). An explicit request is followed where it applies to the pass; the input
-// gradient of a strided dense convolution always runs the GEMM (the row kernels compute it as a stride-1
-// convolution), and the backward passes of a "winograd" call are chosen as for "auto".
+// "gemm" or "winograd" (forward, and auto's choice for the input gradient of stride-1 3x3 layers, computed as a
+// forward). An explicit request is followed where it applies to the pass; the input gradient of a strided dense
+// convolution always runs the GEMM (direct computes it as a stride-1 forward), and the backward passes of a
+// "winograd" call are chosen as for "auto".
 enum class Pass { Forward, InputGrad, WeightGrad };
 Algorithm choose_algorithm(const ConvShape& s, Algorithm requested, Pass pass);
+
+// Stride 1, groups 1: the input gradient is the forward convolution of gy with the flipped kernel, input and
+// output channels swapped, and the complementary padding (R - 1) * dil - pad. This is that forward's shape; the
+// direct and Winograd algorithms compute the input gradient through it.
+ConvShape input_grad_as_forward(const ConvShape& s);
 
 // y = conv(x, w) + b, optionally relu(.); b may be null.
 template <typename T>
@@ -37,11 +43,9 @@ void conv2d_depthwise_bwd_data(const ConvShape& s, int threads, const T* gy, con
 template <typename T>
 void conv2d_depthwise_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
 
-// The dense direct algorithm (groups == 1; the input gradient for stride 1 only): conv2d_direct.cpp.
+// The dense direct algorithm (groups == 1; the input gradient for stride 1 only, as a forward): conv2d_direct.cpp.
 template <typename T>
 void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
-template <typename T>
-void conv2d_direct_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx);
 template <typename T>
 void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
 

@@ -1,8 +1,10 @@
 // conv2d_bwd_data: gx = d<conv(x, w), gy>/dx. Differentiates y[k, pixel] = sum_tap W[k, tap] * Patch[tap, pixel]:
 // Col[tap, pixel] = sum_k W[k, tap] * gy[k, pixel] (one GEMM per block of pixels), then each Col entry is added
 // to the input element its (tap, pixel) pair read (col2im). Work units are (image, group, channel block); a unit
-// owns its slice of gx, so the scatter needs no atomics and its order is fixed.
+// owns its slice of gx, so the scatter needs no atomics and its order is fixed. The direct and Winograd
+// algorithms instead run the input gradient of a stride-1 dense convolution as a forward convolution of gy.
 #include <algorithm>
+#include <vector>
 
 #include "fastconv/cpu.h"
 #include "fastconv/parallel.h"
@@ -15,16 +17,35 @@ namespace {
 
 constexpr int64_t COL_ELEMENTS = 1 << 16;  // Col block (256 KiB of float) stays in L2 between GEMM and scatter.
 
+// The input gradient as the forward convolution input_grad_as_forward(s) of gy with the flipped kernel, run by
+// `alg` (direct or Winograd).
+template <typename T>
+void bwd_data_as_forward(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* w, T* gx) {
+  std::vector<T> flipped(s.K * s.C * s.R * s.S);
+  parallel_for(s.K, threads, [&](int64_t k) {
+    for (int64_t c = 0; c < s.C; ++c)
+      for (int64_t r = 0; r < s.R; ++r)
+        for (int64_t q = 0; q < s.S; ++q) {
+          const int64_t fr = s.R - 1 - r, fq = s.S - 1 - q;
+          if (s.nhwc) flipped[((fr * s.S + fq) * s.K + k) * s.C + c] = w[((r * s.S + q) * s.C + c) * s.K + k];
+          else flipped[((c * s.K + k) * s.R + fr) * s.S + fq] = w[((k * s.C + c) * s.R + r) * s.S + q];
+        }
+  });
+  const ConvShape t = input_grad_as_forward(s);
+  const T* no_bias = nullptr;
+  if (alg == Algorithm::Winograd) return conv2d_winograd_fwd(t, threads, gy, flipped.data(), no_bias, false, gx);
+  conv2d_direct_fwd(t, threads, gy, flipped.data(), no_bias, false, gx);
+}
+
 }  // namespace
 
 template <typename T>
 void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* w, T* gx) {
   if (s.N == 0) return;
   threads = threads_for(s.flops(), threads);
-  if (choose_algorithm(s, alg, Pass::InputGrad) == Algorithm::Direct) {
-    if (is_depthwise(s)) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);
-    return conv2d_direct_bwd_data(s, threads, gy, w, gx);
-  }
+  const Algorithm chosen = choose_algorithm(s, alg, Pass::InputGrad);
+  if (chosen == Algorithm::Direct && is_depthwise(s)) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);
+  if (chosen != Algorithm::Gemm) return bwd_data_as_forward(s, chosen, threads, gy, w, gx);
   const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels();
   // GEMM columns: NHWC the input channels (pointwise) or taps, NCHW the pixels.
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? (is_pointwise(s) ? Cg : taps) : pixels);

@@ -180,32 +180,10 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
       }
 }
 
-// Stride 1: the input gradient is the forward direct convolution of gy with the flipped, transposed kernel and
-// the complementary padding, (R - 1) * dil - pad (negative where the padding exceeded the kernel's reach).
-template <typename T>
-void conv2d_direct_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
-  ConvShape t = s;
-  t.C = s.K, t.H = s.P, t.W = s.Q, t.K = s.C, t.P = s.H, t.Q = s.W;
-  t.pad_top = (s.R - 1) * s.dil_h - s.pad_top;
-  t.pad_left = (s.S - 1) * s.dil_w - s.pad_left;
-  std::vector<T> flipped(s.K * s.C * s.R * s.S);
-  for (int64_t k = 0; k < s.K; ++k)
-    for (int64_t c = 0; c < s.C; ++c)
-      for (int64_t r = 0; r < s.R; ++r)
-        for (int64_t q = 0; q < s.S; ++q) {
-          const int64_t fr = s.R - 1 - r, fq = s.S - 1 - q;
-          if (s.nhwc) flipped[((fr * s.S + fq) * s.K + k) * s.C + c] = w[((r * s.S + q) * s.C + c) * s.K + k];
-          else flipped[((c * s.K + k) * s.R + fr) * s.S + fq] = w[((k * s.C + c) * s.R + r) * s.S + q];
-        }
-  conv2d_direct_fwd(t, threads, gy, flipped.data(), static_cast<const T*>(nullptr), false, gx);
-}
-
 template void conv2d_direct_fwd<float>(const ConvShape&, int, const float*, const float*, const float*, bool, float*);
 template void conv2d_direct_fwd<double>(const ConvShape&, int, const double*, const double*, const double*, bool,
                                         double*);
 template void conv2d_direct_bwd_weight<float>(const ConvShape&, int, const float*, const float*, float*);
 template void conv2d_direct_bwd_weight<double>(const ConvShape&, int, const double*, const double*, double*);
-template void conv2d_direct_bwd_data<float>(const ConvShape&, int, const float*, const float*, float*);
-template void conv2d_direct_bwd_data<double>(const ConvShape&, int, const double*, const double*, double*);
 
 }  // namespace fastconv
