@@ -4,6 +4,7 @@
 // matrix meets column t of the weight matrix. Pixels are (p, q) of one image.
 #pragma once
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "operators/gemm.h"
@@ -179,12 +180,41 @@ void pack_a(const Transposed<PatchView<T>>& a, int64_t i0, int64_t mc, int64_t p
   }
 }
 
+// dst[0:mr] = src[0:mr], with the common panel heights known to the compiler (a few vector moves, no call).
+template <typename T>
+inline void copy_panel_step(const T* src, T* dst, int mr) {
+  switch (mr) {
+    case 4: std::memcpy(dst, src, 4 * sizeof(T)); return;
+    case 6: std::memcpy(dst, src, 6 * sizeof(T)); return;
+    case 8: std::memcpy(dst, src, 8 * sizeof(T)); return;
+    case 12: std::memcpy(dst, src, 12 * sizeof(T)); return;
+    case 16: std::memcpy(dst, src, 16 * sizeof(T)); return;
+    default: std::copy_n(src, mr, dst);
+  }
+}
+
 // Rows taps, columns pixels, packed as row panels (bwd_weight NHWC's A): each step is one pixel's run of taps.
+// A full panel whose taps are consecutive channels of one kernel position (the usual case: C/G a multiple of mr)
+// is one contiguous copy per pixel, or zeros where that position falls in the padding.
 template <typename T>
 void pack_a(const PatchView<T>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
   if (!a.s->nhwc || a.s->Cg() < MIN_CHANNEL_RUN) return pack_a<T, PatchView<T>>(a, i0, mc, p0, kc, mr, dst);
+  const PatchIndex& idx = *a.idx;
+  const int64_t H = a.s->H, W = a.s->W;
   for (int64_t ir = 0; ir < mc; ir += mr) {
     const int64_t m = std::min<int64_t>(mr, mc - ir);
+    const Tap first = idx.taps[i0 + ir], last = idx.taps[i0 + ir + m - 1];
+    if (m == mr && last.offset - first.offset == m - 1 && last.dh == first.dh && last.dw == first.dw) {
+      for (int64_t p = 0; p < kc; ++p, dst += mr) {
+        const Pixel px = idx.pixels[a.pixel0 + p0 + p];
+        const int64_t h = px.h + first.dh, w = px.w + first.dw;
+        if (static_cast<uint64_t>(h) < static_cast<uint64_t>(H) && static_cast<uint64_t>(w) < static_cast<uint64_t>(W))
+          copy_panel_step(a.x + first.offset + h * idx.row_stride + w * idx.col_stride, dst, mr);
+        else
+          std::fill_n(dst, mr, T(0));
+      }
+      continue;
+    }
     for (int64_t p = 0; p < kc; ++p, dst += mr) {
       a.gather_taps(p0 + p, i0 + ir, m, dst, 1);
       std::fill(dst + m, dst + mr, T(0));
