@@ -180,6 +180,25 @@ void pack_a(const Transposed<PatchView<T>>& a, int64_t i0, int64_t mc, int64_t p
   }
 }
 
+// Rows pixels, columns taps, packed as column panels (bwd_weight NCHW's B): each tap's row of the patch matrix is
+// gathered along pixels (contiguous runs for stride 1) and written down its panel column.
+template <typename T>
+void pack_b(const Transposed<PatchView<T>>& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
+  constexpr int64_t ROW = 512;  // kc never exceeds the kernel tables' KC (256)
+  T row[ROW];
+  for (int64_t jr = 0; jr < nc; jr += nr, dst += kc * nr) {
+    const int64_t n = std::min<int64_t>(nr, nc - jr);
+    for (int64_t j = 0; j < nr; ++j) {
+      for (int64_t p = 0; p < kc; p += ROW) {
+        const int64_t len = std::min(ROW, kc - p);
+        if (j < n) b.v.gather(j0 + jr + j, p0 + p, len, row);
+        else std::fill_n(row, len, T(0));
+        for (int64_t i = 0; i < len; ++i) dst[(p + i) * nr + j] = row[i];
+      }
+    }
+  }
+}
+
 // dst[0:mr] = src[0:mr], with the common panel heights known to the compiler (a few vector moves, no call).
 template <typename T>
 inline void copy_panel_step(const T* src, T* dst, int mr) {
