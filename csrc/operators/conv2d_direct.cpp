@@ -100,9 +100,11 @@ void fill_scratch(const ConvShape& s, const RowPlan& plan, const T* image, int64
       T* d = row + ci * plan.width;
       std::fill(d, d + lo, T(0));
       std::fill(d + hi, d + plan.width, T(0));
-      if (s.nhwc) {
+      if (s.nhwc && s.C > 1) {
         const T* src = image + (h * s.W + w0) * s.C + ci;
         for (int64_t c = lo; c < hi; ++c) d[c] = src[(c - lo) * s.C];
+      } else if (s.nhwc) {  // one channel: NHWC rows are NCHW rows
+        std::copy_n(image + h * s.W + w0, hi - lo, d + lo);
       } else {
         std::copy_n(image + (ci * s.H + h) * s.W + w0, hi - lo, d + lo);
       }
