@@ -139,6 +139,12 @@ class _Weighted(Layer):
             return y
         return self.activation.forward(y, training)
 
+    def forward_with_relu(self, x):
+        """The linear part with a ReLU fused into the kernel: the model's fusion of a following ReLU layer (which
+        then differentiates the ReLU itself)."""
+        self._activated = False
+        return self._linear(x, fuse_relu=True)
+
     def backward(self, grad_y):
         if self._activated:
             grad_y = self.activation.backward(grad_y)

@@ -12,7 +12,7 @@ from . import optimizers as _optimizers
 from . import saving as _saving
 from ._progress import Progbar
 from .callbacks import Callback, History, TerminateOnNaN
-from .layers import Activation, Layer, MaxPool2D
+from .layers import Activation, Layer, MaxPool2D, _Weighted
 
 BACKENDS = {"fastconv": _functional, "reference": _reference}
 _KERAS_NAMES = {MaxPool2D: "max_pooling2d"}  # Keras names this layer after its long alias
@@ -156,12 +156,29 @@ class Sequential:
         """Whether training stops before the final softmax, which the fused loss absorbs."""
         return self.loss.fuses_softmax and not self.loss.from_logits and self._ends_in_softmax()
 
+    @staticmethod
+    def _relu_follows(layer, nxt):
+        """Whether a ReLU layer right after a Conv2D/Dense without activation can run in that layer's kernel."""
+        return (isinstance(layer, _Weighted) and layer.activation.activation == "linear"
+                and isinstance(nxt, Activation) and nxt.activation == "relu")
+
     def _forward(self, x, training, logits):
-        """Runs the layers; with logits=True stops before a final softmax the loss absorbs."""
+        """Runs the layers; with logits=True stops before a final softmax the loss absorbs. A ReLU layer after a
+        Conv2D or Dense runs fused into that layer's kernel (one pass over the output instead of two)."""
         strip = logits and self._strips_softmax()
-        last = self._layers[-1]
-        for layer in self._layers[:-1]:
-            x = layer.forward(x, training)
+        layers = self._layers
+        i = 0
+        while i < len(layers) - 1:
+            layer, nxt = layers[i], layers[i + 1]
+            if self._relu_follows(layer, nxt):
+                x = nxt._y = layer.forward_with_relu(x)  # the ReLU layer keeps its output for its backward
+                i += 2
+            else:
+                x = layer.forward(x, training)
+                i += 1
+        if i == len(layers):  # the last layer was a fused ReLU
+            return x
+        last = layers[-1]
         if strip and isinstance(last, Activation):
             return x
         if strip:

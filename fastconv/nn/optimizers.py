@@ -67,14 +67,19 @@ class Adam(Optimizer):
         super().__init__(learning_rate)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
+    def apply(self, params, grads):
+        t = self.iterations + 1
+        self._lr_t = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        self._threads = get_num_threads()
+        super().apply(params, grads)
+
     def _update(self, i, p, g):
         m, v = self._slots(i, p, 2)
-        t = self.iterations
-        lr_t = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        lr_t = self._lr_t
         g = kernel_ready(g, p.dtype)
         if p.flags.c_contiguous and p.flags.aligned and m.dtype == p.dtype:  # one fused pass (the common case)
             _pooling.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), lr_t, self.beta_1,
-                                 self.beta_2, self.epsilon, get_num_threads())
+                                 self.beta_2, self.epsilon, self._threads)
             return
         m += (1 - self.beta_1) * (g - m)
         v += (1 - self.beta_2) * (g * g - v)
