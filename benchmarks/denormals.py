@@ -1,0 +1,51 @@
+"""Side-by-side timings for target 8 of issue 4: denormal (subnormal) vs normal inputs on each algorithm, and the
+per-call overhead of a tiny call. Not a pytest suite: `python benchmarks/denormals.py` prints one line per case."""
+import timeit
+
+import numpy as np
+
+import fastconv
+from fastconv._bench_shapes import SHAPES_BY_ID
+from fastconv.bench import time_median
+
+
+def denormal(a):
+    """a scaled into the float32 subnormal range (every nonzero element below the smallest normal)."""
+    d = (a * np.float32(1e-39)).astype(np.float32)
+    assert (np.abs(d[d != 0]) < np.finfo(np.float32).tiny).all()
+    return d
+
+
+def compare(name, fn, a):
+    d = denormal(a)
+    normal, sub = time_median(lambda: fn(a), repeats=7), time_median(lambda: fn(d), repeats=7)
+    print(f"{name:48s} normal {normal * 1e3:8.3f} ms  denormal {sub * 1e3:8.3f} ms  ratio {sub / normal:.2f}")
+
+
+def main():
+    x, w, b, gy = SHAPES_BY_ID["mnist_1x6_2x2"].arrays("NHWC")
+    compare("mnist 1x6 2x2 NHWC forward (direct)", lambda a: fastconv.conv2d(a, w, b, layout="NHWC"), x)
+    compare("mnist 1x6 2x2 NHWC weight gradient (direct)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, layout="NHWC", need_input=False), x)
+    x, w, b, gy = SHAPES_BY_ID["resnet_64_3x3"].arrays("NHWC")
+    kw = dict(layout="NHWC", padding=1)
+    compare("resnet_64 3x3 NHWC forward (winograd)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
+    compare("resnet_64 3x3 NHWC input gradient (winograd, gy)",
+            lambda a: fastconv.conv2d_backward(a, x, w, need_weight=False, need_bias=False, **kw), gy)
+    compare("resnet_64 3x3 NHWC weight gradient (gemm)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, need_input=False, need_bias=False, **kw), x)
+    x, w, b, gy = SHAPES_BY_ID["resnet_64_3x3"].arrays("NCHW")
+    compare("resnet_64 3x3 NCHW weight gradient (gemm)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, padding=1, need_input=False, need_bias=False), x)
+    pool = np.random.default_rng(0).standard_normal((32, 27, 27, 6)).astype(np.float32)
+    compare("max pool 2x2 NHWC 6 channels", lambda a: fastconv.max_pool2d(a, 2, layout="NHWC", return_indices=True),
+            pool)
+    tiny_x, tiny_w = np.ones((1, 1, 4, 4), np.float32), np.ones((1, 1, 2, 2), np.float32)
+    n = 20000
+    conv = min(timeit.repeat(lambda: fastconv.conv2d(tiny_x, tiny_w), number=n, repeat=5)) / n
+    pool = min(timeit.repeat(lambda: fastconv.max_pool2d(tiny_x, 2), number=n, repeat=5)) / n
+    print(f"tiny conv2d call {conv * 1e6:.1f} us, tiny max_pool2d call {pool * 1e6:.1f} us")
+
+
+if __name__ == "__main__":
+    main()
