@@ -24,8 +24,8 @@ template <typename T>
 void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, T* gw) {
   threads = threads_for(s.flops(), threads);
   if (choose_algorithm(s, alg, Pass::WeightGrad) == Algorithm::Direct) {
-    if (is_depthwise(s)) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
-    return conv2d_direct_bwd_weight(s, threads, gy, x, gw);
+    if (direct_rows_apply(s)) return conv2d_direct_bwd_weight(s, threads, gy, x, gw);
+    return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
   }
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Kg : taps);  // GEMM columns

@@ -69,7 +69,7 @@ struct RowPlan {
   }
 };
 
-// The output channel of lane l in weight table g.
+// The output channel of lane l in weight table g (NCHW: table g is output channel g).
 int64_t table_channel(const ConvShape& s, int lanes, int64_t g, int64_t l) { return s.nhwc ? (g * lanes + l) % s.K : g; }
 
 // Index of (tap t, output channel k) in the user's weights: (K, C, R, S) or (R, S, C, K).
@@ -141,24 +141,46 @@ void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lan
   }
 }
 
+// The problem the row kernels see. Dense: the shape itself. Depthwise NCHW: every (image, group) plane is a
+// one-channel image whose K/G output channels use that group's weight tables (planes and their outputs are
+// consecutive in NCHW, so plane n is image n / G, group n % G).
+struct RowProblem {
+  ConvShape shape;
+  int64_t groups;  // weight-table sets: plane n uses set n % groups
+
+  explicit RowProblem(const ConvShape& s) : shape(s), groups(1) {
+    if (!is_depthwise(s)) return;
+    shape.N = s.N * s.G, shape.C = 1, shape.K = s.K / s.G, shape.G = 1;
+    groups = s.G;
+  }
+  int64_t tables(const RowPlan& plan) const { return groups * plan.tables(shape); }
+  int64_t first_table(const RowPlan& plan, int64_t n) const { return n % groups * plan.tables(shape); }
+};
+
 }  // namespace
+
+bool direct_rows_apply(const ConvShape& s) { return s.G == 1 || (is_depthwise(s) && !s.nhwc); }
 
 template <typename T>
 void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   const DirectKernel<T>& kr = active_kernels().direct<T>();
   const int W = kr.lanes;
-  const RowPlan plan(s, W);
-  const int64_t ntaps = plan.ntaps(), tables = plan.tables(s);
+  const RowProblem pb(s);
+  const ConvShape& t = pb.shape;
+  const RowPlan plan(t, W);
+  const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan);
   AlignedBuffer<T> wtab(tables * ntaps * W), btab(tables * W);
   for (int64_t g = 0; g < tables; ++g)
     for (int64_t l = 0; l < W; ++l) {
-      const int64_t k = table_channel(s, W, g, l);
-      for (int64_t t = 0; t < ntaps; ++t) wtab.get()[(g * ntaps + t) * W + l] = w[weight_index(s, t, k)];
+      const int64_t k = table_channel(t, W, g, l);
+      for (int64_t tap = 0; tap < ntaps; ++tap) wtab.get()[(g * ntaps + tap) * W + l] = w[weight_index(t, tap, k)];
       btab.get()[g * W + l] = b ? b[k] : T(0);
     }
   const T* bias = b ? btab.get() : nullptr;
-  for_each_band(s, plan, threads, W, x, [&](int, int64_t n, int64_t p0, int64_t p1, const T* scratch) {
-    kr.fwd(plan.band(s, scratch, p1 - p0), wtab.get(), bias, relu, y + first_output(s, n, p0));
+  for_each_band(t, plan, threads, W, x, [&](int, int64_t n, int64_t p0, int64_t p1, const T* scratch) {
+    const int64_t first = pb.first_table(plan, n);
+    kr.fwd(plan.band(t, scratch, p1 - p0), wtab.get() + first * ntaps * W, bias ? bias + first * W : nullptr, relu,
+           y + first_output(t, n, p0));
   });
 }
 
@@ -166,19 +188,22 @@ template <typename T>
 void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
   const DirectKernel<T>& kr = active_kernels().direct<T>();
   const int W = kr.lanes;
-  const RowPlan plan(s, W);
-  const int64_t ntaps = plan.ntaps(), tables = plan.tables(s), table = ntaps * W;
+  const RowProblem pb(s);
+  const ConvShape& t = pb.shape;
+  const RowPlan plan(t, W);
+  const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan), table = ntaps * W;
   std::vector<T> acc(threads * tables * table, T(0));
-  for_each_band(s, plan, threads, W, x, [&](int thread, int64_t n, int64_t p0, int64_t p1, const T* scratch) {
-    kr.wgrad(plan.band(s, scratch, p1 - p0), gy + first_output(s, n, p0), acc.data() + thread * tables * table);
+  for_each_band(t, plan, threads, W, x, [&](int thread, int64_t n, int64_t p0, int64_t p1, const T* scratch) {
+    T* a = acc.data() + (thread * tables + pb.first_table(plan, n)) * table;
+    kr.wgrad(plan.band(t, scratch, p1 - p0), gy + first_output(t, n, p0), a);
   });
   // Fold lanes (each lane holds one output channel's share) and threads into the user's layout.
   std::fill_n(gw, s.K * ntaps, T(0));
   for (int thread = 0; thread < threads; ++thread)
     for (int64_t g = 0; g < tables; ++g)
-      for (int64_t t = 0; t < ntaps; ++t) {
-        const T* a = acc.data() + (thread * tables + g) * table + t * W;
-        for (int64_t l = 0; l < W; ++l) gw[weight_index(s, t, table_channel(s, W, g, l))] += a[l];
+      for (int64_t tap = 0; tap < ntaps; ++tap) {
+        const T* a = acc.data() + (thread * tables + g) * table + tap * W;
+        for (int64_t l = 0; l < W; ++l) gw[weight_index(t, tap, table_channel(t, W, g, l))] += a[l];
       }
 }
 

@@ -101,8 +101,8 @@ void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, cons
   if (chosen == Algorithm::Winograd) return conv2d_winograd_fwd(s, threads_for(s.flops(), threads), x, w, b, relu, y);
   if (chosen == Algorithm::Direct) {
     threads = threads_for(s.flops(), threads);
-    if (is_depthwise(s)) return conv2d_depthwise_fwd(s, threads, x, w, b, relu, y);
-    return conv2d_direct_fwd(s, threads, x, w, b, relu, y);
+    if (direct_rows_apply(s)) return conv2d_direct_fwd(s, threads, x, w, b, relu, y);
+    return conv2d_depthwise_fwd(s, threads, x, w, b, relu, y);
   }
   conv2d_fwd_gemm(s, threads, x, w, b, relu, y);
 }
