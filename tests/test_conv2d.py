@@ -94,7 +94,8 @@ def test_backward_is_adjoint_of_forward(case, layout, algorithm, rng):
                                 dict(algorithm="direct", stride=(2, 3), padding="same")], ids=str)
 def test_conv2d_backward_matches_finite_differences(kw, layout, isa, rng):
     x = rng.standard_normal((2, 5, 5, 4) if layout == "NHWC" else (2, 4, 5, 5))
-    w = rng.standard_normal((2, 3, 4 // kw.get("groups", 1), 4) if layout == "NHWC" else (4, 4 // kw.get("groups", 1), 2, 3))
+    cg = 4 // kw.get("groups", 1)
+    w = rng.standard_normal((2, 3, cg, 4) if layout == "NHWC" else (4, cg, 2, 3))
     b = rng.standard_normal(4)
     g = rng.standard_normal(fastconv.conv2d(x, w, layout=layout, **kw).shape)
 

@@ -101,8 +101,8 @@ struct RowCursor {
 
 // NB vectors from the cursor on (in any rows): every tap, then bias, relu and the (possibly partial) store.
 template <typename T, int W, Gather G, int NB>
-__attribute__((always_inline)) inline void fwd_vectors(const DirectRows<T>& r, RowCursor& c, int64_t nvec, const T* wtab, const T* btab, bool relu,
-                        T* out) {
+__attribute__((always_inline)) inline void fwd_vectors(const DirectRows<T>& r, RowCursor& c, int64_t nvec,
+                                                       const T* wtab, const T* btab, bool relu, T* out) {
   using V = typename RowVec<T, W>::V;
   V acc[NB];
   const T* xp[NB];
@@ -153,7 +153,8 @@ void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T
 
 // TB taps from t of weight table (a, phase): sums gather * gy over the phase's vectors of every row b.
 template <typename T, int W, Gather G, int TB>
-__attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, int64_t a, int64_t phase, int64_t t, const T* gy, T* acc) {
+__attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, int64_t a, int64_t phase, int64_t t,
+                                                      const T* gy, T* acc) {
   using V = typename RowVec<T, W>::V;
   const Lanes<T, W> lanes(r.idx + phase * W);
   const int64_t nvec = (r.len + W - 1) / W, full = r.len / W;

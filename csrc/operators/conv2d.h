@@ -43,9 +43,9 @@ void conv2d_depthwise_bwd_data(const ConvShape& s, int threads, const T* gy, con
 template <typename T>
 void conv2d_depthwise_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
 
-// The direct row kernels: dense convolutions (groups == 1; the input gradient for stride 1 only, as a forward) and
-// NCHW depthwise ones (each plane a one-channel image): conv2d_direct.cpp. Other depthwise shapes run the loops of
-// conv2d_depthwise.cpp.
+// The direct row kernels: dense convolutions (groups == 1; the input gradient for stride 1 only, as a forward),
+// NCHW depthwise ones (each plane a one-channel image) and NHWC depthwise ones with one channel per group (lanes
+// over channels): conv2d_direct.cpp. Other depthwise shapes run the loops of conv2d_depthwise.cpp.
 bool direct_rows_apply(const ConvShape& s);
 template <typename T>
 void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);

@@ -23,10 +23,13 @@ template <typename T>
 void bwd_data_as_forward(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* w, T* gx) {
   std::vector<T> flipped(s.K * s.Cg() * s.R * s.S);
   parallel_for(s.K, threads, [&](int64_t k) {
-    if (is_depthwise(s)) {  // (K, 1, R, S): each channel's kernel flipped in place, the channel count unchanged
+    if (is_depthwise(s)) {  // (K, 1, R, S) or (R, S, 1, K): each channel's kernel flipped, channels unchanged
       for (int64_t r = 0; r < s.R; ++r)
-        for (int64_t q = 0; q < s.S; ++q)
-          flipped[(k * s.R + s.R - 1 - r) * s.S + s.S - 1 - q] = w[(k * s.R + r) * s.S + q];
+        for (int64_t q = 0; q < s.S; ++q) {
+          const int64_t fr = s.R - 1 - r, fq = s.S - 1 - q;
+          if (s.nhwc) flipped[(fr * s.S + fq) * s.K + k] = w[(r * s.S + q) * s.K + k];
+          else flipped[(k * s.R + fr) * s.S + fq] = w[(k * s.R + r) * s.S + q];
+        }
       return;
     }
     for (int64_t c = 0; c < s.C; ++c)
@@ -51,7 +54,7 @@ void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy
   threads = threads_for(s.flops(), threads);
   const Algorithm chosen = choose_algorithm(s, alg, Pass::InputGrad);
   if (chosen == Algorithm::Direct && is_depthwise(s)) {
-    // One channel per group in and out, stride 1, NCHW: the transposed convolution is the same kind of depthwise
+    // One channel per group in and out, stride 1: the transposed convolution is the same kind of depthwise
     // forward, which the row kernels run.
     const bool as_forward = s.K == s.C && s.stride_h == 1 && s.stride_w == 1 && direct_rows_apply(s);
     if (!as_forward) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);

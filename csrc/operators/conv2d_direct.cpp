@@ -16,37 +16,58 @@ namespace fastconv {
 namespace {
 
 // Everything about the rows that depends on the shape only. A row holds Q * interleave lanes (lane j: output
-// column j / interleave, channel j % interleave); tap t = (r * S + c) * C + ci.
+// column j / interleave, channel j % interleave). Two scratch layouts:
+// - planar (dense convolutions): scratch row = C runs of `width` columns; tap t = (r * S + c) * C + ci; every lane
+//   of a vector reads the same input channel;
+// - channelwise (NHWC depthwise, one channel per group): scratch row = `width` pixels of C channels, as NHWC
+//   lies; tap t = r * S + c; lane (q, k) reads channel k.
+// Scratch column c (pixel c for channelwise) holds input column c - pad_left.
 struct RowPlan {
+  bool channelwise;
   int64_t interleave;  // channels interleaved in one output row: K for NHWC, 1 for NCHW (one row per channel)
   int64_t len;         // lanes of a row
   int64_t phases;      // vectors repeat their gather pattern and weights with this period
-  int64_t width;       // scratch columns per (input row, channel): column c holds input column c - pad_left
+  int64_t width;       // scratch columns per (input row, channel) (planar) or pixels per input row (channelwise)
   int64_t pitch;       // scratch values per input row: C * width
   std::vector<int64_t> tap_off;
   std::vector<int32_t> vbase, idx;
   Gather gather;
 
-  RowPlan(const ConvShape& s, int lanes) : interleave(s.nhwc ? s.K : 1), len(s.Q * interleave) {
+  RowPlan(const ConvShape& s, int lanes)
+      : channelwise(s.nhwc && is_depthwise(s)), interleave(s.nhwc ? s.K : 1), len(s.Q * interleave) {
+    // Per input column, a lane moves stride_w columns (planar) or stride_w pixels of C values (channelwise).
+    const int64_t column = channelwise ? s.stride_w * s.C : s.stride_w;
     phases = interleave / std::gcd<int64_t>(interleave, lanes);
     vbase.resize(ceil_div(len, lanes));
-    for (int64_t v = 0; v < int64_t(vbase.size()); ++v) vbase[v] = int32_t(v * lanes / interleave * s.stride_w);
+    for (int64_t v = 0; v < int64_t(vbase.size()); ++v) {
+      const int64_t j = v * lanes;
+      vbase[v] = int32_t(j / interleave * column + (channelwise ? j % interleave : 0));
+    }
     idx.resize(phases * lanes);
     int64_t most = 0;
     bool identity = true, zero = true;
     for (int64_t k = 0; k < phases; ++k) {
       const int64_t first = k * lanes % interleave;  // channel of the phase's first lane
       for (int64_t l = 0; l < lanes; ++l) {
-        const int64_t column = (first + l) / interleave * s.stride_w;
-        idx[k * lanes + l] = int32_t(column);
-        most = std::max(most, column);
-        identity = identity && column == l;
-        zero = zero && column == 0;
+        const int64_t at = (first + l) / interleave * column + (channelwise ? (first + l) % interleave - first : 0);
+        idx[k * lanes + l] = int32_t(at);
+        most = std::max(most, at);
+        identity = identity && at == l;
+        zero = zero && at == 0;
       }
     }
     gather = identity ? Gather::Contiguous : zero ? Gather::Broadcast : most < lanes ? Gather::Permute : Gather::Scalar;
-    // Contiguous and Permute load a whole vector from each lane group's first column.
-    width = vbase.back() + (s.S - 1) * s.dil_w + std::max<int64_t>(most + 1, lanes);
+    // Contiguous and Permute load a whole vector from each lane group's first value; reads past the row's last
+    // input column must land on zeros (a NaN there would poison the weight gradient's zero-padded lanes).
+    const int64_t reach = vbase.back() + std::max<int64_t>(most + 1, lanes);  // values from a tap's first column
+    if (channelwise) {
+      width = ceil_div(reach, s.C) + (s.S - 1) * s.dil_w;
+      pitch = width * s.C;
+      for (int64_t r = 0; r < s.R; ++r)
+        for (int64_t c = 0; c < s.S; ++c) tap_off.push_back(r * s.dil_h * pitch + c * s.dil_w * s.C);
+      return;
+    }
+    width = reach + (s.S - 1) * s.dil_w;
     pitch = s.C * width;
     for (int64_t r = 0; r < s.R; ++r)
       for (int64_t c = 0; c < s.S; ++c)
@@ -70,7 +91,9 @@ struct RowPlan {
 };
 
 // The output channel of lane l in weight table g (NCHW: table g is output channel g).
-int64_t table_channel(const ConvShape& s, int lanes, int64_t g, int64_t l) { return s.nhwc ? (g * lanes + l) % s.K : g; }
+int64_t table_channel(const ConvShape& s, int lanes, int64_t g, int64_t l) {
+  return s.nhwc ? (g * lanes + l) % s.K : g;
+}
 
 // Index of (tap t, output channel k) in the user's weights: (K, C, R, S) or (R, S, C, K).
 int64_t weight_index(const ConvShape& s, int64_t t, int64_t k) {
@@ -84,7 +107,7 @@ int64_t first_output(const ConvShape& s, int64_t n, int64_t p0) {
   return s.nhwc ? (n * s.P + p0) * s.Q * s.K : (n * s.K * s.P + p0) * s.Q;
 }
 
-// Input rows [h0, h0 + rows) of one image into the planar scratch; zero outside the image.
+// Input rows [h0, h0 + rows) of one image into the scratch (planar or channelwise); zero outside the image.
 template <typename T>
 void fill_scratch(const ConvShape& s, const RowPlan& plan, const T* image, int64_t h0, int64_t rows, T* dst) {
   const int64_t lo = std::clamp<int64_t>(s.pad_left, 0, plan.width);
@@ -94,6 +117,12 @@ void fill_scratch(const ConvShape& s, const RowPlan& plan, const T* image, int64
     T* row = dst + i * plan.pitch;
     if (h < 0 || h >= s.H) {
       std::fill_n(row, plan.pitch, T(0));
+      continue;
+    }
+    if (plan.channelwise) {  // NHWC rows as they lie, between zero columns
+      std::fill(row, row + lo * s.C, T(0));
+      std::fill(row + hi * s.C, row + plan.pitch, T(0));
+      std::copy_n(image + (h * s.W + w0) * s.C, (hi - lo) * s.C, row + lo * s.C);
       continue;
     }
     for (int64_t ci = 0; ci < s.C; ++ci) {
@@ -141,15 +170,15 @@ void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lan
   }
 }
 
-// The problem the row kernels see. Dense: the shape itself. Depthwise NCHW: every (image, group) plane is a
-// one-channel image whose K/G output channels use that group's weight tables (planes and their outputs are
-// consecutive in NCHW, so plane n is image n / G, group n % G).
+// The problem the row kernels see. Dense and NHWC depthwise: the shape itself. Depthwise NCHW: every (image,
+// group) plane is a one-channel image whose K/G output channels use that group's weight tables (planes and their
+// outputs are consecutive in NCHW, so plane n is image n / G, group n % G).
 struct RowProblem {
   ConvShape shape;
   int64_t groups;  // weight-table sets: plane n uses set n % groups
 
   explicit RowProblem(const ConvShape& s) : shape(s), groups(1) {
-    if (!is_depthwise(s)) return;
+    if (!is_depthwise(s) || s.nhwc) return;  // NHWC depthwise: the channelwise plan over the whole image
     shape.N = s.N * s.G, shape.C = 1, shape.K = s.K / s.G, shape.G = 1;
     groups = s.G;
   }
@@ -159,7 +188,7 @@ struct RowProblem {
 
 }  // namespace
 
-bool direct_rows_apply(const ConvShape& s) { return s.G == 1 || (is_depthwise(s) && !s.nhwc); }
+bool direct_rows_apply(const ConvShape& s) { return s.G == 1 || (is_depthwise(s) && (!s.nhwc || s.K == s.C)); }
 
 template <typename T>
 void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {

@@ -20,9 +20,9 @@ namespace {
 constexpr int64_t TILE = 4, ALPHA = 6, POINTS = ALPHA * ALPHA;
 constexpr int64_t BLOCK_BYTES = 4 << 20;  // V + M of one block of tiles
 
-// U[xi] = (G g G^T)[xi] for every (c, k) (w is OIHW or HWIO, as s.nhwc says), written straight into the GEMM's packed B layout (C x K per
-// xi, as prepack_b lays it out: per KC block of rows, panels of nr columns; columns past K zero). In parallel over
-// c; G g then (G g) G^T, each a short loop over k that vectorizes.
+// U[xi] = (G g G^T)[xi] for every (c, k) (w is OIHW or HWIO, as s.nhwc says), written straight into the GEMM's
+// packed B layout (C x K per xi, as prepack_b lays it out: per KC block of rows, panels of nr columns; columns past
+// K zero). In parallel over c; G g then (G g) G^T, each a short loop over k that vectorizes.
 template <typename T>
 void transform_weights(const ConvShape& s, const T* w, const GemmKernel<T>& kr, int64_t padded, T* packed,
                        int threads) {
