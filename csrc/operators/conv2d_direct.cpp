@@ -141,11 +141,19 @@ void fill_scratch(const ConvShape& s, const RowPlan& plan, const T* image, int64
   }
 }
 
+constexpr int64_t SCRATCH_BYTES = 256 << 10;  // a band's input rows, per thread
+
 // Calls body(thread, n, p0, p1, scratch) for each (image, band of output rows [p0, p1)) with the band's input rows
 // in the calling thread's scratch; units are split statically over threads.
 template <typename T, class Body>
 void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lanes, const T* x, Body&& body) {
-  const int64_t bands = std::clamp<int64_t>(ceil_div(4 * int64_t(threads), std::max<int64_t>(s.N, 1)), 1, s.P);
+  // Enough bands to keep every thread busy, and bands small enough that their scratch stays in L2 while the
+  // kernels read it (a whole 112 x 112 x 32 image would not).
+  const int64_t rows_in_cache = std::max<int64_t>(1, SCRATCH_BYTES / int64_t(plan.pitch * sizeof(T)));
+  const int64_t out_rows_in_cache = std::max<int64_t>(1, (rows_in_cache - (s.R - 1) * s.dil_h) / s.stride_h);
+  const int64_t wanted = std::max(ceil_div(4 * int64_t(threads), std::max<int64_t>(s.N, 1)),
+                                  ceil_div(s.P, out_rows_in_cache));
+  const int64_t bands = std::clamp<int64_t>(wanted, 1, s.P);
   const int64_t band = ceil_div(s.P, bands), image = s.C * s.H * s.W;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)
