@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "fastconv/kernel_table.h"
+#include "kernels/vector_io.h"
 
 namespace fastconv {
 namespace {
@@ -29,18 +30,6 @@ struct RowVec {
   typedef T V __attribute__((vector_size(W * sizeof(T))));
   typedef typename LaneIndex<T>::type I __attribute__((vector_size(W * sizeof(T))));
 };
-
-template <typename V, typename T>
-inline V load_vec(const T* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename V, typename T>
-inline void store_vec(T* p, const V& v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 // The lane pattern of one phase: a shuffle mask for Permute and the raw offsets for Scalar.
 template <typename T, int W>

@@ -4,24 +4,12 @@
 // once per call by the operator. Instantiated per ISA like gemm_tile.h (internal linkage).
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "fastconv/kernel_table.h"
+#include "kernels/vector_io.h"
 
 namespace fastconv {
 namespace {
-
-template <typename V, typename T>
-inline V wino_load(const T* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename V, typename T>
-inline void wino_store(T* p, const V& v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 // out = B^T in, for one column (or row) of six values.
 template <typename V>
@@ -49,7 +37,7 @@ template <typename V, typename T>
 inline void input_tile(const T* x, const int64_t* off, T* v, int64_t v_stride) {
   V d[6][6], t[6][6];
   for (int i = 0; i < 6; ++i)
-    for (int j = 0; j < 6; ++j) d[i][j] = off[i * 6 + j] < 0 ? V{} : wino_load<V>(x + off[i * 6 + j]);
+    for (int j = 0; j < 6; ++j) d[i][j] = off[i * 6 + j] < 0 ? V{} : load_vec<V>(x + off[i * 6 + j]);
   for (int j = 0; j < 6; ++j) {  // columns: t = B^T d
     V col[6], out[6];
     for (int i = 0; i < 6; ++i) col[i] = d[i][j];
@@ -59,7 +47,7 @@ inline void input_tile(const T* x, const int64_t* off, T* v, int64_t v_stride) {
   for (int i = 0; i < 6; ++i) {  // rows: (B^T d) B
     V out[6];
     bt_apply(t[i], out);
-    for (int j = 0; j < 6; ++j) wino_store(v + (i * 6 + j) * v_stride, out[j]);
+    for (int j = 0; j < 6; ++j) store_vec(v + (i * 6 + j) * v_stride, out[j]);
   }
 }
 
@@ -69,11 +57,11 @@ inline void output_tile(const T* m, int64_t m_stride, const T* bias, bool relu, 
   V t[4][6];
   for (int j = 0; j < 6; ++j) {  // columns: A^T m
     V col[6], out[4];
-    for (int i = 0; i < 6; ++i) col[i] = wino_load<V>(m + (i * 6 + j) * m_stride);
+    for (int i = 0; i < 6; ++i) col[i] = load_vec<V>(m + (i * 6 + j) * m_stride);
     at_apply(col, out);
     for (int i = 0; i < 4; ++i) t[i][j] = out[i];
   }
-  const V b = bias ? wino_load<V>(bias) : V{};
+  const V b = bias ? load_vec<V>(bias) : V{};
   for (int i = 0; i < 4; ++i) {  // rows: (A^T m) A
     V out[4];
     at_apply(t[i], out);
@@ -81,7 +69,7 @@ inline void output_tile(const T* m, int64_t m_stride, const T* bias, bool relu, 
       if (off[i * 4 + j] < 0) continue;
       V r = out[j] + b;
       if (relu) r = r < V{} ? V{} : r;  // NaN stays NaN, as in the reference
-      wino_store(y + off[i * 4 + j], r);
+      store_vec(y + off[i * 4 + j], r);
     }
   }
 }
