@@ -2,6 +2,7 @@
 // Operators read tile and cache-block sizes from the entries, never the ISA's name.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 namespace fastconv {
 
@@ -88,40 +89,30 @@ struct KernelTable {
   FmaPeakProbe f32_fma_peak;
   int f32_peak_flops_per_step;
 
+  // The entry for element type T (float or double) of each kind of kernel.
   template <typename T>
-  const GemmKernel<T>& gemm() const;
+  const GemmKernel<T>& gemm() const { return of<T>(f32_gemm, f64_gemm); }
+  template <typename T>
+  const GemmKernel<T>& gemm_narrow() const { return of<T>(f32_gemm_narrow, f64_gemm_narrow); }
+  template <typename T>
+  const DirectKernel<T>& direct() const { return of<T>(f32_direct, f64_direct); }
+  template <typename T>
+  const WinogradKernel<T>& winograd() const { return of<T>(f32_winograd, f64_winograd); }
   // The kernel for a GEMM with `columns` columns: the narrow tile where it covers them, else the wide one.
   template <typename T>
   const GemmKernel<T>& gemm_for(int64_t columns) const {
     const GemmKernel<T>& narrow = gemm_narrow<T>();
     return columns <= narrow.nr ? narrow : gemm<T>();
   }
-  template <typename T>
-  const GemmKernel<T>& gemm_narrow() const;
-  template <typename T>
-  const DirectKernel<T>& direct() const;
-  template <typename T>
-  const WinogradKernel<T>& winograd() const;
+
+ private:
+  template <typename T, class F32, class F64>
+  static const auto& of(const F32& f32, const F64& f64) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "kernels exist for float and double");
+    if constexpr (std::is_same_v<T, float>) return f32;
+    else return f64;
+  }
 };
-
-template <>
-inline const GemmKernel<float>& KernelTable::gemm<float>() const { return f32_gemm; }
-template <>
-inline const GemmKernel<double>& KernelTable::gemm<double>() const { return f64_gemm; }
-template <>
-inline const GemmKernel<float>& KernelTable::gemm_narrow<float>() const { return f32_gemm_narrow; }
-template <>
-inline const GemmKernel<double>& KernelTable::gemm_narrow<double>() const { return f64_gemm_narrow; }
-
-template <>
-inline const DirectKernel<float>& KernelTable::direct<float>() const { return f32_direct; }
-template <>
-inline const DirectKernel<double>& KernelTable::direct<double>() const { return f64_direct; }
-
-template <>
-inline const WinogradKernel<float>& KernelTable::winograd<float>() const { return f32_winograd; }
-template <>
-inline const WinogradKernel<double>& KernelTable::winograd<double>() const { return f64_winograd; }
 
 // Per-ISA tables, defined next to their microkernels.
 KernelTable generic_table();
