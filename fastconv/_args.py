@@ -308,8 +308,9 @@ def _pool_geometry(fn, x_shape, x_dtype, kernel_size, stride, padding, dilation,
     return (n, c, h, wd, p, q, kh, kw, sh, sw, ph, pw, dh, dw), to_layout(n, c, p, q, nhwc), nhwc
 
 
-def pool2d_backward_params(fn, grad_y, indices, input_shape, layout):
-    """Validates max_pool2d_backward's arguments; indices must point inside their (n, c) plane or be -1."""
+def pool2d_backward_params(fn, grad_y, indices, input_shape, layout, pooled=None, check_range=True):
+    """Validates max_pool2d_backward's arguments; indices must point inside their (n, c) plane or be -1 (checked
+    here, or with check_range=False by the kernel as it scatters: one pass over them instead of three)."""
     nhwc = check_layout(fn, layout)
     grad_y = check_array(fn, "grad_y", grad_y, 4)
     if not isinstance(indices, np.ndarray) or indices.dtype != np.int64:
@@ -325,10 +326,20 @@ def pool2d_backward_params(fn, grad_y, indices, input_shape, layout):
     gn, gc, _, _ = nchw(grad_y.shape, nhwc)
     if min(c, h, wd) <= 0 or n < 0 or (n, c) != (gn, gc):
         raise ValueError(f"{fn}: input_shape {input_shape} does not match grad_y.shape {grad_y.shape} ({layout})")
+    if check_range:
+        pool_indices_in_range(fn, indices, h, wd)
+    if pooled is not None:
+        pooled = check_array(fn, "pooled", pooled, 4, grad_y.dtype)
+        if pooled.shape != grad_y.shape:
+            raise ValueError(f"{fn}: pooled.shape {pooled.shape} must equal grad_y.shape {grad_y.shape}")
+    return grad_y, indices, input_shape, nhwc, pooled
+
+
+def pool_indices_in_range(fn, indices, h, wd):
+    """Raises ValueError unless every index is -1 or a position inside an h x wd plane."""
     if indices.size and (indices.min() < -1 or indices.max() >= h * wd):
         raise ValueError(f"{fn}: indices must lie in [-1, {h * wd}) for input planes of {h}x{wd}, "
                          f"got values in [{indices.min()}, {indices.max()}]")
-    return grad_y, indices, input_shape, nhwc
 
 
 def any_float(fn, name, a, dtype=None):

@@ -6,7 +6,7 @@ The `def`s are the binding (memoryviews -> pointers, GIL released); the `cdef ..
 """
 from cython.parallel cimport prange, threadid
 from libc.math cimport isnan, INFINITY
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
@@ -14,11 +14,33 @@ ctypedef fused real:
     float
     double
 
-cdef extern from "pooling/pool_runs.h" nogil:
+cdef extern from "pooling/isa_loops.h" nogil:
+    int fc_isa
     void pool_run_start_f(float* best, float* tap, const float* v, float tap0, int64_t n)
     void pool_run_start_d(double* best, double* tap, const double* v, double tap0, int64_t n)
     void pool_run_take_f(float* best, float* tap, const float* v, const float* vtaps, float vtap, int64_t n)
     void pool_run_take_d(double* best, double* tap, const double* v, const double* vtaps, double vtap, int64_t n)
+    void pool_pick_f(float* y, int64_t* idx, const float* best, const float* tap, const int32_t* src,
+                     const int64_t* col, int64_t base, int64_t n)
+    void pool_pick_d(double* y, int64_t* idx, const double* best, const double* tap, const int32_t* src,
+                     const int64_t* col, int64_t base, int64_t n)
+    void adam_f(float* p, const float* g, float* m, float* v, float lr_t, float beta_1, float beta_2,
+                float epsilon, int64_t n)
+    void adam_d(double* p, const double* g, double* m, double* v, double lr_t, double beta_1, double beta_2,
+                double epsilon, int64_t n)
+
+ISAS = {"generic": 0, "avx2": 1, "avx512": 2}  # csrc/pooling/isa_loops.h's FC_ISA_* numbers
+
+
+def use_isa(str isa):
+    """Runs the vector loops built for `isa` (the convolution kernels' choice; see fastconv.runtime)."""
+    global fc_isa
+    fc_isa = ISAS[isa]
+
+
+def isa():
+    """The ISA whose vector loops run."""
+    return next(name for name, number in ISAS.items() if number == fc_isa)
 
 
 cdef inline void run_start(real* best, real* tap, const real* v, real tap0, int64_t n) noexcept nogil:
@@ -33,6 +55,14 @@ cdef inline void run_take(real* best, real* tap, const real* v, const real* vtap
         pool_run_take_f(best, tap, v, vtaps, vtap, n)
     else:
         pool_run_take_d(best, tap, v, vtaps, vtap, n)
+
+
+cdef inline void pick(real* y, int64_t* idx, const real* best, const real* tap, const int32_t* src,
+                      const int64_t* col, int64_t base, int64_t n) noexcept nogil:
+    if real is float:
+        pool_pick_f(y, idx, best, tap, src, col, base, n)
+    else:
+        pool_pick_d(y, idx, best, tap, src, col, base, n)
 
 
 cdef inline bint takes(real v, real best) noexcept nogil:
@@ -135,20 +165,21 @@ cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, real* best_tap, con
 
 # NHWC with few channels, windows inside the input (no padding, none past the end): a row holds W pixels of C
 # values. The window maximum is reduced over contiguous runs, first along each kernel row for every input column
-# (stage 1), then across kernel rows (stage 2); output columns are then picked out of the full-width result. Contiguous runs vectorize whatever C is, where a per-window loop over few
-# channels does not. "First maximum; the first NaN sticks" is associative, so the stages pick exactly the element
-# the tap-by-tap loop picks.
-cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, const int64_t* tap_offset,
-                         int64_t N, int64_t C, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t kh,
-                         int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int threads) noexcept nogil:
+# (stage 1), then across kernel rows (stage 2); output columns are then picked out of the full-width result.
+# Contiguous runs vectorize whatever C is, where a per-window loop over few channels does not. "First maximum; the
+# first NaN sticks" is associative, so the stages pick exactly the element the tap-by-tap loop picks. The taps
+# kept beside the runs are in-plane offsets i * dh * W + j * dw (exact as floats: see inside_fits), so the pick
+# turns them into indices with one add.
+cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, const int32_t* src,
+                         const int64_t* col, int64_t N, int64_t C, int64_t H, int64_t W, int64_t P, int64_t Q,
+                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+                         int threads) noexcept nogil:
     cdef int64_t span = inside_span(C, Q, sw)  # values from each output column's first input column on
-    cdef int64_t row, o, p, i, j, e, q, c, t, base
+    cdef int64_t row, o, p, i, j
     cdef real* best      # stage-2 running maximum, full width (4 runs of span values per thread in scratch)
-    cdef real* best_tap  # its tap number i * kw + j, as a float (float-on-float selects vectorize)
+    cdef real* best_tap  # its tap's in-plane offset, as a float (float-on-float selects vectorize)
     cdef real* run       # stage-1 maximum along one kernel row
-    cdef real* run_tap   # its column tap j
-    cdef real* yr
-    cdef int64_t* ir
+    cdef real* run_tap   # its column offset j * dw
     cdef const real* xr
     for row in prange(N * P, num_threads=threads, schedule="static"):
         best = scratch + threadid() * inside_stride(span)
@@ -163,21 +194,13 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
             if i == 0:
                 run_start(best, best_tap, xr, 0, span)
                 for j in range(1, kw):
-                    run_take(best, best_tap, xr + j * dw * C, NULL, j, span)
+                    run_take(best, best_tap, xr + j * dw * C, NULL, j * dw, span)
             else:
                 run_start(run, run_tap, xr, 0, span)
                 for j in range(1, kw):
-                    run_take(run, run_tap, xr + j * dw * C, NULL, j, span)
-                run_take(best, best_tap, run, run_tap, i * kw, span)
-        yr = y + row * Q * C
-        ir = idx + row * Q * C
-        base = p * sh * W
-        for q in range(Q):
-            for c in range(C):
-                e = q * sw * C + c
-                yr[q * C + c] = best[e]
-                t = <int64_t> best_tap[e]
-                ir[q * C + c] = base + q * sw + tap_offset[t]
+                    run_take(run, run_tap, xr + j * dw * C, NULL, j * dw, span)
+                run_take(best, best_tap, run, run_tap, i * dh * W, span)
+        pick(y + row * Q * C, idx + row * Q * C, best, best_tap, src, col, p * sh * W, Q * C)
 
 
 cdef inline int64_t inside_span(int64_t C, int64_t Q, int64_t sw) noexcept nogil:
@@ -216,22 +239,27 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     cdef bint inside = (nhwc and C < INSIDE_MAX_CHANNELS and ph == 0 and pw == 0 and P > 0 and Q > 0
                         and (P - 1) * sh + (kh - 1) * dh < H
                         and (Q - 1) * sw + (kw - 1) * dw < W and sw <= INSIDE_MAX_STRIDE
-                        and inside_span(C, Q, sw) <= INSIDE_MAX_SPAN)
+                        and inside_span(C, Q, sw) <= INSIDE_MAX_SPAN
+                        and ((kh - 1) * dh * W + (kw - 1) * dw < (1 << 24) or real is double))
     # inside: 4 runs per thread; otherwise the best-tap numbers, one per output
     cdef int64_t scratch_size = threads * inside_stride(inside_span(C, Q, sw)) if inside else N * C * P * Q
+    cdef int64_t picks = Q * C if inside else 0  # inside: where each output of a row sits in the runs
     cdef real* scratch = <real*> malloc(scratch_size * sizeof(real))
     cdef int64_t* tap_offset = <int64_t*> malloc(kh * kw * sizeof(int64_t))  # tap -> offset in the plane
-    cdef int64_t t
-    if scratch == NULL or tap_offset == NULL:
-        free(scratch)
-        free(tap_offset)
-        raise MemoryError()
-    for t in range(kh * kw):
-        tap_offset[t] = (t // kw) * dh * W + (t % kw) * dw
+    cdef int32_t* src = <int32_t*> malloc((picks + 1) * sizeof(int32_t))      # output e of a row -> run element
+    cdef int64_t* col = <int64_t*> malloc((picks + 1) * sizeof(int64_t))      # -> its window's first column
+    cdef int64_t t, e
     try:
+        if scratch == NULL or tap_offset == NULL or src == NULL or col == NULL:
+            raise MemoryError()
+        for t in range(kh * kw):
+            tap_offset[t] = (t // kw) * dh * W + (t % kw) * dw
+        for e in range(picks):
+            src[e] = <int32_t> ((e // C) * sw * C + e % C)
+            col[e] = (e // C) * sw
         with nogil:
             if inside:
-                maxpool_inside(xp, yp, ip, scratch, tap_offset, N, C, H, W, P, Q, kh, kw, sh, sw, dh, dw, threads)
+                maxpool_inside(xp, yp, ip, scratch, src, col, N, C, H, W, P, Q, kh, kw, sh, sw, dh, dw, threads)
             elif nhwc:
                 maxpool_nhwc(xp, yp, ip, scratch, tap_offset, N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw,
                              threads)
@@ -241,49 +269,67 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     finally:
         free(scratch)
         free(tap_offset)
+        free(src)
+        free(col)
 
 
-# gx[plane][idx] += gy for every output of the plane; differentiates y = x[idx]. One plane per iteration.
-cdef void maxpool_bwd_nchw(const real* gy, const int64_t* idx, real* gx, int64_t planes, int64_t HW,
-                           int64_t PQ, int threads) noexcept nogil:
-    cdef int64_t plane, o, i
+# gx[plane][idx] += gy for every output of the plane; differentiates y = x[idx]. One plane per iteration. With
+# `pooled`, only where pooled > 0 (a ReLU before the pooling). Indices outside [-1, HW) are skipped and counted:
+# the caller raises on a nonzero count (checked here, the scatter's one pass over them, branch never taken).
+cdef int64_t maxpool_bwd_nchw(const real* gy, const int64_t* idx, const real* pooled, real* gx, int64_t planes,
+                              int64_t HW, int64_t PQ, int threads) noexcept nogil:
+    cdef int64_t plane, o, i, bad = 0
     for plane in prange(planes, num_threads=threads, schedule="static"):
         memset(gx + plane * HW, 0, HW * sizeof(real))
         for o in range(plane * PQ, (plane + 1) * PQ):
             i = idx[o]
-            if i >= 0:
+            if <uint64_t> i >= <uint64_t> HW:  # -1 (no input in the window) or out of range
+                if i != -1:
+                    bad += 1
+            elif pooled == NULL or pooled[o] > 0:
                 gx[plane * HW + i] += gy[o]
+    return bad
 
 
 # NHWC: one image per iteration, so no two threads touch the same gx element.
-cdef void maxpool_bwd_nhwc(const real* gy, const int64_t* idx, real* gx, int64_t N, int64_t C, int64_t HW,
-                           int64_t PQ, int threads) noexcept nogil:
-    cdef int64_t n, o, c, i
+cdef int64_t maxpool_bwd_nhwc(const real* gy, const int64_t* idx, const real* pooled, real* gx, int64_t N,
+                              int64_t C, int64_t HW, int64_t PQ, int threads) noexcept nogil:
+    cdef int64_t n, o, e, c, i, bad = 0
     for n in prange(N, num_threads=threads, schedule="static"):
         memset(gx + n * HW * C, 0, HW * C * sizeof(real))
         for o in range(n * PQ, (n + 1) * PQ):
             for c in range(C):
-                i = idx[o * C + c]
-                if i >= 0:
-                    gx[(n * HW + i) * C + c] += gy[o * C + c]
+                e = o * C + c
+                i = idx[e]
+                if <uint64_t> i >= <uint64_t> HW:
+                    if i != -1:
+                        bad += 1
+                elif pooled == NULL or pooled[e] > 0:
+                    gx[(n * HW + i) * C + c] += gy[e]
+    return bad
 
 
 def maxpool2d_bwd(const real[:, :, :, ::1] grad_y,      # IN  (N, C, P, Q) or (N, P, Q, C)
                   const int64_t[:, :, :, ::1] indices,  # IN  like grad_y, flat positions within each plane
+                  const real[:, :, :, ::1] pooled,      # IN  like grad_y or None: the forward output (see above)
                   real[:, :, :, ::1] grad_x,            # OUT (N, C, H, W) or (N, H, W, C)
                   bint nhwc, int threads):
+    """Returns the number of indices outside [-1, H * W), which were skipped."""
     cdef int64_t N = grad_x.shape[0]
     cdef int64_t C = grad_x.shape[3] if nhwc else grad_x.shape[1]
     cdef int64_t HW = grad_x.shape[1] * grad_x.shape[2] if nhwc else grad_x.shape[2] * grad_x.shape[3]
     cdef int64_t PQ = grad_y.shape[1] * grad_y.shape[2] if nhwc else grad_y.shape[2] * grad_y.shape[3]
     cdef const real* gyp = &grad_y[0, 0, 0, 0] if grad_y.size else NULL
     cdef const int64_t* ip = &indices[0, 0, 0, 0] if indices.size else NULL
+    cdef const real* pp = &pooled[0, 0, 0, 0] if pooled is not None and pooled.size else NULL
     cdef real* gxp = &grad_x[0, 0, 0, 0]
+    cdef int64_t bad
     with nogil:
         if nhwc:
-            maxpool_bwd_nhwc(gyp, ip, gxp, N, C, HW, PQ, threads)
+            bad = maxpool_bwd_nhwc(gyp, ip, pp, gxp, N, C, HW, PQ, threads)
         else:
-            maxpool_bwd_nchw(gyp, ip, gxp, N * C, HW, PQ, threads)
+            bad = maxpool_bwd_nchw(gyp, ip, pp, gxp, N * C, HW, PQ, threads)
+    return bad
 
 
 # Small memory-bound kernels of training: ReLU, bias, fused softmax + cross-entropy.
@@ -400,14 +446,25 @@ def adam_update(real[::1] p,          # IN/OUT parameter, flattened
                 real[::1] m,          # IN/OUT first-moment estimate
                 real[::1] v,          # IN/OUT second-moment estimate
                 double lr_t, double beta_1, double beta_2, double epsilon, int threads):
-    """One Adam step in one pass: m += (1-b1)(g-m); v += (1-b2)(g^2-v); p -= lr_t m / (sqrt(v) + eps)."""
-    cdef int64_t i, n = p.shape[0]
-    cdef int t = threads_for(n, threads)
-    cdef double gi, mi, vi
-    for i in prange(n, nogil=True, num_threads=t, schedule="static"):
-        gi = g[i]
-        mi = m[i] + (1 - beta_1) * (gi - m[i])
-        vi = v[i] + (1 - beta_2) * (gi * gi - v[i])
-        m[i] = <real> mi
-        v[i] = <real> vi
-        p[i] = <real> (p[i] - lr_t * mi / (sqrt(vi) + epsilon))
+    """One Adam step in one pass, in p's precision: m += (1-b1)(g-m); v += (1-b2)(g^2-v);
+    p -= lr_t m / (sqrt(v) + eps). Large parameters are split in equal parts over the threads."""
+    cdef int64_t part, lo, hi, n = p.shape[0]
+    cdef int parts = threads_for(n, threads)
+    if n == 0:
+        return
+    if parts == 1:  # no parallel region: most parameters are small, and a fork/join costs more than they do
+        with nogil:
+            adam_span(&p[0], &g[0], &m[0], &v[0], lr_t, beta_1, beta_2, epsilon, n)
+        return
+    for part in prange(parts, nogil=True, num_threads=parts, schedule="static"):
+        lo = n * part // parts
+        hi = n * (part + 1) // parts
+        adam_span(&p[lo], &g[lo], &m[lo], &v[lo], lr_t, beta_1, beta_2, epsilon, hi - lo)
+
+
+cdef inline void adam_span(real* p, const real* g, real* m, real* v, double lr_t, double beta_1, double beta_2,
+                           double epsilon, int64_t n) noexcept nogil:
+    if real is float:
+        adam_f(p, g, m, v, <float> lr_t, <float> beta_1, <float> beta_2, <float> epsilon, n)
+    else:
+        adam_d(p, g, m, v, lr_t, beta_1, beta_2, epsilon, n)

@@ -102,7 +102,7 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0, dilation=1, ceil_mode=
     return (y, indices) if return_indices else y
 
 
-def max_pool2d_backward(grad_y, indices, input_shape, *, layout="NCHW", out=None):
+def max_pool2d_backward(grad_y, indices, input_shape, *, layout="NCHW", out=None, pooled=None):
     """Gradient of max_pool2d with respect to x: grad_y added at the positions `indices` names.
 
     Parameters
@@ -112,16 +112,26 @@ def max_pool2d_backward(grad_y, indices, input_shape, *, layout="NCHW", out=None
     input_shape : 4-tuple, the shape of the forward input x
     layout : "NCHW" or "NHWC"
     out : ndarray, optional
+    pooled : ndarray, optional, the forward output y. Given, the gradient is that of max_pool2d(relu(z)) with
+        respect to z: grad_y passes only where pooled > 0 (the ReLU's output at each window's maximum), so a ReLU
+        before the pooling needs no backward pass of its own.
 
     Returns
     -------
     grad_x : ndarray of input_shape
+
+    Raises
+    ------
+    TypeError, ValueError
+        On bad dtypes or shapes, or an index outside [-1, H * W).
     """
     fn = "max_pool2d_backward"
-    grad_y, indices, input_shape, nhwc = _args.pool2d_backward_params(fn, grad_y, indices, input_shape, layout)
-    gx = _args.output(fn, out, input_shape, grad_y.dtype, (grad_y, indices))
-    if gx.size:
-        _pooling.maxpool2d_bwd(grad_y, indices, gx, nhwc, get_num_threads())
+    grad_y, indices, input_shape, nhwc, pooled = _args.pool2d_backward_params(fn, grad_y, indices, input_shape,
+                                                                              layout, pooled, check_range=False)
+    gx = _args.output(fn, out, input_shape, grad_y.dtype, (grad_y, indices) + (() if pooled is None else (pooled,)))
+    if gx.size and _pooling.maxpool2d_bwd(grad_y, indices, pooled, gx, nhwc, get_num_threads()):
+        n, c, h, w = _args.nchw(input_shape, nhwc)
+        _args.pool_indices_in_range(fn, indices, h, w)  # raises, naming the range found
     return gx
 
 

@@ -126,10 +126,13 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0, dilation=1, ceil_mode=
     return (y, _from_nchw(idx, p.nhwc, np.int64)) if return_indices else y
 
 
-def max_pool2d_backward(grad_y, indices, input_shape, *, layout="NCHW", out=None):
+def max_pool2d_backward(grad_y, indices, input_shape, *, layout="NCHW", out=None, pooled=None):
     """NumPy twin of fastconv.max_pool2d_backward: np.add.at of grad_y at the recorded positions."""
     fn = "max_pool2d_backward"
-    grad_y, indices, input_shape, nhwc = _args.pool2d_backward_params(fn, grad_y, indices, input_shape, layout)
+    grad_y, indices, input_shape, nhwc, pooled = _args.pool2d_backward_params(fn, grad_y, indices, input_shape,
+                                                                              layout, pooled)
+    if pooled is not None:  # the gradient of a ReLU before the pooling, whose output at the maximum is pooled
+        grad_y = np.where(pooled > 0, grad_y, 0).astype(grad_y.dtype)
     n, c, h, w = _args.nchw(input_shape, nhwc)
     gy = grad_y.transpose(0, 3, 1, 2) if nhwc else grad_y
     idx = indices.transpose(0, 3, 1, 2) if nhwc else indices

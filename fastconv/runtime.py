@@ -6,11 +6,21 @@ process-wide value of set_num_threads; else OpenMP's default (OMP_NUM_THREADS, o
 import os
 import platform
 
-from . import _C
+from . import _C, _pooling
 
 _OPENMP_DEFAULT = _C.omp_max_threads()  # OpenMP's default as seen at import (OMP_NUM_THREADS or cores)
 _process_threads = None  # set by set_num_threads
 _forked_child = False  # GNU OpenMP's thread pool does not survive fork: a forked child runs kernels on one thread
+
+
+def _use_isa(isa):
+    """Runs both compiled modules' kernels built for `isa` (tests sweep the ISAs with it; FASTCONV_ISA picks it at
+    import). Never while kernels run."""
+    _C._use_isa(isa)
+    _pooling.use_isa(isa)
+
+
+_pooling.use_isa(_C.isa())  # the pooling module's vector loops follow the convolution kernels' choice
 
 
 def _after_fork_in_child():

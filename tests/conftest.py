@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _C
+from fastconv import _C, _pooling, runtime
 
 ISAS = ["avx512", "avx2", "generic"]
 
@@ -19,10 +19,11 @@ def isa(request):
     if request.param not in _C.available_isas():
         pytest.skip(f"this CPU cannot run {request.param} (available: {', '.join(_C.available_isas())})")
     before = _C.isa()
-    _C._use_isa(request.param)
+    runtime._use_isa(request.param)
     assert fastconv.cpu_info()["isa"] == request.param
+    assert _pooling.isa() == request.param
     yield request.param
-    _C._use_isa(before)
+    runtime._use_isa(before)
 
 
 def pytest_report_header(config):

@@ -89,13 +89,15 @@ def test_dropout_gradient_uses_the_forward_mask(rng):
     np.testing.assert_array_equal(layer.forward(x, training=False), x)
 
 
+@pytest.mark.parametrize("relu", ["in_conv", "own_layer"])  # both fuse into the pooling's backward
 @pytest.mark.parametrize("backend", ["fastconv", "reference"])
 @pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy", "mse"])
-def test_whole_model_gradient(loss, backend, rng):
+def test_whole_model_gradient(loss, backend, relu, rng):
     """d(loss)/d(every weight) of a tiny CNN through the model's own training path, by finite differences."""
-    model = Sequential([L.Conv2D(3, 2, activation="relu", input_shape=(6, 5, 1)), L.MaxPool2D(),
-                        L.Conv2D(2, 1, padding="same"), L.Flatten(), L.Dense(4), L.Activation("softmax")],
-                       backend=backend)
+    first = ([L.Conv2D(3, 2, activation="relu", input_shape=(6, 5, 1))] if relu == "in_conv" else
+             [L.Conv2D(3, 2, input_shape=(6, 5, 1)), L.Activation("relu")])
+    model = Sequential(first + [L.MaxPool2D(), L.Conv2D(2, 1, padding="same"), L.Flatten(), L.Dense(4),
+                                L.Activation("softmax")], backend=backend)
     model.compile(optimizer="sgd", loss=loss)
     for layer in model.layers:
         float64(layer)

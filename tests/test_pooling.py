@@ -1,7 +1,7 @@
 """fastconv.max_pool2d and max_pool2d_backward against the reference: values, indices, NaN, padding, ceil_mode."""
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import fastconv
@@ -35,7 +35,7 @@ def make(shape, layout, dtype, rng):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("id,shape,kw", POOLS, ids=[p[0] for p in POOLS])
-def test_max_pool2d_matches_reference(id, shape, kw, dtype, layout, rng):
+def test_max_pool2d_matches_reference(id, shape, kw, dtype, layout, isa, rng):
     x = make(shape, layout, dtype, rng)
     y, idx = fastconv.max_pool2d(x, layout=layout, return_indices=True, **kw)
     want_y, want_idx = reference.max_pool2d(x, layout=layout, return_indices=True, **kw)
@@ -84,12 +84,12 @@ def test_padding_counts_as_minus_infinity():
     assert (y == -5).all()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(0, 2), c=st.integers(1, 5), h=st.integers(1, 9), w=st.integers(1, 9),
        kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
        dil=st.integers(1, 2), pad=st.integers(0, 2), ceil=st.booleans(), layout=st.sampled_from(LAYOUTS),
        seed=st.integers(0, 2**32 - 1), nan=st.integers(0, 3), ties=st.booleans())
-def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dil, pad, ceil, layout, seed, nan, ties):
+def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dil, pad, ceil, layout, seed, nan, ties, isa):
     assume(pad <= kh // 2 and pad <= kw // 2)
     assume(h + 2 * pad >= dil * (kh - 1) + 1 and w + 2 * pad >= dil * (kw - 1) + 1)
     rng = np.random.default_rng(seed)
@@ -120,3 +120,34 @@ def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dil, pad, ceil, layout, see
             assert np.array_equal(np.isnan(y[:, :, pi, qi]), has_nan)
             ok = ~has_nan
             assert (y[:, :, pi, qi][ok][:, None] >= window[ok]).all()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_backward_through_relu_equals_relu_backward_after_pool_backward(layout, dtype, isa, rng):
+    # pooled=y differentiates max_pool2d(relu(z)) in one pass: the same as pool backward, then relu backward
+    z = make((3, 5, 9, 8), layout, dtype, rng)
+    z.reshape(-1)[::7] = 0  # windows whose maximum is exactly 0 must pass nothing
+    r = fastconv.functional.relu(z)
+    y, idx = fastconv.max_pool2d(r, 3, stride=2, padding=1, layout=layout, return_indices=True)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    two_passes = fastconv.functional.relu_backward(fastconv.max_pool2d_backward(g, idx, z.shape, layout=layout), r)
+    fused = fastconv.max_pool2d_backward(g, idx, z.shape, layout=layout, pooled=y)
+    assert_close(fused, two_passes, 9)
+    assert_close(reference.max_pool2d_backward(g, idx, z.shape, layout=layout, pooled=y), two_passes, 9)
+    with pytest.raises(ValueError, match=r"pooled.shape \(2, .*\) must equal grad_y.shape"):
+        fastconv.max_pool2d_backward(g, idx, z.shape, layout=layout, pooled=y[:2])
+    other = np.float64 if dtype == np.float32 else np.float32
+    with pytest.raises(TypeError, match="pooled has dtype"):
+        fastconv.max_pool2d_backward(g, idx, z.shape, layout=layout, pooled=y.astype(other))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("bad", [-2, 36, 2**40, -(2**62)])
+def test_out_of_range_indices_are_refused_by_the_kernel(layout, bad, rng):
+    x = make((2, 3, 6, 6), layout, np.float32, rng)
+    y, idx = fastconv.max_pool2d(x, 2, layout=layout, return_indices=True)
+    idx = idx.copy()
+    idx.reshape(-1)[5] = bad
+    with pytest.raises(ValueError, match=r"indices must lie in \[-1, 36\) for input planes of 6x6"):
+        fastconv.max_pool2d_backward(np.ones_like(y), idx, x.shape, layout=layout)

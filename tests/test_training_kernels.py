@@ -86,3 +86,19 @@ def test_softmax_cross_entropy_rejects_bad_labels(labels, exc, message):
 def test_bias_add_rejects_mismatched_channels():
     with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., 3\)"):
         F.bias_add(np.zeros((2, 4)), np.zeros(3))
+
+
+@pytest.mark.parametrize("n", [1, 6, 17, 10140, 70001])  # tails of every vector width; one call split on threads
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_adam_update_matches_keras_rule_in_float64(n, dtype, isa, rng):
+    from fastconv import _pooling
+    p, g = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    m, v = (0.1 * rng.standard_normal(n)).astype(dtype), rng.random(n).astype(dtype)
+    want_m = m + 0.1 * (g.astype(np.float64) - m)
+    want_v = v + 0.001 * (g.astype(np.float64) ** 2 - v)
+    want_p = p - 0.01 * want_m / (np.sqrt(want_v) + 1e-7)
+    _pooling.adam_update(p, g, m, v, 0.01, 0.9, 0.999, 1e-7, 2)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(m, want_m, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(v, want_v, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(p, want_p, rtol=rtol, atol=rtol)

@@ -145,10 +145,15 @@ class _Weighted(Layer):
         self._activated = False
         return self._linear(x, fuse_relu=True)
 
-    def backward(self, grad_y):
-        if self._activated:
+    def backward(self, grad_y, relu_done=False):
+        """relu_done=True: grad_y is already past this layer's fused ReLU (see MaxPool2D.backward)."""
+        if self._activated and not relu_done:
             grad_y = self.activation.backward(grad_y)
         return self._linear_backward(grad_y)
+
+    def ends_in_relu(self):
+        """Whether the last forward applied a ReLU inside this layer."""
+        return self._activated and self.activation.activation == "relu"
 
 
 class Conv2D(_Weighted):
@@ -286,10 +291,14 @@ class MaxPool2D(Layer):
         hw = x.shape[1:3] if self.layout == "NHWC" else x.shape[2:4]
         y, self._indices = self.backend.max_pool2d(x, self.pool_size, return_indices=True, **self._pool_args(hw))
         self._x_shape = x.shape
+        self._y = y
         return y
 
-    def backward(self, grad_y):
-        return self.backend.max_pool2d_backward(grad_y, self._indices, self._x_shape, layout=self.layout)
+    def backward(self, grad_y, through_relu=False):
+        """through_relu=True also differentiates the ReLU that produced this layer's input (the model's fusion:
+        that ReLU then skips its own backward pass)."""
+        return self.backend.max_pool2d_backward(grad_y, self._indices, self._x_shape, layout=self.layout,
+                                                pooled=self._y if through_relu else None)
 
 
 MaxPooling2D = MaxPool2D

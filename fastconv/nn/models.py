@@ -189,9 +189,28 @@ class Sequential:
         """Forward and backward on one batch: sets every layer's grads; returns (mean loss, predictions)."""
         loss, pred, grad = self._loss_and_grad(self._forward(x, True, logits=True), y)
         skip_last = self._strips_softmax() and isinstance(self._layers[-1], Activation)
-        for layer in reversed(self._layers[:-1] if skip_last else self._layers):
-            grad = layer.backward(grad)
+        layers = self._layers[:-1] if skip_last else self._layers
+        relu_done = False  # the gradient already went through the ReLU ending the next layer down
+        for i in range(len(layers) - 1, -1, -1):
+            layer = layers[i]
+            if relu_done:
+                relu_done = False
+                if isinstance(layer, Activation):  # its ReLU was differentiated by the pooling above
+                    continue
+                grad = layer.backward(grad, relu_done=True)
+            elif i > 0 and isinstance(layer, MaxPool2D) and self._ends_in_relu(layers[i - 1]):
+                grad = layer.backward(grad, through_relu=True)
+                relu_done = True
+            else:
+                grad = layer.backward(grad)
         return loss, pred
+
+    @staticmethod
+    def _ends_in_relu(layer):
+        """Whether a layer's forward output is a ReLU's (a pooling above it can differentiate that ReLU)."""
+        if isinstance(layer, Activation):
+            return layer.activation == "relu"
+        return isinstance(layer, _Weighted) and layer.ends_in_relu()
 
     def _loss_and_grad(self, out, y):
         """(mean loss, predictions, d loss / d out)."""
