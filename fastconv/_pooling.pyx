@@ -24,6 +24,10 @@ cdef extern from "pooling/isa_loops.h" nogil:
                      const int64_t* col, int64_t base, int64_t n)
     void pool_pick_d(double* y, int64_t* idx, const double* best, const double* tap, const int32_t* src,
                      const int64_t* col, int64_t base, int64_t n)
+    int64_t pool_scatter_f(float* gx, const float* gy, const int64_t* idx, const float* pooled, int64_t PQ,
+                           int64_t C, int64_t HW)
+    int64_t pool_scatter_d(double* gx, const double* gy, const int64_t* idx, const double* pooled, int64_t PQ,
+                           int64_t C, int64_t HW)
     void adam_f(float* p, const float* g, float* m, float* v, float lr_t, float beta_1, float beta_2,
                 float epsilon, int64_t n)
     void adam_d(double* p, const double* g, double* m, double* v, double lr_t, double beta_1, double beta_2,
@@ -273,40 +277,26 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
         free(col)
 
 
-# gx[plane][idx] += gy for every output of the plane; differentiates y = x[idx]. One plane per iteration. With
-# `pooled`, only where pooled > 0 (a ReLU before the pooling). Indices outside [-1, HW) are skipped and counted:
-# the caller raises on a nonzero count (checked here, the scatter's one pass over them, branch never taken).
-cdef int64_t maxpool_bwd_nchw(const real* gy, const int64_t* idx, const real* pooled, real* gx, int64_t planes,
-                              int64_t HW, int64_t PQ, int threads) noexcept nogil:
-    cdef int64_t plane, o, i, bad = 0
+# gx[plane][idx] += gy for every output of the plane; differentiates y = x[idx]. With `pooled`, only where
+# pooled > 0 (a ReLU before the pooling). Indices outside [-1, HW) are skipped and counted: the caller raises on a
+# nonzero count (checked here, in the scatter's one pass over them). NCHW: one plane per iteration; NHWC: one
+# image, so no two threads touch the same gx element.
+cdef int64_t maxpool_bwd(const real* gy, const int64_t* idx, const real* pooled, real* gx, int64_t planes,
+                         int64_t C, int64_t HW, int64_t PQ, int threads) noexcept nogil:
+    cdef int64_t plane, bad = 0
     for plane in prange(planes, num_threads=threads, schedule="static"):
-        memset(gx + plane * HW, 0, HW * sizeof(real))
-        for o in range(plane * PQ, (plane + 1) * PQ):
-            i = idx[o]
-            if <uint64_t> i >= <uint64_t> HW:  # -1 (no input in the window) or out of range
-                if i != -1:
-                    bad += 1
-            elif pooled == NULL or pooled[o] > 0:
-                gx[plane * HW + i] += gy[o]
+        memset(gx + plane * HW * C, 0, HW * C * sizeof(real))
+        bad += scatter(gx + plane * HW * C, gy + plane * PQ * C, idx + plane * PQ * C,
+                       NULL if pooled == NULL else pooled + plane * PQ * C, PQ, C, HW)
     return bad
 
 
-# NHWC: one image per iteration, so no two threads touch the same gx element.
-cdef int64_t maxpool_bwd_nhwc(const real* gy, const int64_t* idx, const real* pooled, real* gx, int64_t N,
-                              int64_t C, int64_t HW, int64_t PQ, int threads) noexcept nogil:
-    cdef int64_t n, o, e, c, i, bad = 0
-    for n in prange(N, num_threads=threads, schedule="static"):
-        memset(gx + n * HW * C, 0, HW * C * sizeof(real))
-        for o in range(n * PQ, (n + 1) * PQ):
-            for c in range(C):
-                e = o * C + c
-                i = idx[e]
-                if <uint64_t> i >= <uint64_t> HW:
-                    if i != -1:
-                        bad += 1
-                elif pooled == NULL or pooled[e] > 0:
-                    gx[(n * HW + i) * C + c] += gy[e]
-    return bad
+cdef inline int64_t scatter(real* gx, const real* gy, const int64_t* idx, const real* pooled, int64_t PQ, int64_t C,
+                            int64_t HW) noexcept nogil:
+    if real is float:
+        return pool_scatter_f(gx, gy, idx, pooled, PQ, C, HW)
+    else:
+        return pool_scatter_d(gx, gy, idx, pooled, PQ, C, HW)
 
 
 def maxpool2d_bwd(const real[:, :, :, ::1] grad_y,      # IN  (N, C, P, Q) or (N, P, Q, C)
@@ -326,9 +316,9 @@ def maxpool2d_bwd(const real[:, :, :, ::1] grad_y,      # IN  (N, C, P, Q) or (N
     cdef int64_t bad
     with nogil:
         if nhwc:
-            bad = maxpool_bwd_nhwc(gyp, ip, pp, gxp, N, C, HW, PQ, threads)
+            bad = maxpool_bwd(gyp, ip, pp, gxp, N, C, HW, PQ, threads)
         else:
-            bad = maxpool_bwd_nchw(gyp, ip, pp, gxp, N * C, HW, PQ, threads)
+            bad = maxpool_bwd(gyp, ip, pp, gxp, N * C, 1, HW, PQ, threads)
     return bad
 
 

@@ -83,7 +83,8 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
 
 template <typename T>
 void conv2d_bwd_bias(const ConvShape& s, int threads, const T* gy, T* gb) {
-  threads = threads_for(s.N * s.K * s.pixels(), threads);
+  // An add streams its value from memory: weigh it like a few flops when deciding whether to wake threads.
+  threads = threads_for(4 * s.N * s.K * s.pixels(), threads);
   const int64_t pixels = s.pixels();
   if (!s.nhwc) {  // gy[n, k, :] is contiguous: one channel per unit.
     parallel_for(s.K, threads, [&](int64_t k) {

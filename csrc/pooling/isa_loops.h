@@ -38,6 +38,13 @@ static int fc_isa = FC_ISA_GENERIC;  /* set once at import (and by the tests' IS
     else name##_generic args;                                                                                   \
   }
 
+#define FC_DISPATCH_RET(R, name, params, args)                                                                   \
+  static inline R name params {                                                                                 \
+    if (fc_isa == FC_ISA_AVX512) return name##_avx512 args;                                                     \
+    if (fc_isa == FC_ISA_AVX2) return name##_avx2 args;                                                         \
+    return name##_generic args;                                                                                 \
+  }
+
 #define FC_DISPATCH_TYPE(T, S)                                                                                   \
   FC_DISPATCH(pool_run_start_##S, (T* best, T* tap, const T* v, T tap0, int64_t n), (best, tap, v, tap0, n))     \
   FC_DISPATCH(pool_run_take_##S, (T* best, T* tap, const T* v, const T* vtaps, T vtap, int64_t n),               \
@@ -45,12 +52,16 @@ static int fc_isa = FC_ISA_GENERIC;  /* set once at import (and by the tests' IS
   FC_DISPATCH(pool_pick_##S, (T* y, int64_t* idx, const T* best, const T* tap, const int32_t* src,              \
                               const int64_t* col, int64_t base, int64_t n),                                    \
               (y, idx, best, tap, src, col, base, n))                                                            \
+  FC_DISPATCH_RET(int64_t, pool_scatter_##S, (T* gx, const T* gy, const int64_t* idx, const T* pooled,          \
+                                             int64_t PQ, int64_t C, int64_t HW),                              \
+                  (gx, gy, idx, pooled, PQ, C, HW))                                                             \
   FC_DISPATCH(adam_##S, (T* p, const T* g, T* m, T* v, T lr_t, T beta_1, T beta_2, T epsilon, int64_t n),        \
               (p, g, m, v, lr_t, beta_1, beta_2, epsilon, n))
 
 FC_DISPATCH_TYPE(float, f)
 FC_DISPATCH_TYPE(double, d)
 #undef FC_DISPATCH_TYPE
+#undef FC_DISPATCH_RET
 #undef FC_DISPATCH
 
 #endif

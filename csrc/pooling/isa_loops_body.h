@@ -43,6 +43,25 @@
       idx[e] = base + col[e] + (int64_t)tap[src[e]];                                                            \
     }                                                                                                           \
   }                                                                                                             \
+  /* gx[idx[e] * C + e % C] += gy[e] (only where pooled[e] > 0 when pooled is not null) for the PQ * C outputs   \
+   * of one NHWC image, or of one NCHW plane with C == 1. Indices outside [-1, HW) are skipped; returns how many. \
+   * The pooled test is a select, not a branch: on real data it is a coin toss. */                               \
+  FC_TARGET __attribute__((noinline)) static int64_t FC_NAME(pool_scatter_##S)(                                  \
+      T* restrict gx, const T* restrict gy, const int64_t* restrict idx, const T* restrict pooled, int64_t PQ,   \
+      int64_t C, int64_t HW) {                                                                                  \
+    int64_t bad = 0;                                                                                            \
+    for (int64_t o = 0; o < PQ; ++o)                                                                            \
+      for (int64_t c = 0; c < C; ++c) {                                                                         \
+        const int64_t e = o * C + c, i = idx[e];                                                                \
+        if ((uint64_t)i >= (uint64_t)HW) {                                                                      \
+          bad += i != -1;                                                                                       \
+          continue;                                                                                             \
+        }                                                                                                       \
+        const T g = gy[e];                                                                                      \
+        gx[i * C + c] += (pooled == 0 || pooled[e] > 0) ? g : (T)0;                                             \
+      }                                                                                                         \
+    return bad;                                                                                                 \
+  }                                                                                                             \
   /* One Adam step in the parameter's precision (as Keras): m += (1-b1)(g-m); v += (1-b2)(g^2-v);                \
    * p -= lr_t m / (sqrt(v) + eps). */                                                                          \
   FC_TARGET __attribute__((noinline)) static void FC_NAME(adam_##S)(                                             \
