@@ -170,19 +170,24 @@ _GEOMETRY_CACHE_SIZE = 1024
 
 
 def _typed(v):
-    """v as a hashable key that also tells 1 from 1.0 and True (which validate differently), in tuples too."""
-    if type(v) is int or type(v) is str or v is None:  # the common cases, first
-        return v if type(v) is not int else (int, v)
+    """v as a hashable key that also tells 1 from 1.0 and True (which validate differently), in tuples too. Ints,
+    strings, None and pairs of ints (the common cases, first) are their own keys; every other key is a tuple
+    starting with a type, so no two cases collide."""
+    t = type(v)
+    if t is int or t is str or v is None:
+        return v
+    if t is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:
+        return v
     if isinstance(v, (tuple, list)):
-        return type(v), tuple(_typed(e) for e in v)
-    return type(v), v
+        return t, tuple(map(_typed, v))
+    return t, v
 
 
 def _cached(geometry, meta, user_args):
     """geometry(*meta, *user_args), remembered by meta (function name, shapes, dtypes: hashable as they are) and the
     user's arguments' typed values. Errors are raised again on every call, never cached."""
     try:
-        key = (geometry, meta, _typed(user_args))
+        key = (geometry, meta, *map(_typed, user_args))
         result = _GEOMETRY_CACHE.get(key)
     except TypeError:  # an unhashable argument: validate without the cache
         return geometry(*meta, *user_args)
@@ -355,17 +360,24 @@ def channels_last(fn, name, a, k, dtype):
     return a, a.reshape(-1, k)
 
 
-def class_labels(fn, labels, n, k):
-    """labels as int64 (n,), each in [0, k)."""
+def class_labels(fn, labels, n, k, check_range=True):
+    """labels as int64 (n,), each in [0, k) (checked here, or with check_range=False by the kernel, which counts
+    labels outside [0, k) without reading past a row and returns that count; labels_in_range then raises)."""
     if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu":
         raise TypeError(f"{fn}: labels must be an integer numpy.ndarray, got "
                         f"{getattr(labels, 'dtype', type(labels).__name__)}")
     if labels.shape != (n,):
         raise ValueError(f"{fn}: labels must have shape ({n},) to match logits, got {labels.shape}")
     labels = kernel_ready(labels, np.int64)
-    if n and (labels.min() < 0 or labels.max() >= k):
-        raise ValueError(f"{fn}: labels must lie in [0, {k}), got values in [{labels.min()}, {labels.max()}]")
+    if check_range:
+        labels_in_range(fn, labels, k)
     return labels
+
+
+def labels_in_range(fn, labels, k):
+    """Raises ValueError unless every label lies in [0, k)."""
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(f"{fn}: labels must lie in [0, {k}), got values in [{labels.min()}, {labels.max()}]")
 
 
 def logits2d(fn, logits):

@@ -399,9 +399,10 @@ def softmax_xent_fwd(const real[:, ::1] logits,   # IN  (N, K)
                      double[::1] losses,          # OUT (N,): -log softmax(logits)[label]
                      int threads):
     """Row-wise softmax and cross-entropy, stable for any logits: shifts each row by its maximum, and takes the
-    loss as log(sum exp(z - m)) - (z[label] - m) rather than -log(p), which would overflow to inf."""
-    cdef int64_t i, k, N = logits.shape[0], K = logits.shape[1]
-    cdef double m, s, e
+    loss as log(sum exp(z - m)) - (z[label] - m) rather than -log(p), which would overflow to inf.
+    Returns the sum of the losses (added in row order), or None if a label lies outside [0, K)."""
+    cdef int64_t i, k, N = logits.shape[0], K = logits.shape[1], bad = 0
+    cdef double m, s, e, total = 0
     cdef int t = threads_for(N * K, threads)
     for i in prange(N, nogil=True, num_threads=t, schedule="static"):
         m = logits[i, 0]
@@ -415,7 +416,16 @@ def softmax_xent_fwd(const real[:, ::1] logits,   # IN  (N, K)
             s = s + e
         for k in range(K):
             probs[i, k] = <real> (probs[i, k] / s)
-        losses[i] = log(s) - (logits[i, labels[i]] - m)
+        if <uint64_t> labels[i] < <uint64_t> K:
+            losses[i] = log(s) - (logits[i, labels[i]] - m)
+        else:
+            losses[i] = 0
+            bad += 1
+    if bad:
+        return None
+    for i in range(N):
+        total += losses[i]
+    return total
 
 
 def softmax_xent_bwd(const real[:, ::1] probs,    # IN  (N, K) from softmax_xent_fwd
@@ -423,12 +433,16 @@ def softmax_xent_bwd(const real[:, ::1] probs,    # IN  (N, K) from softmax_xent
                      double scale,                # IN  dL/d(loss_i), e.g. 1/N for the mean
                      real[:, ::1] grad,           # OUT (N, K): d(scale * sum loss_i)/dlogits
                      int threads):
-    """Differentiates loss_i = log sum_k exp(z_ik) - z_i,label: grad = scale * (softmax(z) - onehot(label))."""
-    cdef int64_t i, k, N = probs.shape[0], K = probs.shape[1]
+    """Differentiates loss_i = log sum_k exp(z_ik) - z_i,label: grad = scale * (softmax(z) - onehot(label)).
+    Returns the number of labels outside [0, K) (those rows get no one-hot term)."""
+    cdef int64_t i, k, N = probs.shape[0], K = probs.shape[1], bad = 0
     cdef int t = threads_for(N * K, threads)
     for i in prange(N, nogil=True, num_threads=t, schedule="static"):
+        if <uint64_t> labels[i] >= <uint64_t> K:
+            bad += 1
         for k in range(K):
             grad[i, k] = <real> (scale * (probs[i, k] - (1.0 if k == labels[i] else 0.0)))
+    return bad
 
 
 def adam_update(real[::1] p,          # IN/OUT parameter, flattened

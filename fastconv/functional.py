@@ -193,20 +193,23 @@ def softmax_cross_entropy(logits, labels):
     """
     fn = "softmax_cross_entropy"
     logits = _args.logits2d(fn, logits)
-    labels = _args.class_labels(fn, labels, *logits.shape)
+    labels = _args.class_labels(fn, labels, *logits.shape, check_range=False)
     probs = np.empty_like(logits)
     losses = np.empty(logits.shape[0])
-    if logits.shape[0]:
-        _pooling.softmax_xent_fwd(logits, labels, probs, losses, get_num_threads())
-    return (float(losses.mean()) if losses.size else 0.0), probs
+    if not logits.shape[0]:
+        return 0.0, probs
+    total = _pooling.softmax_xent_fwd(logits, labels, probs, losses, get_num_threads())
+    if total is None:  # a label outside [0, K): the kernel skipped its row
+        _args.labels_in_range(fn, labels, logits.shape[1])
+    return total / logits.shape[0], probs
 
 
 def softmax_cross_entropy_backward(probs, labels):
     """Gradient of the mean loss of softmax_cross_entropy with respect to the logits: (probs - onehot) / N."""
     fn = "softmax_cross_entropy_backward"
     probs = _args.logits2d(fn, probs)
-    labels = _args.class_labels(fn, labels, *probs.shape)
+    labels = _args.class_labels(fn, labels, *probs.shape, check_range=False)
     grad = np.empty_like(probs)
-    if probs.shape[0]:
-        _pooling.softmax_xent_bwd(probs, labels, 1.0 / probs.shape[0], grad, get_num_threads())
+    if probs.shape[0] and _pooling.softmax_xent_bwd(probs, labels, 1.0 / probs.shape[0], grad, get_num_threads()):
+        _args.labels_in_range(fn, labels, probs.shape[1])
     return grad

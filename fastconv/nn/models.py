@@ -224,9 +224,9 @@ class Sequential:
         y = np.asarray(y)
         if pred.ndim == 2 and pred.shape[1] > 1:
             if y.ndim == 2 and y.shape == pred.shape:
-                return int((pred.argmax(1) == y.argmax(1)).sum())
-            return int((pred.argmax(1) == y.reshape(-1)).sum())
-        return int(((pred.reshape(-1) > 0.5) == (y.reshape(-1) > 0.5)).sum())
+                return np.count_nonzero(pred.argmax(1) == y.argmax(1))
+            return np.count_nonzero(pred.argmax(1) == y.reshape(-1))
+        return np.count_nonzero((pred.reshape(-1) > 0.5) == (y.reshape(-1) > 0.5))
 
     def _params_and_grads(self):
         params, grads = [], []
