@@ -66,8 +66,13 @@ void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy
   const PatchIndex idx(s);
   const int64_t plane = s.H * s.W, image = s.C * plane;
   // NCHW taps are (c, r, s): a block of channels is a block of Col rows. NHWC taps interleave channels.
-  const int64_t cblocks = s.nhwc ? 1 : std::clamp<int64_t>(ceil_div(int64_t(threads) * 2, s.N * s.G), 1, Cg);
-  const int64_t cblock = ceil_div(Cg, cblocks);
+  // NHWC pointwise GEMMs write column blocks of gx: split them when there are fewer images than threads (a dense
+  // layer is one image); other NHWC taps interleave channels and keep whole images.
+  const int64_t split = ceil_div(int64_t(threads) * 2, s.N * s.G);
+  const int64_t cblocks = !s.nhwc                ? std::clamp<int64_t>(split, 1, Cg)
+                          : is_pointwise(s) && s.N * s.G < threads ? std::clamp<int64_t>(threads, 1, ceil_div(Cg, kr.nr))
+                                                                    : 1;
+  const int64_t cblock = s.nhwc ? ceil_div(ceil_div(Cg, cblocks), kr.nr) * kr.nr : ceil_div(Cg, cblocks);
   const int64_t pblock = std::clamp<int64_t>(COL_ELEMENTS / (cblock * RS), kr.nr, std::max<int64_t>(pixels, 1));
 
 #ifdef _OPENMP
@@ -88,9 +93,9 @@ void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy
       const int64_t t0 = c0 * RS, nt = nc * RS;  // this unit's taps (all of them for NHWC)
       T* gxg = gx + n * image + (s.nhwc ? g * Cg : g * Cg * plane);
       if (is_pointwise(s)) {  // Col is gx itself: no scatter
-        if (s.nhwc) {  // gx[pixel, c] = gy[pixel, k] * W[c, k]^T
-          gemm(kr, pixels, Cg, Kg, MatrixView<T>{gy + n * pixels * s.K + g * Kg, s.K, 1},
-               MatrixView<T>{w + g * Kg, 1, s.K}, gxg, s.C, false, ws);
+        if (s.nhwc) {  // gx[pixel, c] = gy[pixel, k] * W[c, k]^T, columns [c0, c0 + nc)
+          gemm(kr, pixels, nc, Kg, MatrixView<T>{gy + n * pixels * s.K + g * Kg, s.K, 1},
+               MatrixView<T>{w + g * Kg + c0 * s.K, 1, s.K}, gxg + c0, s.C, false, ws);
         } else {  // gx[c, pixel] = W[k, c]^T * gy[k, pixel]
           gemm(kr, nc, pixels, Kg, MatrixView<T>{w + g * Kg * taps + c0, 1, taps},
                MatrixView<T>{gy + (n * s.K + g * Kg) * pixels, pixels, 1}, gxg + c0 * plane, plane, false, ws);

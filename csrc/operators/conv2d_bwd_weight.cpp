@@ -33,6 +33,11 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
   const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
   const int64_t pchunks = ceil_div(pixels, PIXEL_CHUNK), items = s.N * pchunks;
   const int64_t parts = std::clamp<int64_t>(ceil_div(threads, s.G), 1, std::max<int64_t>(items, 1));
+  // Too few (image, pixel chunk) items for the threads (a dense layer is one image): each part's GEMM is also
+  // split into bands of its rows (NHWC taps, NCHW output channels), whole register panels each.
+  const int64_t grows = s.nhwc ? taps : Kg, gcols = s.nhwc ? Kg : taps;
+  const int64_t bands = std::clamp<int64_t>(ceil_div(threads, s.G * parts), 1, ceil_div(grows, kr.mr));
+  const int64_t band = ceil_div(ceil_div(grows, bands), kr.mr) * kr.mr;
   std::vector<T> partial(parts * s.G * block);
 
 #ifdef _OPENMP
@@ -41,25 +46,27 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
   {
     FlushDenormals ftz;
     const int64_t chunk = std::min(pixels, PIXEL_CHUNK);
-    GemmWorkspace<T> ws(kr, s.nhwc ? taps : Kg, s.nhwc ? Kg : taps, chunk);
+    GemmWorkspace<T> ws(kr, std::min(grows, band), gcols, chunk);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t u = 0; u < s.G * parts; ++u) {
-      const int64_t g = u / parts, part = u % parts;
-      T* c = partial.data() + u * block;
+    for (int64_t u = 0; u < s.G * parts * bands; ++u) {
+      const int64_t g = u / (parts * bands), part = u / bands % parts, r0 = u % bands * band;
+      const int64_t nr = std::min(band, grows - r0);
+      if (nr <= 0) continue;
+      T* c = partial.data() + (g * parts + part) * block + r0 * gcols;
       const int64_t first = items * part / parts, last = items * (part + 1) / parts;
-      if (first == last) std::fill_n(c, block, T(0));
+      if (first == last) std::fill_n(c, nr * gcols, T(0));
       for (int64_t it = first; it < last; ++it) {
         const int64_t n = it / pchunks, j0 = it % pchunks * PIXEL_CHUNK, np = std::min(PIXEL_CHUNK, pixels - j0);
         with_patch(s, idx, x + n * image + g * group_offset, j0, [&](const auto& patch) {
           using Patch = std::decay_t<decltype(patch)>;
           if (s.nhwc) {  // gW[tap, k] += Patch[tap, pixel] * gy[pixel, k]
             const MatrixView<T> b{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
-            gemm(kr, taps, Kg, np, patch, b, c, Kg, it > first, ws);
+            gemm(kr, nr, Kg, np, RowOffset<Patch>{patch, r0}, b, c, Kg, it > first, ws);
           } else {  // gW[k, tap] += gy[k, pixel] * Patch[tap, pixel]^T
-            const MatrixView<T> a{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
-            gemm(kr, Kg, taps, np, a, Transposed<Patch>{patch}, c, taps, it > first, ws);
+            const MatrixView<T> a{gy + (n * s.K + g * Kg + r0) * pixels + j0, pixels, 1};
+            gemm(kr, nr, taps, np, a, Transposed<Patch>{patch}, c, taps, it > first, ws);
           }
         });
       }

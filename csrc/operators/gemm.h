@@ -114,11 +114,27 @@ Prepacked<T> prepack_b(const GemmKernel<T>& kr, const View& b, int64_t K, int64_
   return {dst, padded};
 }
 
+// Rows [r0, ...) of a view: lets a work unit own a band of a GEMM's rows. Packing forwards to the view's own
+// packer with the rows shifted, so patch views keep their fast packers.
+template <class View>
+struct RowOffset {
+  View v;
+  int64_t r0;
+  auto at(int64_t i, int64_t j) const { return v.at(r0 + i, j); }
+};
+
+template <typename T, class View>
+void pack_a(const RowOffset<View>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
+  pack_a(a.v, a.r0 + i0, mc, p0, kc, mr, dst);
+}
+
 // The row stride of an A view the microkernel can read in place (unit stride along K), or 0 if it must be packed.
 template <typename T>
 int64_t in_place_rows(const MatrixView<T>& a) { return a.cs == 1 && a.rs > 0 ? a.rs : 0; }
 template <typename T>
 int64_t in_place_rows(const Transposed<MatrixView<T>>& a) { return a.v.rs == 1 && a.v.cs > 0 ? a.v.cs : 0; }
+template <class View>
+int64_t in_place_rows(const RowOffset<View>& a) { return in_place_rows(a.v); }
 template <class View>
 int64_t in_place_rows(const View&) { return 0; }
 
@@ -126,6 +142,8 @@ template <typename T>
 const T* row_at(const MatrixView<T>& a, int64_t i, int64_t p) { return a.p + i * a.rs + p; }
 template <typename T>
 const T* row_at(const Transposed<MatrixView<T>>& a, int64_t i, int64_t p) { return a.v.p + i * a.v.cs + p; }
+template <typename T, class View>
+const T* row_at(const RowOffset<View>& a, int64_t i, int64_t p) { return row_at<T>(a.v, a.r0 + i, p); }
 template <typename T, class View>
 const T* row_at(const View&, int64_t, int64_t) { return nullptr; }
 

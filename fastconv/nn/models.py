@@ -32,6 +32,11 @@ def _default_name(layer):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def _defines(callback, hook):
+    """Whether a callback's hook does something: a method other than Callback's no-op, or a function set on it."""
+    return getattr(getattr(callback, hook), "__func__", None) is not getattr(Callback, hook)
+
+
 class Sequential:
     """A linear stack of layers.
 
@@ -290,7 +295,8 @@ class Sequential:
             validation_data = self._prepare("fit", *validation_data[:2])
         unseeded = np.random.default_rng()
         history = History()
-        cbs = [history] + ([TerminateOnNaN()] if terminate_on_nan else []) + list(callbacks or [])
+        nan_guard = TerminateOnNaN() if terminate_on_nan else None  # checked inline: it only needs the loss
+        cbs = [history] + ([nan_guard] if nan_guard else []) + list(callbacks or [])
         for cb in cbs:
             if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks must be fastconv.nn.callbacks.Callback objects, got {cb!r}")
@@ -300,6 +306,9 @@ class Sequential:
         n = len(x)
         steps = math.ceil(n / batch_size)
         metric = self.metrics[0] if self.metrics else None
+        # per-batch hooks of the callbacks that define them (the base class's are no-ops): none, most of the time
+        batch_begin = [cb for cb in cbs if _defines(cb, "on_train_batch_begin")]
+        batch_end = [cb for cb in cbs if _defines(cb, "on_train_batch_end") and cb is not nan_guard]
         for cb in cbs:
             cb.on_train_begin()
         for epoch in range(initial_epoch, epochs):
@@ -313,24 +322,26 @@ class Sequential:
                     layer.rng = np.random.default_rng([seed, epoch, 1 + i])
             order = rng.permutation(n) if shuffle else np.arange(n)
             bar = Progbar(steps, verbose)
+            draws = bar.verbose == 1 and bar.dynamic
             total_loss, correct, seen = 0.0, 0, 0
-            logs = {}
             for step in range(steps):
                 idx = order[step * batch_size:(step + 1) * batch_size]
-                for cb in cbs:
+                for cb in batch_begin:
                     cb.on_train_batch_begin(step)
                 loss, right = self.train_on_batch(x[idx], y[idx])
                 total_loss += loss * len(idx)
                 correct += right
                 seen += len(idx)
-                logs = {"loss": total_loss / seen}
-                if metric:
-                    logs[metric] = correct / seen
-                bar.update(step + 1, logs)
-                for cb in cbs:
-                    cb.on_train_batch_end(step, dict(logs, batch_loss=loss))
+                if nan_guard is not None and not math.isfinite(loss):
+                    nan_guard.on_train_batch_end(step, {"batch_loss": loss})
+                if draws or batch_end:  # the running logs, only built for someone who reads them
+                    logs = self._running_logs(total_loss, correct, seen, metric)
+                    bar.update(step + 1, logs)
+                    for cb in batch_end:
+                        cb.on_train_batch_end(step, dict(logs, batch_loss=loss))
                 if self.stop_training:
                     break
+            logs = self._running_logs(total_loss, correct, seen, metric) if seen else {}
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0, return_dict=True)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -342,6 +353,13 @@ class Sequential:
         for cb in cbs:
             cb.on_train_end()
         return history
+
+    @staticmethod
+    def _running_logs(total_loss, correct, seen, metric):
+        logs = {"loss": total_loss / seen}
+        if metric:
+            logs[metric] = correct / seen
+        return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, return_dict=False):
         """Mean loss (and metrics) over (x, y): [loss, metric] like Keras, a scalar loss with no metrics."""

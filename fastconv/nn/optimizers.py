@@ -66,6 +66,7 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self._flat = {}  # position -> (p, flat views of p, m, v): made once, not per step
 
     def apply(self, params, grads):
         t = self.iterations + 1
@@ -73,17 +74,33 @@ class Adam(Optimizer):
         self._threads = get_num_threads()
         super().apply(params, grads)
 
-    def _update(self, i, p, g):
+    def set_state(self, state):
+        super().set_state(state)
+        self._flat = {}
+
+    def _flat_views(self, i, p):
+        """Flat views of parameter i and its slots for the fused kernel, or None if p cannot take it in place."""
+        entry = self._flat.get(i)
+        if entry is not None and entry[0] is p:
+            return entry[1:]
         m, v = self._slots(i, p, 2)
-        lr_t = self._lr_t
+        if not (p.flags.c_contiguous and p.flags.aligned and p.flags.writeable and m.dtype == p.dtype):
+            return None
+        self._flat[i] = (p, p.reshape(-1), m.reshape(-1), v.reshape(-1))
+        return self._flat[i][1:]
+
+    def _update(self, i, p, g):
+        flat = self._flat_views(i, p)
         g = kernel_ready(g, p.dtype)
-        if p.flags.c_contiguous and p.flags.aligned and m.dtype == p.dtype:  # one fused pass (the common case)
-            _pooling.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), lr_t, self.beta_1,
-                                 self.beta_2, self.epsilon, self._threads)
+        if flat is not None:  # one fused pass (the common case)
+            p_flat, m_flat, v_flat = flat
+            _pooling.adam_update(p_flat, g.reshape(-1), m_flat, v_flat, self._lr_t, self.beta_1, self.beta_2,
+                                 self.epsilon, self._threads)
             return
+        m, v = self._slots(i, p, 2)
         m += (1 - self.beta_1) * (g - m)
         v += (1 - self.beta_2) * (g * g - v)
-        p -= (lr_t * m / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
+        p -= (self._lr_t * m / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam}
