@@ -47,14 +47,15 @@ def fused_relu(fn, activation):
     return activation == "relu"
 
 
-def algorithm_id(fn, algorithm, p):
-    """The kernel's number for a named convolution algorithm that applies to ConvParams p."""
+def algorithm_id(fn, algorithm, shape, forward=True):
+    """The kernel's number for a named convolution algorithm that applies to a convolution (ConvParams.shape), for
+    its forward pass or (forward=False) its backward passes."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{fn}: algorithm must be one of {sorted(ALGORITHMS)}, got {algorithm!r}")
-    c, groups = p.shape[1], p.shape[9]
+    c, groups = shape[1], shape[9]
     if algorithm == "winograd":
-        r, s, stride, dilation = p.shape[5], p.shape[6], p.shape[10:12], p.shape[14:16]
-        if fn != "conv2d":
+        r, s, stride, dilation = shape[5], shape[6], shape[10:12], shape[14:16]
+        if not forward:
             raise ValueError(f"{fn}: algorithm 'winograd' computes the forward pass only; use 'auto', 'gemm' or "
                              f"'direct'")
         if (r, s) != (3, 3) or tuple(stride) != (1, 1) or tuple(dilation) != (1, 1) or groups != 1:

@@ -1,7 +1,10 @@
 """Convolution and max pooling on NumPy arrays: validate once (_args), allocate, one call into a compiled kernel."""
+import sys
+
 import numpy as np
 
-from . import _args, _C, _pooling
+from . import _args, _C, _plans, _pooling
+from ._plans import fits
 from .runtime import get_num_threads
 
 
@@ -37,7 +40,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     """
     p = _args.conv2d_params("conv2d", x, w, b, stride, padding, dilation, groups, layout)
     relu = _args.fused_relu("conv2d", activation)
-    alg = _args.algorithm_id("conv2d", algorithm, p)
+    alg = _args.algorithm_id("conv2d", algorithm, p.shape)
     y = _args.output("conv2d", out, p.y_shape, p.x.dtype, (p.x, p.w, p.b))
     if y.size:
         _C.conv2d_fwd(p.x, p.w, p.b, y, p.shape, relu, alg, get_num_threads())
@@ -64,7 +67,7 @@ def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, 
     fn = "conv2d_backward"
     p = _args.conv2d_params(fn, x, w, None, stride, padding, dilation, groups, layout)
     grad_y = _args.conv2d_grad_y(fn, grad_y, p)
-    alg = _args.algorithm_id(fn, algorithm, p)
+    alg = _args.algorithm_id(fn, algorithm, p.shape, forward=False)
     dtype = p.x.dtype
     gx = np.empty(p.x.shape, dtype) if need_input else None
     gw = np.empty(p.w.shape, dtype) if need_weight else None
@@ -213,3 +216,68 @@ def softmax_cross_entropy_backward(probs, labels):
     if probs.shape[0] and _pooling.softmax_xent_bwd(probs, labels, 1.0 / probs.shape[0], grad, get_num_threads()):
         _args.labels_in_range(fn, labels, probs.shape[1])
     return grad
+
+
+class Conv2dPlan(_plans.Conv2dPlan):
+    """conv2d and conv2d_backward validated once, for operands shaped like x, w and b and these arguments (as in
+    conv2d). forward(x, w, b) and backward(grad_y, x, w, need_input, need_weight, need_bias) return what conv2d and
+    conv2d_backward return; arrays that fit the plan (aligned, C-contiguous, the planned shapes and dtype) go
+    straight to the kernel, any other takes the full function. What training layers call every step.
+
+    Attributes: x_shape, w_shape, b_shape (None without bias), y_shape, dtype.
+    """
+
+    def forward(self, x, w, b=None, out=None):
+        if out is not None or not self._fit_operands(x, w, b):
+            return super().forward(x, w, b, out)
+        y = np.empty(self.y_shape, self.dtype)
+        if y.size:
+            _C.conv2d_fwd(x, w, b, y, self._shape, self._relu, self._algorithm, get_num_threads())
+        return y
+
+    def backward(self, grad_y, x, w, need_input=True, need_weight=True, need_bias=True):
+        dtype = self.dtype
+        if not (fits(grad_y, self.y_shape, dtype) and fits(x, self.x_shape, dtype) and fits(w, self.w_shape, dtype)):
+            return super().backward(grad_y, x, w, need_input, need_weight, need_bias)
+        if self._backward_algorithm is None:  # raises as conv2d_backward does for "winograd"
+            self._backward_algorithm = _args.algorithm_id("conv2d_backward", self._algorithm_name, self._shape,
+                                                          forward=False)
+        gx = np.empty(self.x_shape, dtype) if need_input else None
+        gw = np.empty(self.w_shape, dtype) if need_weight else None
+        gb = np.empty(self._shape[4], dtype) if need_bias else None
+        if need_input or need_weight or need_bias:
+            _C.conv2d_bwd(grad_y, x, w, gx, gw, gb, self._shape, self._backward_algorithm, get_num_threads())
+        return gx, gw, gb
+
+
+class MaxPool2dPlan(_plans.MaxPool2dPlan):
+    """max_pool2d and max_pool2d_backward validated once, for inputs shaped like x and these arguments (as in
+    max_pool2d). forward(x, return_indices) and backward(grad_y, indices, pooled, out) return what max_pool2d and
+    max_pool2d_backward return; arrays that fit the plan go straight to the kernel, any other takes the full
+    function.
+
+    Attributes: x_shape, y_shape, dtype.
+    """
+
+    def forward(self, x, return_indices=False):
+        if not fits(x, self.x_shape, self.dtype):
+            return super().forward(x, return_indices)
+        y = np.empty(self.y_shape, self.dtype)
+        indices = np.empty(self.y_shape, np.int64)
+        if y.size:
+            _pooling.maxpool2d_fwd(x, y, indices, self._geometry, self._nhwc, get_num_threads())
+        return (y, indices) if return_indices else y
+
+    def backward(self, grad_y, indices, pooled=None, out=None):
+        shape, dtype = self.y_shape, self.dtype
+        if out is not None or not (fits(grad_y, shape, dtype) and fits(indices, shape, np.int64)
+                                   and (pooled is None or fits(pooled, shape, dtype))):
+            return super().backward(grad_y, indices, pooled, out)
+        gx = np.empty(self.x_shape, dtype)
+        if gx.size and _pooling.maxpool2d_bwd(grad_y, indices, pooled, gx, self._nhwc, get_num_threads()):
+            _, _, h, w = _args.nchw(self.x_shape, self._nhwc)
+            _args.pool_indices_in_range("max_pool2d_backward", indices, h, w)  # raises, naming the range found
+        return gx
+
+
+Conv2dPlan.backend = MaxPool2dPlan.backend = sys.modules[__name__]

@@ -2,9 +2,11 @@
 benchmark baseline. Written to be obviously right: a loop over the R x S kernel taps around np.tensordot,
 accumulating in float64, computing in NCHW (NHWC arguments are transposed in and out).
 """
+import sys
+
 import numpy as np
 
-from . import _args
+from . import _args, _plans
 
 
 def _nchw_operands(p):
@@ -44,7 +46,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     """NumPy twin of fastconv.conv2d (algorithm is accepted and ignored)."""
     p = _args.conv2d_params("conv2d", x, w, b, stride, padding, dilation, groups, layout)
     relu = _args.fused_relu("conv2d", activation)
-    _args.algorithm_id("conv2d", algorithm, p)
+    _args.algorithm_id("conv2d", algorithm, p.shape)
     y_out = _args.output("conv2d", out, p.y_shape, p.x.dtype, (p.x, p.w, p.b)) if out is not None else None
     n, c, h, wd, k, r, s, pp, q, g, sh, sw, pt, pl, dh, dw, rows, cols = _conv_geometry(p)
     x64, w64 = _nchw_operands(p)
@@ -74,7 +76,7 @@ def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, 
     differentiated term by term (algorithm is checked and ignored)."""
     fn = "conv2d_backward"
     p = _args.conv2d_params(fn, x, w, None, stride, padding, dilation, groups, layout)
-    _args.algorithm_id(fn, algorithm, p)
+    _args.algorithm_id(fn, algorithm, p.shape, forward=False)
     gy = _args.conv2d_grad_y(fn, grad_y, p).astype(np.float64)
     n, c, h, wd, k, r, s, pp, q, g, sh, sw, pt, pl, dh, dw, rows, cols = _conv_geometry(p)
     x64, w64 = _nchw_operands(p)
@@ -193,3 +195,14 @@ def softmax_cross_entropy_backward(probs, labels):
     n, k = probs.shape
     onehot = np.eye(k)[labels]
     return ((probs.astype(np.float64) - onehot) / max(n, 1)).astype(probs.dtype)
+
+
+class Conv2dPlan(_plans.Conv2dPlan):
+    """NumPy twin of fastconv.functional.Conv2dPlan: every call runs this module's conv2d / conv2d_backward."""
+
+
+class MaxPool2dPlan(_plans.MaxPool2dPlan):
+    """NumPy twin of fastconv.functional.MaxPool2dPlan."""
+
+
+Conv2dPlan.backend = MaxPool2dPlan.backend = sys.modules[__name__]

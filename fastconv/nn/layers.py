@@ -117,12 +117,23 @@ class _Weighted(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._plan = self._plan_key = None
 
     def _make_weights(self, kernel_shape, units):
         self.kernel = self.kernel_initializer(kernel_shape, np.float32)
         self.bias = self.bias_initializer((units,), np.float32) if self.use_bias else None
         self.params = [self.kernel] + ([self.bias] if self.use_bias else [])
         self.grads = [np.zeros_like(p) for p in self.params]
+
+    def _plan_for(self, x, kernel, fuse_relu, conv_args):
+        """The backend's Conv2dPlan for these operands, made once and kept while they keep their shapes, dtypes
+        and the fused activation: no per-step re-validation."""
+        key = (x.shape, x.dtype, kernel.shape, kernel.dtype, fuse_relu, self.backend)
+        if self._plan_key != key:
+            self._plan = self.backend.Conv2dPlan(x, kernel, self.bias, activation="relu" if fuse_relu else None,
+                                                 **conv_args())
+            self._plan_key = key
+        return self._plan
 
     def _set_grads(self, grad_kernel, grad_bias):
         self.grads = [grad_kernel] + ([grad_bias] if self.use_bias else [])
@@ -206,12 +217,11 @@ class Conv2D(_Weighted):
 
     def _linear(self, x, fuse_relu):
         self._x = x
-        return self.backend.conv2d(x, self.kernel, self.bias, activation="relu" if fuse_relu else None,
-                                   **self._conv_args())
+        self._plan = self._plan_for(x, self.kernel, fuse_relu, self._conv_args)
+        return self._plan.forward(x, self.kernel, self.bias)
 
     def _linear_backward(self, grad_y):
-        gx, gk, gb = self.backend.conv2d_backward(grad_y, self._x, self.kernel, need_input=self.need_input_grad,
-                                                  need_bias=self.use_bias, **self._conv_args())
+        gx, gk, gb = self._plan.backward(grad_y, self._x, self.kernel, self.need_input_grad, True, self.use_bias)
         self._set_grads(gk, gb)
         return gx
 
@@ -242,15 +252,14 @@ class Dense(_Weighted):
 
     def _linear(self, x, fuse_relu):
         self._x = x
-        y = self.backend.conv2d(self._as_conv(x, x.shape[-1]), self.kernel.reshape(1, 1, *self.kernel.shape),
-                                self.bias, layout="NHWC", activation="relu" if fuse_relu else None)
-        return y.reshape(*x.shape[:-1], self.units)
+        xc, wc = self._as_conv(x, x.shape[-1]), self.kernel.reshape(1, 1, *self.kernel.shape)
+        self._plan = self._plan_for(xc, wc, fuse_relu, lambda: dict(layout="NHWC"))
+        return self._plan.forward(xc, wc, self.bias).reshape(*x.shape[:-1], self.units)
 
     def _linear_backward(self, grad_y):
-        gx, gk, gb = self.backend.conv2d_backward(
-            self._as_conv(grad_y, self.units), self._as_conv(self._x, self._x.shape[-1]),
-            self.kernel.reshape(1, 1, *self.kernel.shape), layout="NHWC", need_input=self.need_input_grad,
-            need_bias=self.use_bias)
+        gx, gk, gb = self._plan.backward(self._as_conv(grad_y, self.units), self._as_conv(self._x, self._x.shape[-1]),
+                                         self.kernel.reshape(1, 1, *self.kernel.shape), self.need_input_grad, True,
+                                         self.use_bias)
         self._set_grads(gk.reshape(self.kernel.shape), gb)
         return None if gx is None else gx.reshape(self._x.shape)
 
@@ -267,6 +276,7 @@ class MaxPool2D(Layer):
         if self.padding not in ("valid", "same"):
             raise ValueError(f"MaxPool2D: padding must be 'valid' or 'same', got {padding!r}")
         self.layout = data_format_to_layout(data_format)
+        self._plan = self._plan_key = None
 
     def _pool_args(self, hw):
         ceil_mode = False
@@ -288,17 +298,19 @@ class MaxPool2D(Layer):
         return (p, q, c) if self.layout == "NHWC" else (c, p, q)
 
     def forward(self, x, training=False):
-        hw = x.shape[1:3] if self.layout == "NHWC" else x.shape[2:4]
-        y, self._indices = self.backend.max_pool2d(x, self.pool_size, return_indices=True, **self._pool_args(hw))
-        self._x_shape = x.shape
+        key = (x.shape, x.dtype, self.backend)
+        if self._plan_key != key:  # validated once per input shape, not per step
+            hw = x.shape[1:3] if self.layout == "NHWC" else x.shape[2:4]
+            self._plan = self.backend.MaxPool2dPlan(x, self.pool_size, **self._pool_args(hw))
+            self._plan_key = key
+        y, self._indices = self._plan.forward(x, return_indices=True)
         self._y = y
         return y
 
     def backward(self, grad_y, through_relu=False):
         """through_relu=True also differentiates the ReLU that produced this layer's input (the model's fusion:
         that ReLU then skips its own backward pass)."""
-        return self.backend.max_pool2d_backward(grad_y, self._indices, self._x_shape, layout=self.layout,
-                                                pooled=self._y if through_relu else None)
+        return self._plan.backward(grad_y, self._indices, pooled=self._y if through_relu else None)
 
 
 MaxPooling2D = MaxPool2D
