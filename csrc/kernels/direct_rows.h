@@ -64,79 +64,66 @@ inline typename RowVec<T, W>::V gather(const T* p, const Lanes<T, W>& lanes) {
   }
 }
 
-// Walks the vectors of a batch of rows in order: row (a, b), vector v of the row, its phase v % P. Kept
-// incrementally: a division per vector would cost as much as a short convolution's taps.
-struct RowCursor {
-  int64_t a = 0, b = 0, v = 0, phase = 0;
-
-  template <typename T>
-  static RowCursor at(const DirectRows<T>& r, int64_t nvec, int64_t job) {
-    const int64_t row = job / nvec;
-    RowCursor c;
-    c.a = row / r.inner, c.b = row % r.inner, c.v = job % nvec, c.phase = c.v % r.phases;
-    return c;
-  }
-
-  template <typename T>
-  void advance(const DirectRows<T>& r, int64_t nvec) {
-    if (++v == nvec) {
-      v = phase = 0;
-      if (++b == r.inner) b = 0, ++a;
-    } else if (++phase == r.phases) {
-      phase = 0;
-    }
-  }
-};
-
-// NB vectors from the cursor on (in any rows): every tap, then bias, relu and the (possibly partial) store.
+// Vectors v0 .. v0 + NB - 1 of one row (xr: its x, wa/ba: its weight and bias tables, ph0: phase of v0): every
+// tap, then bias, relu and the (possibly partial) store.
 template <typename T, int W, Gather G, int NB>
-__attribute__((always_inline)) inline void fwd_vectors(const DirectRows<T>& r, RowCursor& c, int64_t nvec,
-                                                       const T* wtab, const T* btab, bool relu, T* out) {
+__attribute__((always_inline)) inline void fwd_vectors(const DirectRows<T>& r, const T* xr, const T* wa,
+                                                       const T* ba, int64_t v0, int64_t ph0, bool relu, T* orow) {
   using V = typename RowVec<T, W>::V;
   V acc[NB];
   const T* xp[NB];
   const T* wp[NB];
-  T* op[NB];
-  int64_t left[NB];
   Lanes<T, W> lanes[NB];
-  for (int b = 0; b < NB; ++b) {
-    const int64_t table = c.a * r.phases + c.phase;
-    acc[b] = btab ? load_vec<V>(btab + table * W) : V{};
-    xp[b] = r.x + c.b * r.x_step + r.vbase[c.v];
-    wp[b] = wtab + table * r.ntaps * W;
-    lanes[b] = Lanes<T, W>(r.idx + c.phase * W);
-    op[b] = out + c.a * r.out_outer + c.b * r.out_inner + c.v * W;
-    left[b] = r.len - c.v * W;
-    c.advance(r, nvec);
+  int64_t ph = ph0;
+#pragma GCC unroll 8
+  for (int i = 0; i < NB; ++i) {
+    acc[i] = ba ? load_vec<V>(ba + ph * W) : V{};
+    xp[i] = xr + r.vbase[v0 + i];
+    wp[i] = wa + ph * r.ntaps * W;
+    lanes[i] = Lanes<T, W>(r.idx + ph * W);
+    if (++ph == r.phases) ph = 0;
   }
   for (int64_t t = 0; t < r.ntaps; ++t) {
     const int64_t off = r.tap_off[t];
-#pragma GCC unroll 4
-    for (int b = 0; b < NB; ++b) acc[b] += gather<T, W, G>(xp[b] + off, lanes[b]) * load_vec<V>(wp[b] + t * W);
+#pragma GCC unroll 8
+    for (int i = 0; i < NB; ++i) acc[i] += gather<T, W, G>(xp[i] + off, lanes[i]) * load_vec<V>(wp[i] + t * W);
   }
-  for (int b = 0; b < NB; ++b) {
-    if (relu) acc[b] = acc[b] < V{} ? V{} : acc[b];  // NaN stays NaN, as in the reference
-    if (left[b] >= W) {
-      store_vec(op[b], acc[b]);
+#pragma GCC unroll 8
+  for (int i = 0; i < NB; ++i) {
+    if (relu) acc[i] = acc[i] < V{} ? V{} : acc[i];  // NaN stays NaN, as in the reference
+    T* op = orow + (v0 + i) * W;
+    const int64_t left = r.len - (v0 + i) * W;
+    if (left >= W) {
+      store_vec(op, acc[i]);
     } else {
-      for (int64_t l = 0; l < left[b]; ++l) op[b][l] = acc[b][l];
+      for (int64_t l = 0; l < left; ++l) op[l] = acc[i][l];
     }
   }
 }
 
+// Row by row, NB vectors at a time; a row's last group is moved back to end at its last vector (recomputing a
+// few vectors, whose stores are idempotent) rather than run its rest one vector at a time.
 template <typename T, int W, Gather G>
 void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
   constexpr int NB = 4;  // independent accumulators: hides the FMA latency
-  const int64_t nvec = (r.len + W - 1) / W, jobs = r.outer * r.inner * nvec;
-  RowCursor c;
-  int64_t j = 0;
-  for (; j + NB <= jobs; j += NB) fwd_vectors<T, W, G, NB>(r, c, nvec, wtab, btab, relu, out);
-  if (j == jobs) return;
-  if (jobs >= NB) {  // recompute a few vectors rather than run the rest one at a time: the stores are idempotent
-    c = RowCursor::at(r, nvec, jobs - NB);
-    fwd_vectors<T, W, G, NB>(r, c, nvec, wtab, btab, relu, out);
-  } else {
-    for (; j < jobs; ++j) fwd_vectors<T, W, G, 1>(r, c, nvec, wtab, btab, relu, out);
+  const int64_t nvec = (r.len + W - 1) / W, table = r.phases * r.ntaps * W;
+  for (int64_t a = 0; a < r.outer; ++a) {
+    const T* wa = wtab + a * table;
+    const T* ba = btab ? btab + a * r.phases * W : nullptr;
+    for (int64_t b = 0; b < r.inner; ++b) {
+      const T* xr = r.x + b * r.x_step;
+      T* orow = out + a * r.out_outer + b * r.out_inner;
+      if (nvec < NB) {
+        for (int64_t v = 0; v < nvec; ++v) fwd_vectors<T, W, G, 1>(r, xr, wa, ba, v, v % r.phases, relu, orow);
+        continue;
+      }
+      int64_t v = 0, ph = 0;
+      for (; v + NB <= nvec; v += NB) {
+        fwd_vectors<T, W, G, NB>(r, xr, wa, ba, v, ph, relu, orow);
+        ph = (ph + NB) % r.phases;
+      }
+      if (v < nvec) fwd_vectors<T, W, G, NB>(r, xr, wa, ba, nvec - NB, (nvec - NB) % r.phases, relu, orow);
+    }
   }
 }
 
