@@ -6,9 +6,9 @@ The `def`s are the binding (memoryviews -> pointers, GIL released); the `cdef ..
 """
 from cython.parallel cimport prange, threadid
 from libc.math cimport isnan, INFINITY
-from libc.stdint cimport int32_t, int64_t, uint64_t
-from libc.stdlib cimport free, malloc
-from libc.string cimport memset
+from libc.stdint cimport int32_t, int64_t, uint16_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy, memset
 
 ctypedef fused real:
     float
@@ -16,10 +16,6 @@ ctypedef fused real:
 
 cdef extern from "pooling/isa_loops.h" nogil:
     int fc_isa
-    void pool_run_start_f(float* best, float* tap, const float* v, float tap0, int64_t n)
-    void pool_run_start_d(double* best, double* tap, const double* v, double tap0, int64_t n)
-    void pool_run_take_f(float* best, float* tap, const float* v, const float* vtaps, float vtap, int64_t n)
-    void pool_run_take_d(double* best, double* tap, const double* v, const double* vtaps, double vtap, int64_t n)
     void pool_pick_f(float* y, int64_t* idx, const float* best, const float* tap, const int32_t* src,
                      const int64_t* col, int64_t base, int64_t n)
     void pool_pick_d(double* y, int64_t* idx, const double* best, const double* tap, const int32_t* src,
@@ -28,6 +24,12 @@ cdef extern from "pooling/isa_loops.h" nogil:
                            int64_t C, int64_t HW)
     int64_t pool_scatter_d(double* gx, const double* gy, const int64_t* idx, const double* pooled, int64_t PQ,
                            int64_t C, int64_t HW)
+    void pool_pick_f_avx512_compress(float* y, int64_t* idx, const float* best, const float* tap,
+                                     const uint16_t* masks, const int64_t* col, int64_t base, int64_t span)
+    void pool_window_f(float* best, float* tap, const float* x, int64_t row_step, int64_t col_step, int64_t kh,
+                       int64_t kw, float tap_row, float tap_col, int64_t n)
+    void pool_window_d(double* best, double* tap, const double* x, int64_t row_step, int64_t col_step,
+                       int64_t kh, int64_t kw, double tap_row, double tap_col, int64_t n)
     void adam_f(float* p, const float* g, float* m, float* v, float lr_t, float beta_1, float beta_2,
                 float epsilon, int64_t n)
     void adam_d(double* p, const double* g, double* m, double* v, double lr_t, double beta_1, double beta_2,
@@ -47,26 +49,26 @@ def isa():
     return next(name for name, number in ISAS.items() if number == fc_isa)
 
 
-cdef inline void run_start(real* best, real* tap, const real* v, real tap0, int64_t n) noexcept nogil:
+cdef inline void window(real* best, real* tap, const real* x, int64_t row_step, int64_t col_step, int64_t kh,
+                        int64_t kw, real tap_row, real tap_col, int64_t n) noexcept nogil:
     if real is float:
-        pool_run_start_f(best, tap, v, tap0, n)
+        pool_window_f(best, tap, x, row_step, col_step, kh, kw, tap_row, tap_col, n)
     else:
-        pool_run_start_d(best, tap, v, tap0, n)
-
-
-cdef inline void run_take(real* best, real* tap, const real* v, const real* vtaps, real vtap, int64_t n) noexcept nogil:
-    if real is float:
-        pool_run_take_f(best, tap, v, vtaps, vtap, n)
-    else:
-        pool_run_take_d(best, tap, v, vtaps, vtap, n)
+        pool_window_d(best, tap, x, row_step, col_step, kh, kw, tap_row, tap_col, n)
 
 
 cdef inline void pick(real* y, int64_t* idx, const real* best, const real* tap, const int32_t* src,
-                      const int64_t* col, int64_t base, int64_t n) noexcept nogil:
+                      const uint16_t* masks, const int64_t* col, int64_t base, int64_t n, int64_t span) noexcept nogil:
     if real is float:
-        pool_pick_f(y, idx, best, tap, src, col, base, n)
+        if fc_isa == ISA_AVX512:
+            pool_pick_f_avx512_compress(y, idx, best, tap, masks, col, base, span)
+        else:
+            pool_pick_f(y, idx, best, tap, src, col, base, n)
     else:
         pool_pick_d(y, idx, best, tap, src, col, base, n)
+
+
+cdef int ISA_AVX512 = 2
 
 
 cdef inline bint takes(real v, real best) noexcept nogil:
@@ -168,43 +170,40 @@ cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, real* best_tap, con
 
 
 # NHWC with few channels, windows inside the input (no padding, none past the end): a row holds W pixels of C
-# values. The window maximum is reduced over contiguous runs, first along each kernel row for every input column
-# (stage 1), then across kernel rows (stage 2); output columns are then picked out of the full-width result.
-# Contiguous runs vectorize whatever C is, where a per-window loop over few channels does not. "First maximum; the
-# first NaN sticks" is associative, so the stages pick exactly the element the tap-by-tap loop picks. The taps
-# kept beside the runs are in-plane offsets i * dh * W + j * dw (exact as floats: see inside_fits), so the pick
-# turns them into indices with one add.
+# values. For each output row, the window maximum is taken over vectors of consecutive values starting at every
+# input column (pool_window: the whole window per vector, taps in the reference's order), then the values at
+# each output column's first input column are picked out. Contiguous vectors work whatever C is, where a
+# per-window loop over few channels does not vectorize. The taps kept beside the maxima are in-plane offsets
+# i * dh * W + j * dw (exact as floats: see maxpool2d_fwd), so the pick turns them into indices with one add.
 cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, const int32_t* src,
-                         const int64_t* col, int64_t N, int64_t C, int64_t H, int64_t W, int64_t P, int64_t Q,
-                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
-                         int threads) noexcept nogil:
+                         const uint16_t* masks, const int64_t* col, int64_t N, int64_t C, int64_t H, int64_t W,
+                         int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh,
+                         int64_t dw, int threads) noexcept nogil:
     cdef int64_t span = inside_span(C, Q, sw)  # values from each output column's first input column on
-    cdef int64_t row, o, p, i, j
-    cdef real* best      # stage-2 running maximum, full width (4 runs of span values per thread in scratch)
-    cdef real* best_tap  # its tap's in-plane offset, as a float (float-on-float selects vectorize)
-    cdef real* run       # stage-1 maximum along one kernel row
-    cdef real* run_tap   # its column offset j * dw
+    cdef int64_t whole = run_stride(span)      # rounded up to whole vectors: the extra values are never picked
+    cdef int64_t reach = (kw - 1) * dw * C + whole  # values a window row reads from its row start
+    cdef const real* x_end = x + N * H * W * C
+    cdef int64_t row, o, p, i, avail
+    cdef real* best      # the window maxima, full width
+    cdef real* best_tap  # their taps' in-plane offsets, as floats (float-on-float selects vectorize)
+    cdef real* rows      # the tensor's last rows, copied with a zero tail so the rounded-up reads stay in memory
     cdef const real* xr
     for row in prange(N * P, num_threads=threads, schedule="static"):
-        best = scratch + threadid() * inside_stride(span)
-        best_tap = best + run_stride(span)
-        run = best_tap + run_stride(span)
-        run_tap = run + run_stride(span)
+        best = scratch + threadid() * inside_stride(span, kh, reach)
+        best_tap = best + whole
+        rows = best_tap + whole
         o = row // P
         p = row % P
-        for i in range(kh):
-            xr = x + ((o * H + p * sh + i * dh) * W) * C
-            # stage 1 into best (first kernel row) or run (the others), then stage 2 into best
-            if i == 0:
-                run_start(best, best_tap, xr, 0, span)
-                for j in range(1, kw):
-                    run_take(best, best_tap, xr + j * dw * C, NULL, j * dw, span)
-            else:
-                run_start(run, run_tap, xr, 0, span)
-                for j in range(1, kw):
-                    run_take(run, run_tap, xr + j * dw * C, NULL, j * dw, span)
-                run_take(best, best_tap, run, run_tap, i * dh * W, span)
-        pick(y + row * Q * C, idx + row * Q * C, best, best_tap, src, col, p * sh * W, Q * C)
+        xr = x + ((o * H + p * sh) * W) * C
+        if xr + (kh - 1) * dh * W * C + reach <= x_end:
+            window(best, best_tap, xr, dh * W * C, dw * C, kh, kw, dh * W, dw, whole)
+        else:
+            for i in range(kh):
+                avail = min(reach, x_end - (xr + i * dh * W * C))
+                memcpy(rows + i * reach, xr + i * dh * W * C, avail * sizeof(real))
+                memset(rows + i * reach + avail, 0, (reach - avail) * sizeof(real))
+            window(best, best_tap, rows, reach, dw * C, kh, kw, dh * W, dw, whole)
+        pick(y + row * Q * C, idx + row * Q * C, best, best_tap, src, masks, col, p * sh * W, Q * C, span)
 
 
 cdef inline int64_t inside_span(int64_t C, int64_t Q, int64_t sw) noexcept nogil:
@@ -212,17 +211,18 @@ cdef inline int64_t inside_span(int64_t C, int64_t Q, int64_t sw) noexcept nogil
 
 
 cdef inline int64_t run_stride(int64_t span) noexcept nogil:
-    """Values between two runs of one thread: a whole number of 64-byte lines."""
+    """A run of span values rounded up to whole 64-byte lines (whole vectors on every ISA)."""
     return (span + 15) // 16 * 16
 
 
-cdef inline int64_t inside_stride(int64_t span) noexcept nogil:
-    """Values between two threads' runs: 4 runs, rounded up to 4 KiB so threads never share a cache line."""
-    return (4 * run_stride(span) + 1023) // 1024 * 1024
+cdef inline int64_t inside_stride(int64_t span, int64_t kh, int64_t reach) noexcept nogil:
+    """Values between two threads' scratch (maxima, taps, kh copied rows), rounded up to 4 KiB so threads never
+    share a cache line."""
+    return (2 * run_stride(span) + kh * reach + 1023) // 1024 * 1024
 
 
-# The run reductions visit every input column, sw times the columns the windows start at: worth it for the
-# usual small strides, while a row's runs stay in cache, and only where the per-window loops cannot vectorize:
+# maxpool_inside computes a window maximum at every input column, sw times the columns windows start at: worth it
+# for the usual small strides, while a row stays in cache, and only where the per-window loops cannot vectorize:
 # NHWC with few channels (6 channels: 2x faster). With 16 or more channels, or NCHW rows, the per-window loops
 # were faster (NCHW 56x56: 0.73 vs 1.5 ms).
 cdef int64_t INSIDE_MAX_STRIDE = 4
@@ -245,25 +245,30 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
                         and (Q - 1) * sw + (kw - 1) * dw < W and sw <= INSIDE_MAX_STRIDE
                         and inside_span(C, Q, sw) <= INSIDE_MAX_SPAN
                         and ((kh - 1) * dh * W + (kw - 1) * dw < (1 << 24) or real is double))
-    # inside: 4 runs per thread; otherwise the best-tap numbers, one per output
-    cdef int64_t scratch_size = threads * inside_stride(inside_span(C, Q, sw)) if inside else N * C * P * Q
-    cdef int64_t picks = Q * C if inside else 0  # inside: where each output of a row sits in the runs
+    # inside: maxima, taps and kh copied rows per thread; otherwise the best-tap numbers, one per output
+    cdef int64_t span = inside_span(C, Q, sw) if inside else 0
+    cdef int64_t reach = (kw - 1) * dw * C + run_stride(span)
+    cdef int64_t scratch_size = threads * inside_stride(span, kh, reach) if inside else N * C * P * Q
+    cdef int64_t picks = Q * C if inside else 0  # inside: where each output of a row sits in the row's maxima
     cdef real* scratch = <real*> malloc(scratch_size * sizeof(real))
     cdef int64_t* tap_offset = <int64_t*> malloc(kh * kw * sizeof(int64_t))  # tap -> offset in the plane
     cdef int32_t* src = <int32_t*> malloc((picks + 1) * sizeof(int32_t))      # output e of a row -> run element
     cdef int64_t* col = <int64_t*> malloc((picks + 1) * sizeof(int64_t))      # -> its window's first column
+    cdef uint16_t* masks = <uint16_t*> calloc(span // 16 + 1, sizeof(uint16_t))  # run elements that are outputs
     cdef int64_t t, e
     try:
-        if scratch == NULL or tap_offset == NULL or src == NULL or col == NULL:
+        if scratch == NULL or tap_offset == NULL or src == NULL or col == NULL or masks == NULL:
             raise MemoryError()
         for t in range(kh * kw):
             tap_offset[t] = (t // kw) * dh * W + (t % kw) * dw
         for e in range(picks):
             src[e] = <int32_t> ((e // C) * sw * C + e % C)
             col[e] = (e // C) * sw
+            masks[src[e] // 16] |= <uint16_t> (1 << (src[e] % 16))
         with nogil:
             if inside:
-                maxpool_inside(xp, yp, ip, scratch, src, col, N, C, H, W, P, Q, kh, kw, sh, sw, dh, dw, threads)
+                maxpool_inside(xp, yp, ip, scratch, src, masks, col, N, C, H, W, P, Q, kh, kw, sh, sw, dh, dw,
+                               threads)
             elif nhwc:
                 maxpool_nhwc(xp, yp, ip, scratch, tap_offset, N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw,
                              threads)
@@ -275,6 +280,7 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
         free(tap_offset)
         free(src)
         free(col)
+        free(masks)
 
 
 # gx[plane][idx] += gy for every output of the plane; differentiates y = x[idx]. With `pooled`, only where
@@ -325,7 +331,6 @@ def maxpool2d_bwd(const real[:, :, :, ::1] grad_y,      # IN  (N, C, P, Q) or (N
 # Small memory-bound kernels of training: ReLU, bias, fused softmax + cross-entropy.
 
 from libc.math cimport exp, log, sqrt
-from libc.stdlib cimport calloc
 
 cdef int64_t MIN_ELEMENTS_PER_THREAD = 1 << 15  # a fork/join (~1 us) buys at least ~10 us of streaming
 

@@ -4,29 +4,65 @@
  * for both modules. Each dispatcher below forwards to one of the three copies of a loop in isa_loops_body.h. */
 #ifndef FASTCONV_ISA_LOOPS_H
 #define FASTCONV_ISA_LOOPS_H
+#include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 
 #define FC_SQRT_f sqrtf
 #define FC_SQRT_d sqrt
+#define FC_INT_f int32_t  /* the integer lanes of a float / double vector (comparison results) */
+#define FC_INT_d int64_t
+#define FC_POOL_U 4       /* independent vectors per step of pool_window */
 
 #define FC_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
 #define FC_NAME(name) name##_avx512
+#define FC_VECTOR_BYTES 64
 #include "pooling/isa_loops_body.h"
 #undef FC_TARGET
 #undef FC_NAME
+#undef FC_VECTOR_BYTES
 
 #define FC_TARGET __attribute__((target("avx2,fma")))
 #define FC_NAME(name) name##_avx2
+#define FC_VECTOR_BYTES 32
 #include "pooling/isa_loops_body.h"
 #undef FC_TARGET
 #undef FC_NAME
+#undef FC_VECTOR_BYTES
 
 #define FC_TARGET
 #define FC_NAME(name) name##_generic
+#define FC_VECTOR_BYTES 16
 #include "pooling/isa_loops_body.h"
 #undef FC_TARGET
 #undef FC_NAME
+#undef FC_VECTOR_BYTES
+
+/* pool_pick_f for AVX-512: the outputs of a row are the span's elements whose mask bit is set (the first C of
+ * every sw * C: each window's first column), in order. One compress per 16 elements replaces 16 gathers. */
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), noinline)) static void pool_pick_f_avx512_compress(
+    float* restrict y, int64_t* restrict idx, const float* restrict best, const float* restrict tap,
+    const uint16_t* restrict masks, const int64_t* restrict col, int64_t base, int64_t span) {
+  const __m512i vbase = _mm512_set1_epi64(base);
+  int64_t pos = 0;
+  for (int64_t m = 0; m * 16 < span; ++m) {
+    const __mmask16 k = masks[m];
+    if (!k) continue;
+    const int count = __builtin_popcount(k);
+    const __mmask16 out = (__mmask16)((1u << count) - 1);
+    const __m512 v = _mm512_maskz_compress_ps(k, _mm512_maskz_loadu_ps(k, best + m * 16));
+    const __m512 t = _mm512_maskz_compress_ps(k, _mm512_maskz_loadu_ps(k, tap + m * 16));
+    _mm512_mask_storeu_ps(y + pos, out, v);
+    const __mmask8 lo = (__mmask8)(out & 0xff), hi = (__mmask8)(out >> 8);
+    const __m512i ilo = _mm512_cvttps_epi64(_mm512_castps512_ps256(t));
+    const __m512i ihi = _mm512_cvttps_epi64(_mm512_extractf32x8_ps(t, 1));
+    _mm512_mask_storeu_epi64(idx + pos, lo,
+                             _mm512_add_epi64(_mm512_add_epi64(ilo, vbase), _mm512_maskz_loadu_epi64(lo, col + pos)));
+    _mm512_mask_storeu_epi64(idx + pos + 8, hi,
+                             _mm512_add_epi64(_mm512_add_epi64(ihi, vbase), _mm512_maskz_loadu_epi64(hi, col + pos + 8)));
+    pos += count;
+  }
+}
 
 enum { FC_ISA_GENERIC = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2 };
 static int fc_isa = FC_ISA_GENERIC;  /* set once at import (and by the tests' ISA sweep), never while loops run */
@@ -46,9 +82,9 @@ static int fc_isa = FC_ISA_GENERIC;  /* set once at import (and by the tests' IS
   }
 
 #define FC_DISPATCH_TYPE(T, S)                                                                                   \
-  FC_DISPATCH(pool_run_start_##S, (T* best, T* tap, const T* v, T tap0, int64_t n), (best, tap, v, tap0, n))     \
-  FC_DISPATCH(pool_run_take_##S, (T* best, T* tap, const T* v, const T* vtaps, T vtap, int64_t n),               \
-              (best, tap, v, vtaps, vtap, n))                                                                    \
+  FC_DISPATCH(pool_window_##S, (T* best, T* tap, const T* x, int64_t row_step, int64_t col_step, int64_t kh,     \
+                                int64_t kw, T tap_row, T tap_col, int64_t n),                                   \
+              (best, tap, x, row_step, col_step, kh, kw, tap_row, tap_col, n))                                   \
   FC_DISPATCH(pool_pick_##S, (T* y, int64_t* idx, const T* best, const T* tap, const int32_t* src,              \
                               const int64_t* col, int64_t base, int64_t n),                                    \
               (y, idx, best, tap, src, col, base, n))                                                            \

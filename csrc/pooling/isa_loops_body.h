@@ -1,39 +1,61 @@
 /* Loop bodies of fastconv._pooling compiled once per ISA: isa_loops.h includes this file three times, with
  * FC_TARGET (a target attribute) and FC_NAME(name) (a per-ISA suffix) defined. No include guard on purpose.
  *
- * Plain C loops with restrict and branch-free selects, so the compiler vectorizes them for each target. Not
- * inlined: inside the OpenMP-outlined caller the compiler loses restrict and keeps the loops scalar.
+ * Plain C loops with restrict and branch-free selects (or GCC vector extensions), so the compiler vectorizes them
+ * for each target. Not inlined: inside the OpenMP-outlined caller the compiler loses restrict and keeps the loops
+ * scalar.
  * The pooling rule "take": a larger value, or the first NaN (NaN then sticks, as in PyTorch). */
 
 #define FC_POOL_LOOPS(T, S)                                                                                      \
-  /* best[e], tap[e] = v[e], tap0 */                                                                            \
-  FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_run_start_##S)(                                   \
-      T* restrict best, T* restrict tap, const T* restrict v, T tap0, int64_t n) {                                \
-    for (int64_t e = 0; e < n; ++e) {                                                                           \
-      best[e] = v[e];                                                                                           \
-      tap[e] = tap0;                                                                                            \
+  /* The maximum over a whole window for n consecutive values (n a multiple of the vector width): best[e] and    \
+   * the in-plane offset tap[e] of the window element that takes it, visiting taps (i, j) in row-major order      \
+   * (the reference's order) at x + i * row_step + j * col_step + e, with offset i * tap_row + j * tap_col.        \
+   * Vector extensions keep each vector's running maximum in registers across the taps. */                         \
+  FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_window_##S)(                                      \
+      T* restrict best, T* restrict tap, const T* restrict x, int64_t row_step, int64_t col_step, int64_t kh,   \
+      int64_t kw, T tap_row, T tap_col, int64_t n) {                                                            \
+    typedef T V __attribute__((vector_size(FC_VECTOR_BYTES), aligned(sizeof(T))));                              \
+    typedef FC_INT_##S VI __attribute__((vector_size(FC_VECTOR_BYTES)));                                        \
+    enum { L = FC_VECTOR_BYTES / sizeof(T) };                                                                   \
+    int64_t e = 0;                                                                                              \
+    /* U vectors at a time: their take chains are independent, which hides the compare-select latency */         \
+    for (; e + FC_POOL_U * L <= n; e += FC_POOL_U * L) {                                                        \
+      V b[FC_POOL_U], t[FC_POOL_U];                                                                             \
+      _Pragma("GCC unroll 4") for (int u = 0; u < FC_POOL_U; ++u) {                                             \
+        b[u] = *(const V*)(x + e + u * L);                                                                      \
+        t[u] = (V){0};                                                                                          \
+      }                                                                                                         \
+      for (int64_t i = 0; i < kh; ++i)                                                                          \
+        for (int64_t j = (i == 0); j < kw; ++j) {                                                               \
+          const T* xt = x + i * row_step + j * col_step + e;                                                    \
+          const V at = (V){0} + ((T)i * tap_row + (T)j * tap_col);                                              \
+          _Pragma("GCC unroll 4") for (int u = 0; u < FC_POOL_U; ++u) {                                         \
+            const V a = *(const V*)(xt + u * L);                                                                \
+            const VI take = (a > b[u]) | ((a != a) & (b[u] == b[u]));                                           \
+            b[u] = (V)(((VI)a & take) | ((VI)b[u] & ~take));                                                    \
+            t[u] = (V)(((VI)at & take) | ((VI)t[u] & ~take));                                                   \
+          }                                                                                                     \
+        }                                                                                                       \
+      _Pragma("GCC unroll 4") for (int u = 0; u < FC_POOL_U; ++u) {                                             \
+        *(V*)(best + e + u * L) = b[u];                                                                         \
+        *(V*)(tap + e + u * L) = t[u];                                                                          \
+      }                                                                                                         \
+    }                                                                                                           \
+    for (; e < n; e += L) {                                                                                     \
+      V b = *(const V*)(x + e), t = {0};                                                                        \
+      for (int64_t i = 0; i < kh; ++i)                                                                          \
+        for (int64_t j = (i == 0); j < kw; ++j) {                                                               \
+          const V a = *(const V*)(x + i * row_step + j * col_step + e);                                         \
+          const VI take = (a > b) | ((a != a) & (b == b));                                                      \
+          const V at = (V){0} + ((T)i * tap_row + (T)j * tap_col);                                              \
+          b = (V)(((VI)a & take) | ((VI)b & ~take));                                                            \
+          t = (V)(((VI)at & take) | ((VI)t & ~take));                                                           \
+        }                                                                                                       \
+      *(V*)(best + e) = b;                                                                                      \
+      *(V*)(tap + e) = t;                                                                                       \
     }                                                                                                           \
   }                                                                                                             \
-  /* where v[e] takes best[e]: best[e] = v[e], tap[e] = vtap (+ vtaps[e] when vtaps is not null) */             \
-  FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_run_take_##S)(                                    \
-      T* restrict best, T* restrict tap, const T* restrict v, const T* restrict vtaps, T vtap, int64_t n) {       \
-    if (vtaps) {                                                                                                \
-      for (int64_t e = 0; e < n; ++e) {                                                                         \
-        const T a = v[e], b = best[e], t = vtap + vtaps[e]; /* loaded whether taken or not: no branch */        \
-        const int take = (a > b) | ((a != a) & (b == b));                                                       \
-        best[e] = take ? a : b;                                                                                 \
-        tap[e] = take ? t : tap[e];                                                                             \
-      }                                                                                                         \
-    } else {                                                                                                    \
-      for (int64_t e = 0; e < n; ++e) {                                                                         \
-        const T a = v[e], b = best[e];                                                                          \
-        const int take = (a > b) | ((a != a) & (b == b));                                                       \
-        best[e] = take ? a : b;                                                                                 \
-        tap[e] = take ? vtap : tap[e];                                                                          \
-      }                                                                                                         \
-    }                                                                                                           \
-  }                                                                                                             \
-  /* The outputs of one pooled row from its full-width runs: y[e] = best[src[e]], and the flat input position    \
+  /* The outputs of one pooled row from its full-width maxima: y[e] = best[src[e]], and the flat input position    \
    * idx[e] = base + col[e] + tap[src[e]] (taps hold in-plane offsets, exact as floats; see maxpool_inside). */  \
   FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_pick_##S)(                                        \
       T* restrict y, int64_t* restrict idx, const T* restrict best, const T* restrict tap,                       \
