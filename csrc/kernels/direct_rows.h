@@ -127,15 +127,16 @@ void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T
   }
 }
 
-// TB taps from t of weight table (a, phase): sums gather * gy over the phase's vectors of every row b.
-template <typename T, int W, Gather G, int TB>
+// TB taps from t of weight table (a, phase): sums gather * gy over the phase's vectors of every row b; with BIAS
+// also the gy vectors themselves into bias (the bias gradient: a tap whose input is 1), in the same pass.
+template <typename T, int W, Gather G, int TB, bool BIAS>
 __attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, int64_t a, int64_t phase, int64_t t,
-                                                      const T* gy, T* acc) {
+                                                      const T* gy, T* acc, T* bias) {
   using V = typename RowVec<T, W>::V;
   const Lanes<T, W> lanes(r.idx + phase * W);
   const int64_t nvec = (r.len + W - 1) / W, full = r.len / W;
   int64_t off[TB];
-  V sum[TB];
+  V sum[TB], gsum{};
   for (int b = 0; b < TB; ++b) {
     off[b] = r.tap_off[t + b];
     sum[b] = V{};
@@ -146,6 +147,7 @@ __attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, in
     int64_t v = phase;
     for (; v < full; v += r.phases) {
       const V gv = load_vec<V>(g + v * W);
+      if (BIAS) gsum += gv;
 #pragma GCC unroll 4
       for (int b = 0; b < TB; ++b) sum[b] += gather<T, W, G>(x + r.vbase[v] + off[b], lanes) * gv;
     }
@@ -153,6 +155,7 @@ __attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, in
       T tail[W] = {};
       std::memcpy(tail, g + v * W, (r.len - v * W) * sizeof(T));
       const V gv = load_vec<V>(tail);
+      if (BIAS) gsum += gv;
       for (int b = 0; b < TB; ++b) sum[b] += gather<T, W, G>(x + r.vbase[v] + off[b], lanes) * gv;
     }
   }
@@ -160,16 +163,29 @@ __attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, in
     T* dst = acc + ((a * r.phases + phase) * r.ntaps + t + b) * W;
     store_vec(dst, load_vec<V>(dst) + sum[b]);
   }
+  if (BIAS) {
+    T* dst = bias + (a * r.phases + phase) * W;
+    store_vec(dst, load_vec<V>(dst) + gsum);
+  }
 }
 
 template <typename T, int W, Gather G>
-void wgrad_rows(const DirectRows<T>& r, const T* gy, T* acc) {
+void wgrad_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
   constexpr int TB = 4;  // taps per pass over the rows: TB accumulators share each gy load
   for (int64_t a = 0; a < r.outer; ++a)
     for (int64_t phase = 0; phase < r.phases; ++phase) {
       int64_t t = 0;
-      for (; t + TB <= r.ntaps; t += TB) wgrad_taps<T, W, G, TB>(r, a, phase, t, gy, acc);
-      for (; t < r.ntaps; ++t) wgrad_taps<T, W, G, 1>(r, a, phase, t, gy, acc);
+      if (bias) {  // the first pass also sums the bias gradient
+        if (r.ntaps >= TB) {
+          wgrad_taps<T, W, G, TB, true>(r, a, phase, 0, gy, acc, bias);
+          t = TB;
+        } else {
+          wgrad_taps<T, W, G, 1, true>(r, a, phase, 0, gy, acc, bias);
+          t = 1;
+        }
+      }
+      for (; t + TB <= r.ntaps; t += TB) wgrad_taps<T, W, G, TB, false>(r, a, phase, t, gy, acc, nullptr);
+      for (; t < r.ntaps; ++t) wgrad_taps<T, W, G, 1, false>(r, a, phase, t, gy, acc, nullptr);
     }
 }
 
@@ -184,12 +200,12 @@ void direct_fwd(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu,
 }
 
 template <typename T, int W>
-void direct_wgrad(const DirectRows<T>& r, const T* gy, T* acc) {
+void direct_wgrad(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
   switch (r.gather) {
-    case Gather::Contiguous: return wgrad_rows<T, W, Gather::Contiguous>(r, gy, acc);
-    case Gather::Broadcast: return wgrad_rows<T, W, Gather::Broadcast>(r, gy, acc);
-    case Gather::Permute: return wgrad_rows<T, W, Gather::Permute>(r, gy, acc);
-    case Gather::Scalar: return wgrad_rows<T, W, Gather::Scalar>(r, gy, acc);
+    case Gather::Contiguous: return wgrad_rows<T, W, Gather::Contiguous>(r, gy, acc, bias);
+    case Gather::Broadcast: return wgrad_rows<T, W, Gather::Broadcast>(r, gy, acc, bias);
+    case Gather::Permute: return wgrad_rows<T, W, Gather::Permute>(r, gy, acc, bias);
+    case Gather::Scalar: return wgrad_rows<T, W, Gather::Scalar>(r, gy, acc, bias);
   }
 }
 

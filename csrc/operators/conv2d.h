@@ -26,9 +26,10 @@ void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, cons
 template <typename T>
 void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* w, T* gx);
 
-// gw = d<y, gy>/dw: sum over images and pixels of gy (x) patches(x).
+// gw = d<y, gy>/dw: sum over images and pixels of gy (x) patches(x). With gb not null, also the bias gradient
+// (as conv2d_bwd_bias; the direct algorithm sums it in the same pass over gy).
 template <typename T>
-void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, T* gw);
+void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, T* gw, T* gb);
 
 // gb[k] = sum of gy over images and pixels.
 template <typename T>
@@ -50,7 +51,7 @@ bool direct_rows_apply(const ConvShape& s);
 template <typename T>
 void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
 template <typename T>
-void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
+void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw, T* gb);
 
 // Winograd F(4x4, 3x3), forward only: conv2d_winograd.cpp.
 bool winograd_applies(const ConvShape& s);

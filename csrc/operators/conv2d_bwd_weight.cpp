@@ -21,12 +21,13 @@ constexpr int64_t PIXEL_CHUNK = 4096;  // reduction steps per GEMM call: long en
 }  // namespace
 
 template <typename T>
-void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, T* gw) {
+void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, T* gw, T* gb) {
+  const int bias_threads = threads;
   threads = threads_for(s.flops(), threads);
-  if (choose_algorithm(s, alg, Pass::WeightGrad) == Algorithm::Direct) {
-    if (direct_rows_apply(s)) return conv2d_direct_bwd_weight(s, threads, gy, x, gw);
-    return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
-  }
+  const bool direct = choose_algorithm(s, alg, Pass::WeightGrad) == Algorithm::Direct;
+  if (direct && direct_rows_apply(s)) return conv2d_direct_bwd_weight(s, threads, gy, x, gw, gb);
+  if (gb) conv2d_bwd_bias(s, bias_threads, gy, gb);
+  if (direct) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Kg : taps);  // GEMM columns
   const PatchIndex idx(s);
@@ -134,8 +135,10 @@ void conv2d_bwd_bias(const ConvShape& s, int threads, const T* gy, T* gb) {
   }
 }
 
-template void conv2d_bwd_weight<float>(const ConvShape&, Algorithm, int, const float*, const float*, float*);
-template void conv2d_bwd_weight<double>(const ConvShape&, Algorithm, int, const double*, const double*, double*);
+template void conv2d_bwd_weight<float>(const ConvShape&, Algorithm, int, const float*, const float*, float*,
+                                       float*);
+template void conv2d_bwd_weight<double>(const ConvShape&, Algorithm, int, const double*, const double*, double*,
+                                        double*);
 template void conv2d_bwd_bias<float>(const ConvShape&, int, const float*, float*);
 template void conv2d_bwd_bias<double>(const ConvShape&, int, const double*, double*);
 

@@ -222,32 +222,39 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
 }
 
 template <typename T>
-void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
+void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw, T* gb) {
   const DirectKernel<T>& kr = active_kernels().direct<T>();
   const int W = kr.lanes;
   const RowProblem pb(s);
   const ConvShape& t = pb.shape;
   const RowPlan plan(t, W);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan), table = ntaps * W;
-  std::vector<T> acc(threads * tables * table, T(0));
+  std::vector<T> acc(threads * tables * table, T(0)), bias(gb ? threads * tables * W : 0, T(0));
   for_each_band(t, plan, threads, W, x, [&](int thread, int64_t n, int64_t p0, int64_t p1, const T* scratch) {
-    T* a = acc.data() + (thread * tables + pb.first_table(plan, n)) * table;
-    kr.wgrad(plan.band(t, scratch, p1 - p0), gy + first_output(t, n, p0), a);
+    const int64_t first = thread * tables + pb.first_table(plan, n);
+    kr.wgrad(plan.band(t, scratch, p1 - p0), gy + first_output(t, n, p0), acc.data() + first * table,
+             gb ? bias.data() + first * W : nullptr);
   });
   // Fold lanes (each lane holds one output channel's share) and threads into the user's layout.
   std::fill_n(gw, s.K * ntaps, T(0));
+  std::vector<double> bias_sum(gb ? s.K : 0, 0.0);
   for (int thread = 0; thread < threads; ++thread)
-    for (int64_t g = 0; g < tables; ++g)
+    for (int64_t g = 0; g < tables; ++g) {
       for (int64_t tap = 0; tap < ntaps; ++tap) {
         const T* a = acc.data() + (thread * tables + g) * table + tap * W;
         for (int64_t l = 0; l < W; ++l) gw[weight_index(t, tap, table_channel(t, W, g, l))] += a[l];
       }
+      if (gb)
+        for (int64_t l = 0; l < W; ++l) bias_sum[table_channel(t, W, g, l)] += bias[(thread * tables + g) * W + l];
+    }
+  for (int64_t k = 0; k < (gb ? s.K : 0); ++k) gb[k] = T(bias_sum[k]);
 }
 
 template void conv2d_direct_fwd<float>(const ConvShape&, int, const float*, const float*, const float*, bool, float*);
 template void conv2d_direct_fwd<double>(const ConvShape&, int, const double*, const double*, const double*, bool,
                                         double*);
-template void conv2d_direct_bwd_weight<float>(const ConvShape&, int, const float*, const float*, float*);
-template void conv2d_direct_bwd_weight<double>(const ConvShape&, int, const double*, const double*, double*);
+template void conv2d_direct_bwd_weight<float>(const ConvShape&, int, const float*, const float*, float*, float*);
+template void conv2d_direct_bwd_weight<double>(const ConvShape&, int, const double*, const double*, double*,
+                                               double*);
 
 }  // namespace fastconv
