@@ -96,7 +96,7 @@ __attribute__((always_inline)) inline void fwd_vectors(const DirectRows<T>& r, c
     if (left >= W) {
       store_vec(op, acc[i]);
     } else {
-      for (int64_t l = 0; l < left; ++l) op[l] = acc[i][l];
+      store_first(op, acc[i], left);
     }
   }
 }
@@ -104,8 +104,9 @@ __attribute__((always_inline)) inline void fwd_vectors(const DirectRows<T>& r, c
 // Row by row, NB vectors at a time; a row's last group is moved back to end at its last vector (recomputing a
 // few vectors, whose stores are idempotent) rather than run its rest one vector at a time.
 template <typename T, int W, Gather G>
-void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
+void fwd_rows(const DirectRows<T>& rows, const T* wtab, const T* btab, bool relu, T* out) {
   constexpr int NB = 4;  // independent accumulators: hides the FMA latency
+  const DirectRows<T> r = rows;  // a local copy: the output stores cannot alias it, so its fields stay in registers
   const int64_t nvec = (r.len + W - 1) / W, table = r.phases * r.ntaps * W;
   for (int64_t a = 0; a < r.outer; ++a) {
     const T* wa = wtab + a * table;
@@ -170,8 +171,9 @@ __attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, in
 }
 
 template <typename T, int W, Gather G>
-void wgrad_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
+void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
   constexpr int TB = 4;  // taps per pass over the rows: TB accumulators share each gy load
+  const DirectRows<T> r = rows;  // a local copy: the accumulator stores cannot alias it
   for (int64_t a = 0; a < r.outer; ++a)
     for (int64_t phase = 0; phase < r.phases; ++phase) {
       int64_t t = 0;
