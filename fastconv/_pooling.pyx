@@ -30,6 +30,8 @@ cdef extern from "pooling/isa_loops.h" nogil:
                        int64_t kw, float tap_row, float tap_col, int64_t n)
     void pool_window_d(double* best, double* tap, const double* x, int64_t row_step, int64_t col_step,
                        int64_t kh, int64_t kw, double tap_row, double tap_col, int64_t n)
+    void pool_row_take_f(float* y, float* bt, const float* x, int64_t step, float tap, int64_t n)
+    void pool_row_take_d(double* y, double* bt, const double* x, int64_t step, double tap, int64_t n)
     void adam_f(float* p, const float* g, float* m, float* v, float lr_t, float beta_1, float beta_2,
                 float epsilon, int64_t n)
     void adam_d(double* p, const double* g, double* m, double* v, double lr_t, double beta_1, double beta_2,
@@ -57,6 +59,13 @@ cdef inline void window(real* best, real* tap, const real* x, int64_t row_step, 
         pool_window_d(best, tap, x, row_step, col_step, kh, kw, tap_row, tap_col, n)
 
 
+cdef inline void row_take(real* y, real* bt, const real* x, int64_t step, real tap, int64_t n) noexcept nogil:
+    if real is float:
+        pool_row_take_f(y, bt, x, step, tap, n)
+    else:
+        pool_row_take_d(y, bt, x, step, tap, n)
+
+
 cdef inline void pick(real* y, int64_t* idx, const real* best, const real* tap, const int32_t* src,
                       const uint16_t* masks, const int64_t* col, int64_t base, int64_t n, int64_t span) noexcept nogil:
     if real is float:
@@ -71,76 +80,110 @@ cdef inline void pick(real* y, int64_t* idx, const real* best, const real* tap, 
 cdef int ISA_AVX512 = 2
 
 
-cdef inline bint takes(real v, real best) noexcept nogil:
-    """Whether v replaces the running maximum: larger, or the first NaN (NaN then sticks, as in PyTorch).
-    Bitwise ops, no branches: on real data the outcome is unpredictable, and selects let the compiler vectorize."""
-    return (v > best) | ((v != v) & (best == best))
-
-
 # Both layouts keep, beside the running maximum, the number of the tap that produced it as a float ("best tap"):
 # every select in the inner loops is then float-on-float, which compilers vectorize (a float/int64 select does
 # not vectorize, and as a branch it mispredicts on real data). Indices are made from the tap numbers at the end.
 # Tap t is (i, j) = (t // kw, t % kw); -1 means "no input element seen yet".
 
+# The per-window loops, for every output outside the rectangle [p0, p1) x [q0, q1) that maxpool_inside computed
+# (empty where it did not run): windows that reach into the padding or past the input, and every output of the
+# shapes maxpool_inside does not take.
+
 # x: (planes, H, W) -> y, idx: (planes, P, Q); one output row per iteration, vectorized along the row.
 cdef void maxpool_nchw(const real* x, real* y, int64_t* idx, real* best_tap, const int64_t* tap_offset,
-                       int64_t planes, int64_t H,
-                       int64_t W, int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
-                       int64_t pw, int64_t dh, int64_t dw, int threads) noexcept nogil:
-    cdef int64_t row, plane, p, q, i, j, ih, off, lo, hi, t, base
-    cdef bint take
-    cdef real v, b, bt, tap
-    cdef real* yr
-    cdef real* btr
-    cdef const real* xr
+                       int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh,
+                       int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t p0, int64_t p1,
+                       int64_t q0, int64_t q1, int threads) noexcept nogil:
+    cdef int64_t row, p
     for row in prange(planes * P, num_threads=threads, schedule="static"):
-        plane = row // P
         p = row % P
-        yr = y + row * Q
-        btr = best_tap + row * Q  # scratch: one float per output, carved from the caller's buffer
-        for q in range(Q):
-            yr[q] = -INFINITY
-            btr[q] = -1
+        if p0 <= p < p1:
+            nchw_columns(x, y, idx, best_tap, tap_offset, row, 0, q0, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
+            nchw_columns(x, y, idx, best_tap, tap_offset, row, q1, Q, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
+        else:
+            nchw_columns(x, y, idx, best_tap, tap_offset, row, 0, Q, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+# Output columns [qa, qb) of one NCHW output row: tap by tap along the row.
+cdef inline void nchw_columns(const real* x, real* y, int64_t* idx, real* best_tap, const int64_t* tap_offset,
+                              int64_t row, int64_t qa, int64_t qb, int64_t H, int64_t W, int64_t P, int64_t Q,
+                              int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
+                              int64_t dw) noexcept nogil:
+    cdef int64_t plane = row // P, p = row % P, q, i, j, ih, off, lo, hi, t, base
+    cdef real* yr = y + row * Q
+    cdef real* btr = best_tap + row * Q  # scratch: one float per output, carved from the caller's buffer
+    cdef const real* xr
+    if qa >= qb:
+        return
+    if qb - qa <= NARROW_COLUMNS:
+        nchw_windows(x + plane * H * W, yr, idx + row * Q, tap_offset, p, qa, qb, H, W, kh, kw, sh, sw, ph, pw, dh, dw)
+        return
+    for q in range(qa, qb):
+        yr[q] = -INFINITY
+        btr[q] = -1
+    for i in range(kh):
+        ih = p * sh - ph + i * dh
+        if ih < 0 or ih >= H:
+            continue
+        xr = x + (plane * H + ih) * W
+        for j in range(kw):
+            off = j * dw - pw
+            lo = 0 if off >= 0 else (-off + sw - 1) // sw  # output columns whose tap column is inside [0, W)
+            hi = 0 if W - off <= 0 else (W - 1 - off) // sw + 1
+            lo = qa if lo < qa else lo
+            hi = qb if hi > qb else hi
+            if lo < hi:
+                row_take(yr + lo, btr + lo, xr + lo * sw + off, sw, <real> (i * kw + j), hi - lo)
+    base = (p * sh - ph) * W - pw
+    for q in range(qa, qb):
+        t = <int64_t> btr[q]
+        idx[row * Q + q] = -1 if t < 0 else base + q * sw + tap_offset[t]
+
+
+# A row's few border columns next to maxpool_inside's rectangle: one window at a time, in scalar code (a call per
+# tap of a one-column row segment would cost more than the window).
+cdef int64_t NARROW_COLUMNS = 4
+
+
+cdef inline void nchw_windows(const real* plane, real* yr, int64_t* ir, const int64_t* tap_offset, int64_t p,
+                              int64_t qa, int64_t qb, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh,
+                              int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw) noexcept nogil:
+    cdef int64_t q, i, j, ih, iw, t
+    cdef real v, b
+    for q in range(qa, qb):
+        b = -INFINITY
+        t = -1
         for i in range(kh):
             ih = p * sh - ph + i * dh
             if ih < 0 or ih >= H:
                 continue
-            xr = x + (plane * H + ih) * W
             for j in range(kw):
-                off = j * dw - pw
-                lo = 0 if off >= 0 else (-off + sw - 1) // sw  # output columns whose tap column is inside [0, W)
-                hi = 0 if W - off <= 0 else (W - 1 - off) // sw + 1
-                hi = Q if hi > Q else hi
-                tap = <real> (i * kw + j)
-                for q in range(lo, hi):
-                    v = xr[q * sw + off]
-                    b = yr[q]
-                    bt = btr[q]
-                    take = (bt < 0) | takes(v, b)
-                    yr[q] = v if take else b  # unconditional stores of selects: vectorizable
-                    btr[q] = tap if take else bt
-        base = (p * sh - ph) * W - pw
-        for q in range(Q):
-            t = <int64_t> btr[q]
-            idx[row * Q + q] = -1 if t < 0 else base + q * sw + tap_offset[t]
+                iw = q * sw - pw + j * dw
+                if iw < 0 or iw >= W:
+                    continue
+                v = plane[ih * W + iw]
+                if t < 0 or v > b or (v != v and b == b):
+                    b = v
+                    t = ih * W + iw
+        yr[q] = b
+        ir[q] = t
 
 
 # x: (N, H, W, C) -> y, idx: (N, P, Q, C); one output row (n, p) per iteration, vectorized along channels.
 cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, real* best_tap, const int64_t* tap_offset,
-                       int64_t N, int64_t C, int64_t H,
-                       int64_t W, int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
-                       int64_t pw, int64_t dh, int64_t dw, int threads) noexcept nogil:
+                       int64_t N, int64_t C, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t kh, int64_t kw,
+                       int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t p0,
+                       int64_t p1, int64_t q0, int64_t q1, int threads) noexcept nogil:
     cdef int64_t row, n, p, q, i, j, ih, iw, c, o, t, base
-    cdef bint take
-    cdef real v, b, old, tap
     cdef real* bt
     cdef real* yp
-    cdef const real* xp
     for row in prange(N * P, num_threads=threads, schedule="static"):
         n = row // P
         p = row % P
         bt = best_tap + row * Q * C  # scratch like y's row, carved from the caller's buffer
         for q in range(Q):
+            if p0 <= p < p1 and q0 <= q < q1:
+                continue
             o = (row * Q + q) * C
             yp = y + o
             for c in range(C):
@@ -154,56 +197,52 @@ cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, real* best_tap, con
                     iw = q * sw - pw + j * dw
                     if iw < 0 or iw >= W:
                         continue
-                    xp = x + ((n * H + ih) * W + iw) * C
-                    tap = <real> (i * kw + j)
-                    for c in range(C):
-                        v = xp[c]
-                        b = yp[c]
-                        old = bt[q * C + c]
-                        take = (old < 0) | takes(v, b)
-                        yp[c] = v if take else b
-                        bt[q * C + c] = tap if take else old
+                    row_take(yp, bt + q * C, x + ((n * H + ih) * W + iw) * C, 1, <real> (i * kw + j), C)
             base = (p * sh - ph) * W + q * sw - pw
             for c in range(C):
                 t = <int64_t> bt[q * C + c]
                 idx[o + c] = -1 if t < 0 else base + tap_offset[t]
 
 
-# NHWC with few channels, windows inside the input (no padding, none past the end): a row holds W pixels of C
-# values. For each output row, the window maximum is taken over vectors of consecutive values starting at every
-# input column (pool_window: the whole window per vector, taps in the reference's order), then the values at
-# each output column's first input column are picked out. Contiguous vectors work whatever C is, where a
-# per-window loop over few channels does not vectorize. The taps kept beside the maxima are in-plane offsets
-# i * dh * W + j * dw (exact as floats: see maxpool2d_fwd), so the pick turns them into indices with one add.
+# The outputs [p0, p1) x [q0, q1) whose windows lie inside the input, for NHWC images of few channels (NCHW planes
+# are images of one channel): a row holds W pixels of C values. For each output row, the window maximum is taken
+# over vectors of consecutive values starting at every input column (pool_window: the whole window per vector,
+# taps in the reference's order), then the values at each output column's first input column are picked out.
+# Contiguous vectors work whatever C is, where a per-window loop over few channels does not vectorize. The taps
+# kept beside the maxima are in-plane offsets i * dh * W + j * dw (exact as floats: see maxpool2d_fwd), so the pick
+# turns them into indices with one add.
 cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, const int32_t* src,
                          const uint16_t* masks, const int64_t* col, int64_t N, int64_t C, int64_t H, int64_t W,
-                         int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh,
-                         int64_t dw, int threads) noexcept nogil:
-    cdef int64_t span = inside_span(C, Q, sw)  # values from each output column's first input column on
+                         int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+                         int64_t pw, int64_t dh, int64_t dw, int64_t p0, int64_t p1, int64_t q0, int64_t q1,
+                         int threads) noexcept nogil:
+    cdef int64_t rows = p1 - p0, span = inside_span(C, q1 - q0, sw)  # values from the first window's start on
     cdef int64_t whole = run_stride(span)      # rounded up to whole vectors: the extra values are never picked
     cdef int64_t reach = (kw - 1) * dw * C + whole  # values a window row reads from its row start
     cdef const real* x_end = x + N * H * W * C
-    cdef int64_t row, o, p, i, avail
-    cdef real* best      # the window maxima, full width
-    cdef real* best_tap  # their taps' in-plane offsets, as floats (float-on-float selects vectorize)
-    cdef real* rows      # the tensor's last rows, copied with a zero tail so the rounded-up reads stay in memory
+    cdef int64_t r, row, o, p, i, avail
+    cdef real* best       # the window maxima, full width
+    cdef real* best_tap   # their taps' in-plane offsets, as floats (float-on-float selects vectorize)
+    cdef real* rows_copy  # the tensor's last rows, copied with a zero tail so the rounded-up reads stay in memory
     cdef const real* xr
-    for row in prange(N * P, num_threads=threads, schedule="static"):
+    for r in prange(N * rows, num_threads=threads, schedule="static"):
         best = scratch + threadid() * inside_stride(span, kh, reach)
         best_tap = best + whole
-        rows = best_tap + whole
-        o = row // P
-        p = row % P
-        xr = x + ((o * H + p * sh) * W) * C
+        rows_copy = best_tap + whole
+        o = r // rows
+        p = p0 + r % rows
+        row = o * P + p
+        xr = x + ((o * H + p * sh - ph) * W + q0 * sw - pw) * C
         if xr + (kh - 1) * dh * W * C + reach <= x_end:
             window(best, best_tap, xr, dh * W * C, dw * C, kh, kw, dh * W, dw, whole)
         else:
             for i in range(kh):
                 avail = min(reach, x_end - (xr + i * dh * W * C))
-                memcpy(rows + i * reach, xr + i * dh * W * C, avail * sizeof(real))
-                memset(rows + i * reach + avail, 0, (reach - avail) * sizeof(real))
-            window(best, best_tap, rows, reach, dw * C, kh, kw, dh * W, dw, whole)
-        pick(y + row * Q * C, idx + row * Q * C, best, best_tap, src, masks, col, p * sh * W, Q * C, span)
+                memcpy(rows_copy + i * reach, xr + i * dh * W * C, avail * sizeof(real))
+                memset(rows_copy + i * reach + avail, 0, (reach - avail) * sizeof(real))
+            window(best, best_tap, rows_copy, reach, dw * C, kh, kw, dh * W, dw, whole)
+        pick(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, best, best_tap, src, masks, col, (p * sh - ph) * W,
+             (q1 - q0) * C, span)
 
 
 cdef inline int64_t inside_span(int64_t C, int64_t Q, int64_t sw) noexcept nogil:
@@ -240,16 +279,22 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     cdef int64_t* ip = &indices[0, 0, 0, 0]
     cdef const real* xp = &x[0, 0, 0, 0]
     cdef real* yp = &y[0, 0, 0, 0]
-    cdef bint inside = (nhwc and C < INSIDE_MAX_CHANNELS and ph == 0 and pw == 0 and P > 0 and Q > 0
-                        and (P - 1) * sh + (kh - 1) * dh < H
-                        and (Q - 1) * sw + (kw - 1) * dw < W and sw <= INSIDE_MAX_STRIDE
-                        and inside_span(C, Q, sw) <= INSIDE_MAX_SPAN
+    # The outputs whose windows lie inside the input: rows [p0, p1), columns [q0, q1) (empty: p0 == p1 or q0 == q1)
+    cdef int64_t p0 = min(P, (ph + sh - 1) // sh), q0 = min(Q, (pw + sw - 1) // sw)
+    cdef int64_t p1 = max(p0, min(P, (H - 1 - (kh - 1) * dh + ph) // sh + 1 if H - 1 - (kh - 1) * dh + ph >= 0 else 0))
+    cdef int64_t q1 = max(q0, min(Q, (W - 1 - (kw - 1) * dw + pw) // sw + 1 if W - 1 - (kw - 1) * dw + pw >= 0 else 0))
+    # maxpool_inside takes them for NHWC images of few channels and NCHW planes (images of one channel)
+    cdef int64_t images = N if nhwc else N * C, channels = C if nhwc else 1
+    cdef bint inside = ((not nhwc or C < INSIDE_MAX_CHANNELS) and p0 < p1 and q0 < q1 and sw <= INSIDE_MAX_STRIDE
+                        and inside_span(channels, q1 - q0, sw) <= INSIDE_MAX_SPAN
                         and ((kh - 1) * dh * W + (kw - 1) * dw < (1 << 24) or real is double))
-    # inside: maxima, taps and kh copied rows per thread; otherwise the best-tap numbers, one per output
-    cdef int64_t span = inside_span(C, Q, sw) if inside else 0
-    cdef int64_t reach = (kw - 1) * dw * C + run_stride(span)
-    cdef int64_t scratch_size = threads * inside_stride(span, kh, reach) if inside else N * C * P * Q
-    cdef int64_t picks = Q * C if inside else 0  # inside: where each output of a row sits in the row's maxima
+    if not inside:
+        p0 = p1 = q0 = q1 = 0
+    # inside: maxima, taps and kh copied rows per thread; the per-window loops: the best-tap numbers, one per output
+    cdef int64_t span = inside_span(channels, q1 - q0, sw) if inside else 0
+    cdef int64_t reach = (kw - 1) * dw * channels + run_stride(span)
+    cdef int64_t scratch_size = max(threads * inside_stride(span, kh, reach) if inside else 0, N * C * P * Q)
+    cdef int64_t picks = (q1 - q0) * channels  # inside: where each output of a row sits in its maxima
     cdef real* scratch = <real*> malloc(scratch_size * sizeof(real))
     cdef int64_t* tap_offset = <int64_t*> malloc(kh * kw * sizeof(int64_t))  # tap -> offset in the plane
     cdef int32_t* src = <int32_t*> malloc((picks + 1) * sizeof(int32_t))      # output e of a row -> run element
@@ -262,19 +307,21 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
         for t in range(kh * kw):
             tap_offset[t] = (t // kw) * dh * W + (t % kw) * dw
         for e in range(picks):
-            src[e] = <int32_t> ((e // C) * sw * C + e % C)
-            col[e] = (e // C) * sw
+            src[e] = <int32_t> ((e // channels) * sw * channels + e % channels)
+            col[e] = (q0 + e // channels) * sw - pw
             masks[src[e] // 16] |= <uint16_t> (1 << (src[e] % 16))
         with nogil:
             if inside:
-                maxpool_inside(xp, yp, ip, scratch, src, masks, col, N, C, H, W, P, Q, kh, kw, sh, sw, dh, dw,
-                               threads)
+                maxpool_inside(xp, yp, ip, scratch, src, masks, col, images, channels, H, W, P, Q, kh, kw, sh, sw,
+                               ph, pw, dh, dw, p0, p1, q0, q1, threads)
+            if inside and p0 == 0 and p1 == P and q0 == 0 and q1 == Q:
+                pass  # every window inside: nothing left for the per-window loops
             elif nhwc:
                 maxpool_nhwc(xp, yp, ip, scratch, tap_offset, N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw,
-                             threads)
+                             p0, p1, q0, q1, threads)
             else:
                 maxpool_nchw(xp, yp, ip, scratch, tap_offset, N * C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw,
-                             threads)
+                             p0, p1, q0, q1, threads)
     finally:
         free(scratch)
         free(tap_offset)

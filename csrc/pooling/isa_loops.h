@@ -85,6 +85,8 @@ static int fc_isa = FC_ISA_GENERIC;  /* set once at import (and by the tests' IS
   FC_DISPATCH(pool_window_##S, (T* best, T* tap, const T* x, int64_t row_step, int64_t col_step, int64_t kh,     \
                                 int64_t kw, T tap_row, T tap_col, int64_t n),                                   \
               (best, tap, x, row_step, col_step, kh, kw, tap_row, tap_col, n))                                   \
+  FC_DISPATCH(pool_row_take_##S, (T* y, T* bt, const T* x, int64_t step, T tap, int64_t n),                      \
+              (y, bt, x, step, tap, n))                                                                          \
   FC_DISPATCH(pool_pick_##S, (T* y, int64_t* idx, const T* best, const T* tap, const int32_t* src,              \
                               const int64_t* col, int64_t base, int64_t n),                                    \
               (y, idx, best, tap, src, col, base, n))                                                            \

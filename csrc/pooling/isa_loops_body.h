@@ -55,6 +55,17 @@
       *(V*)(tap + e) = t;                                                                                       \
     }                                                                                                           \
   }                                                                                                             \
+  /* One tap of a row of windows (maxpool_nchw): y[q], bt[q] = v, tap where v = x[q * step] takes them (or no  \
+   * element was seen yet: bt[q] < 0), for q < n. */                                                            \
+  FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_row_take_##S)(                                    \
+      T* restrict y, T* restrict bt, const T* restrict x, int64_t step, T tap, int64_t n) {                     \
+    for (int64_t q = 0; q < n; ++q) {                                                                           \
+      const T v = x[q * step], b = y[q], t = bt[q];                                                             \
+      const int take = (t < 0) | (v > b) | ((v != v) & (b == b));                                               \
+      y[q] = take ? v : b;                                                                                      \
+      bt[q] = take ? tap : t;                                                                                   \
+    }                                                                                                           \
+  }                                                                                                             \
   /* The outputs of one pooled row from its full-width maxima: y[e] = best[src[e]], and the flat input position    \
    * idx[e] = base + col[e] + tap[src[e]] (taps hold in-plane offsets, exact as floats; see maxpool_inside). */  \
   FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_pick_##S)(                                        \
