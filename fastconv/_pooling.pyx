@@ -26,10 +26,11 @@ cdef extern from "pooling/isa_loops.h" nogil:
                            int64_t C, int64_t HW)
     void pool_pick_f_avx512_compress(float* y, int64_t* idx, const float* best, const float* tap,
                                      const uint16_t* masks, const int64_t* col, int64_t base, int64_t span)
-    void pool_window_f(float* best, float* tap, const float* x, int64_t row_step, int64_t col_step, int64_t kh,
-                       int64_t kw, float tap_row, float tap_col, int64_t n)
-    void pool_window_d(double* best, double* tap, const double* x, int64_t row_step, int64_t col_step,
-                       int64_t kh, int64_t kw, double tap_row, double tap_col, int64_t n)
+    void pool_window_f(float* best, float* tap, float* vb, float* vt, const float* x, int64_t row_step,
+                       int64_t col_step, int64_t kh, int64_t kw, float tap_row, float tap_col, int64_t n, int64_t nv)
+    void pool_window_d(double* best, double* tap, double* vb, double* vt, const double* x, int64_t row_step,
+                       int64_t col_step, int64_t kh, int64_t kw, double tap_row, double tap_col, int64_t n,
+                       int64_t nv)
     void pool_row_take_f(float* y, float* bt, const float* x, int64_t step, float tap, int64_t n)
     void pool_row_take_d(double* y, double* bt, const double* x, int64_t step, double tap, int64_t n)
     void adam_f(float* p, const float* g, float* m, float* v, float lr_t, float beta_1, float beta_2,
@@ -51,12 +52,13 @@ def isa():
     return next(name for name, number in ISAS.items() if number == fc_isa)
 
 
-cdef inline void window(real* best, real* tap, const real* x, int64_t row_step, int64_t col_step, int64_t kh,
-                        int64_t kw, real tap_row, real tap_col, int64_t n) noexcept nogil:
+cdef inline void window(real* best, real* tap, real* vb, real* vt, const real* x, int64_t row_step,
+                        int64_t col_step, int64_t kh, int64_t kw, real tap_row, real tap_col, int64_t n,
+                        int64_t nv) noexcept nogil:
     if real is float:
-        pool_window_f(best, tap, x, row_step, col_step, kh, kw, tap_row, tap_col, n)
+        pool_window_f(best, tap, vb, vt, x, row_step, col_step, kh, kw, tap_row, tap_col, n, nv)
     else:
-        pool_window_d(best, tap, x, row_step, col_step, kh, kw, tap_row, tap_col, n)
+        pool_window_d(best, tap, vb, vt, x, row_step, col_step, kh, kw, tap_row, tap_col, n, nv)
 
 
 cdef inline void row_take(real* y, real* bt, const real* x, int64_t step, real tap, int64_t n) noexcept nogil:
@@ -218,29 +220,33 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
                          int threads) noexcept nogil:
     cdef int64_t rows = p1 - p0, span = inside_span(C, q1 - q0, sw)  # values from the first window's start on
     cdef int64_t whole = run_stride(span)      # rounded up to whole vectors: the extra values are never picked
-    cdef int64_t reach = (kw - 1) * dw * C + whole  # values a window row reads from its row start
+    cdef int64_t reach = inside_reach(whole, kw, dw, C)  # values read from each window row's start
     cdef const real* x_end = x + N * H * W * C
     cdef int64_t r, row, o, p, i, avail
     cdef real* best       # the window maxima, full width
     cdef real* best_tap   # their taps' in-plane offsets, as floats (float-on-float selects vectorize)
+    cdef real* down       # the maxima down the window rows, `reach` wide, and their offsets (down_tap)
+    cdef real* down_tap
     cdef real* rows_copy  # the tensor's last rows, copied with a zero tail so the rounded-up reads stay in memory
     cdef const real* xr
     for r in prange(N * rows, num_threads=threads, schedule="static"):
         best = scratch + threadid() * inside_stride(span, kh, reach)
         best_tap = best + whole
-        rows_copy = best_tap + whole
+        down = best_tap + whole
+        down_tap = down + reach
+        rows_copy = down_tap + reach
         o = r // rows
         p = p0 + r % rows
         row = o * P + p
         xr = x + ((o * H + p * sh - ph) * W + q0 * sw - pw) * C
         if xr + (kh - 1) * dh * W * C + reach <= x_end:
-            window(best, best_tap, xr, dh * W * C, dw * C, kh, kw, dh * W, dw, whole)
+            window(best, best_tap, down, down_tap, xr, dh * W * C, dw * C, kh, kw, dh * W, dw, whole, reach)
         else:
             for i in range(kh):
                 avail = min(reach, x_end - (xr + i * dh * W * C))
                 memcpy(rows_copy + i * reach, xr + i * dh * W * C, avail * sizeof(real))
                 memset(rows_copy + i * reach + avail, 0, (reach - avail) * sizeof(real))
-            window(best, best_tap, rows_copy, reach, dw * C, kh, kw, dh * W, dw, whole)
+            window(best, best_tap, down, down_tap, rows_copy, reach, dw * C, kh, kw, dh * W, dw, whole, reach)
         pick(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, best, best_tap, src, masks, col, (p * sh - ph) * W,
              (q1 - q0) * C, span)
 
@@ -254,10 +260,16 @@ cdef inline int64_t run_stride(int64_t span) noexcept nogil:
     return (span + 15) // 16 * 16
 
 
+cdef inline int64_t inside_reach(int64_t whole, int64_t kw, int64_t dw, int64_t C) noexcept nogil:
+    """Values maxpool_inside reads from each window row's start: the maxima's width plus the window's, in whole
+    64-byte lines."""
+    return run_stride((kw - 1) * dw * C) + whole
+
+
 cdef inline int64_t inside_stride(int64_t span, int64_t kh, int64_t reach) noexcept nogil:
-    """Values between two threads' scratch (maxima, taps, kh copied rows), rounded up to 4 KiB so threads never
-    share a cache line."""
-    return (2 * run_stride(span) + kh * reach + 1023) // 1024 * 1024
+    """Values between two threads' scratch (maxima and taps, the same down the rows, kh copied rows), rounded up to
+    4 KiB so threads never share a cache line."""
+    return (2 * run_stride(span) + (2 + kh) * reach + 1023) // 1024 * 1024
 
 
 # maxpool_inside computes a window maximum at every input column, sw times the columns windows start at: worth it
@@ -292,7 +304,7 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
         p0 = p1 = q0 = q1 = 0
     # inside: maxima, taps and kh copied rows per thread; the per-window loops: the best-tap numbers, one per output
     cdef int64_t span = inside_span(channels, q1 - q0, sw) if inside else 0
-    cdef int64_t reach = (kw - 1) * dw * channels + run_stride(span)
+    cdef int64_t reach = inside_reach(run_stride(span), kw, dw, channels)
     cdef int64_t scratch_size = max(threads * inside_stride(span, kh, reach) if inside else 0, N * C * P * Q)
     cdef int64_t picks = (q1 - q0) * channels  # inside: where each output of a row sits in its maxima
     cdef real* scratch = <real*> malloc(scratch_size * sizeof(real))

@@ -82,9 +82,9 @@ static int fc_isa = FC_ISA_GENERIC;  /* set once at import (and by the tests' IS
   }
 
 #define FC_DISPATCH_TYPE(T, S)                                                                                   \
-  FC_DISPATCH(pool_window_##S, (T* best, T* tap, const T* x, int64_t row_step, int64_t col_step, int64_t kh,     \
-                                int64_t kw, T tap_row, T tap_col, int64_t n),                                   \
-              (best, tap, x, row_step, col_step, kh, kw, tap_row, tap_col, n))                                   \
+  FC_DISPATCH(pool_window_##S, (T* best, T* tap, T* vb, T* vt, const T* x, int64_t row_step, int64_t col_step,  \
+                                int64_t kh, int64_t kw, T tap_row, T tap_col, int64_t n, int64_t nv),           \
+              (best, tap, vb, vt, x, row_step, col_step, kh, kw, tap_row, tap_col, n, nv))                       \
   FC_DISPATCH(pool_row_take_##S, (T* y, T* bt, const T* x, int64_t step, T tap, int64_t n),                      \
               (y, bt, x, step, tap, n))                                                                          \
   FC_DISPATCH(pool_pick_##S, (T* y, int64_t* idx, const T* best, const T* tap, const int32_t* src,              \

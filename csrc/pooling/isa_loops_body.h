@@ -7,52 +7,68 @@
  * The pooling rule "take": a larger value, or the first NaN (NaN then sticks, as in PyTorch). */
 
 #define FC_POOL_LOOPS(T, S)                                                                                      \
-  /* The maximum over a whole window for n consecutive values (n a multiple of the vector width): best[e] and    \
-   * the in-plane offset tap[e] of the window element that takes it, visiting taps (i, j) in row-major order      \
-   * (the reference's order) at x + i * row_step + j * col_step + e, with offset i * tap_row + j * tap_col.        \
-   * Vector extensions keep each vector's running maximum in registers across the taps. */                         \
+  /* The maximum over a whole window for n consecutive values (n and nv multiples of the vector width): best[e]  \
+   * and the in-plane offset tap[e] of the window element that takes it, for windows of taps (i, j) at            \
+   * x + i * row_step + j * col_step + e with offsets i * tap_row + j * tap_col. Separable: first down the kh      \
+   * rows for nv >= n + (kw - 1) * col_step values (into vb, vt), then across the kw columns of that. The result   \
+   * is the reference's (taps in row-major order, the first maximum or the first NaN wins): ties across columns   \
+   * go to the smaller offset, which is the earlier tap in row-major order inside the input. */                    \
   FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_window_##S)(                                      \
-      T* restrict best, T* restrict tap, const T* restrict x, int64_t row_step, int64_t col_step, int64_t kh,   \
-      int64_t kw, T tap_row, T tap_col, int64_t n) {                                                            \
+      T* restrict best, T* restrict tap, T* restrict vb, T* restrict vt, const T* restrict x, int64_t row_step,  \
+      int64_t col_step, int64_t kh, int64_t kw, T tap_row, T tap_col, int64_t n, int64_t nv) {                  \
     typedef T V __attribute__((vector_size(FC_VECTOR_BYTES), aligned(sizeof(T))));                              \
     typedef FC_INT_##S VI __attribute__((vector_size(FC_VECTOR_BYTES)));                                        \
-    enum { L = FC_VECTOR_BYTES / sizeof(T) };                                                                   \
+    enum { L = FC_VECTOR_BYTES / sizeof(T), U = FC_POOL_U };                                                    \
     int64_t e = 0;                                                                                              \
-    /* U vectors at a time: their take chains are independent, which hides the compare-select latency */         \
-    for (; e + FC_POOL_U * L <= n; e += FC_POOL_U * L) {                                                        \
-      V b[FC_POOL_U], t[FC_POOL_U];                                                                             \
-      _Pragma("GCC unroll 4") for (int u = 0; u < FC_POOL_U; ++u) {                                             \
-        b[u] = *(const V*)(x + e + u * L);                                                                      \
+    /* down the rows: U vectors at a time, whose take chains are independent (hides the select latency) */       \
+    for (; e < nv; e += U * L) {                                                                                \
+      const int u_end = nv - e >= U * L ? U : (int)((nv - e) / L);                                              \
+      V b[U], t[U];                                                                                             \
+      _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                     \
+        b[u] = u < u_end ? *(const V*)(x + e + u * L) : (V){0};                                                 \
         t[u] = (V){0};                                                                                          \
       }                                                                                                         \
-      for (int64_t i = 0; i < kh; ++i)                                                                          \
-        for (int64_t j = (i == 0); j < kw; ++j) {                                                               \
-          const T* xt = x + i * row_step + j * col_step + e;                                                    \
-          const V at = (V){0} + ((T)i * tap_row + (T)j * tap_col);                                              \
-          _Pragma("GCC unroll 4") for (int u = 0; u < FC_POOL_U; ++u) {                                         \
-            const V a = *(const V*)(xt + u * L);                                                                \
-            const VI take = (a > b[u]) | ((a != a) & (b[u] == b[u]));                                           \
-            b[u] = (V)(((VI)a & take) | ((VI)b[u] & ~take));                                                    \
-            t[u] = (V)(((VI)at & take) | ((VI)t[u] & ~take));                                                   \
-          }                                                                                                     \
+      for (int64_t i = 1; i < kh; ++i) {                                                                        \
+        const V ti = (V){0} + (T)i * tap_row;                                                                   \
+        _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                   \
+          if (u >= u_end) break;                                                                                \
+          const V a = *(const V*)(x + i * row_step + e + u * L);                                                \
+          const VI take = (a > b[u]) | ((a != a) & (b[u] == b[u]));                                             \
+          b[u] = (V)(((VI)a & take) | ((VI)b[u] & ~take));                                                      \
+          t[u] = (V)(((VI)ti & take) | ((VI)t[u] & ~take));                                                     \
         }                                                                                                       \
-      _Pragma("GCC unroll 4") for (int u = 0; u < FC_POOL_U; ++u) {                                             \
+      }                                                                                                         \
+      _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                     \
+        if (u >= u_end) break;                                                                                  \
+        *(V*)(vb + e + u * L) = b[u];                                                                           \
+        *(V*)(vt + e + u * L) = t[u];                                                                           \
+      }                                                                                                         \
+    }                                                                                                           \
+    /* across the columns; equal maxima go to the smaller offset, NaN to the first NaN */                        \
+    for (e = 0; e < n; e += U * L) {                                                                            \
+      const int u_end = n - e >= U * L ? U : (int)((n - e) / L);                                                \
+      V b[U], t[U];                                                                                             \
+      _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                     \
+        b[u] = u < u_end ? *(const V*)(vb + e + u * L) : (V){0};                                                \
+        t[u] = u < u_end ? *(const V*)(vt + e + u * L) : (V){0};                                                \
+      }                                                                                                         \
+      for (int64_t j = 1; j < kw; ++j) {                                                                        \
+        const T tj = (T)j * tap_col;                                                                            \
+        _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                   \
+          if (u >= u_end) break;                                                                                \
+          const V a = *(const V*)(vb + j * col_step + e + u * L);                                               \
+          const V ta = *(const V*)(vt + j * col_step + e + u * L) + tj;                                         \
+          const VI earlier = ta < t[u];                                                                         \
+          const VI take = (a > b[u]) | ((a == b[u]) & earlier) | ((a != a) & ((b[u] == b[u]) | earlier));       \
+          b[u] = (V)(((VI)a & take) | ((VI)b[u] & ~take));                                                      \
+          t[u] = (V)(((VI)ta & take) | ((VI)t[u] & ~take));                                                     \
+        }                                                                                                       \
+      }                                                                                                         \
+      _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                     \
+        if (u >= u_end) break;                                                                                  \
         *(V*)(best + e + u * L) = b[u];                                                                         \
         *(V*)(tap + e + u * L) = t[u];                                                                          \
       }                                                                                                         \
-    }                                                                                                           \
-    for (; e < n; e += L) {                                                                                     \
-      V b = *(const V*)(x + e), t = {0};                                                                        \
-      for (int64_t i = 0; i < kh; ++i)                                                                          \
-        for (int64_t j = (i == 0); j < kw; ++j) {                                                               \
-          const V a = *(const V*)(x + i * row_step + j * col_step + e);                                         \
-          const VI take = (a > b) | ((a != a) & (b == b));                                                      \
-          const V at = (V){0} + ((T)i * tap_row + (T)j * tap_col);                                              \
-          b = (V)(((VI)a & take) | ((VI)b & ~take));                                                            \
-          t = (V)(((VI)at & take) | ((VI)t & ~take));                                                           \
-        }                                                                                                       \
-      *(V*)(best + e) = b;                                                                                      \
-      *(V*)(tap + e) = t;                                                                                       \
     }                                                                                                           \
   }                                                                                                             \
   /* One tap of a row of windows (maxpool_nchw): y[q], bt[q] = v, tap where v = x[q * step] takes them (or no  \
