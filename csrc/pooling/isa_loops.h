@@ -12,7 +12,6 @@
 #define FC_SQRT_d sqrt
 #define FC_INT_f int32_t  /* the integer lanes of a float / double vector (comparison results) */
 #define FC_INT_d int64_t
-#define FC_POOL_U 4       /* independent vectors per step of pool_window */
 
 #define FC_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
 #define FC_NAME(name) name##_avx512

@@ -18,57 +18,33 @@
       int64_t col_step, int64_t kh, int64_t kw, T tap_row, T tap_col, int64_t n, int64_t nv) {                  \
     typedef T V __attribute__((vector_size(FC_VECTOR_BYTES), aligned(sizeof(T))));                              \
     typedef FC_INT_##S VI __attribute__((vector_size(FC_VECTOR_BYTES)));                                        \
-    enum { L = FC_VECTOR_BYTES / sizeof(T), U = FC_POOL_U };                                                    \
-    int64_t e = 0;                                                                                              \
-    /* down the rows: U vectors at a time, whose take chains are independent (hides the select latency) */       \
-    for (; e < nv; e += U * L) {                                                                                \
-      const int u_end = nv - e >= U * L ? U : (int)((nv - e) / L);                                              \
-      V b[U], t[U];                                                                                             \
-      _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                     \
-        b[u] = u < u_end ? *(const V*)(x + e + u * L) : (V){0};                                                 \
-        t[u] = (V){0};                                                                                          \
-      }                                                                                                         \
+    enum { L = FC_VECTOR_BYTES / sizeof(T) };                                                                   \
+    /* One vector at a time, every tap in registers; the out-of-order core overlaps the next vectors' chains. No  \
+     * arrays of vectors: addressable vector locals would need 64-byte aligned stack slots. */                    \
+    for (int64_t e = 0; e < nv; e += L) { /* down the rows */                                                   \
+      V b = *(const V*)(x + e), t = {0};                                                                        \
       for (int64_t i = 1; i < kh; ++i) {                                                                        \
+        const V a = *(const V*)(x + i * row_step + e);                                                          \
+        const VI take = (a > b) | ((a != a) & (b == b));                                                        \
         const V ti = (V){0} + (T)i * tap_row;                                                                   \
-        _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                   \
-          if (u >= u_end) break;                                                                                \
-          const V a = *(const V*)(x + i * row_step + e + u * L);                                                \
-          const VI take = (a > b[u]) | ((a != a) & (b[u] == b[u]));                                             \
-          b[u] = (V)(((VI)a & take) | ((VI)b[u] & ~take));                                                      \
-          t[u] = (V)(((VI)ti & take) | ((VI)t[u] & ~take));                                                     \
-        }                                                                                                       \
+        b = (V)(((VI)a & take) | ((VI)b & ~take));                                                              \
+        t = (V)(((VI)ti & take) | ((VI)t & ~take));                                                             \
       }                                                                                                         \
-      _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                     \
-        if (u >= u_end) break;                                                                                  \
-        *(V*)(vb + e + u * L) = b[u];                                                                           \
-        *(V*)(vt + e + u * L) = t[u];                                                                           \
-      }                                                                                                         \
+      *(V*)(vb + e) = b;                                                                                        \
+      *(V*)(vt + e) = t;                                                                                        \
     }                                                                                                           \
-    /* across the columns; equal maxima go to the smaller offset, NaN to the first NaN */                        \
-    for (e = 0; e < n; e += U * L) {                                                                            \
-      const int u_end = n - e >= U * L ? U : (int)((n - e) / L);                                                \
-      V b[U], t[U];                                                                                             \
-      _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                     \
-        b[u] = u < u_end ? *(const V*)(vb + e + u * L) : (V){0};                                                \
-        t[u] = u < u_end ? *(const V*)(vt + e + u * L) : (V){0};                                                \
-      }                                                                                                         \
+    for (int64_t e = 0; e < n; e += L) { /* across the columns: equal maxima to the smaller offset */           \
+      V b = *(const V*)(vb + e), t = *(const V*)(vt + e);                                                       \
       for (int64_t j = 1; j < kw; ++j) {                                                                        \
-        const T tj = (T)j * tap_col;                                                                            \
-        _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                   \
-          if (u >= u_end) break;                                                                                \
-          const V a = *(const V*)(vb + j * col_step + e + u * L);                                               \
-          const V ta = *(const V*)(vt + j * col_step + e + u * L) + tj;                                         \
-          const VI earlier = ta < t[u];                                                                         \
-          const VI take = (a > b[u]) | ((a == b[u]) & earlier) | ((a != a) & ((b[u] == b[u]) | earlier));       \
-          b[u] = (V)(((VI)a & take) | ((VI)b[u] & ~take));                                                      \
-          t[u] = (V)(((VI)ta & take) | ((VI)t[u] & ~take));                                                     \
-        }                                                                                                       \
+        const V a = *(const V*)(vb + j * col_step + e);                                                         \
+        const V ta = *(const V*)(vt + j * col_step + e) + (T)j * tap_col;                                       \
+        const VI earlier = ta < t;                                                                              \
+        const VI take = (a > b) | ((a == b) & earlier) | ((a != a) & ((b == b) | earlier));                     \
+        b = (V)(((VI)a & take) | ((VI)b & ~take));                                                              \
+        t = (V)(((VI)ta & take) | ((VI)t & ~take));                                                             \
       }                                                                                                         \
-      _Pragma("GCC unroll 4") for (int u = 0; u < U; ++u) {                                                     \
-        if (u >= u_end) break;                                                                                  \
-        *(V*)(best + e + u * L) = b[u];                                                                         \
-        *(V*)(tap + e + u * L) = t[u];                                                                          \
-      }                                                                                                         \
+      *(V*)(best + e) = b;                                                                                      \
+      *(V*)(tap + e) = t;                                                                                       \
     }                                                                                                           \
   }                                                                                                             \
   /* One tap of a row of windows (maxpool_nchw): y[q], bt[q] = v, tap where v = x[q * step] takes them (or no  \
