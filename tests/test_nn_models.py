@@ -154,3 +154,39 @@ def test_one_epoch_on_full_mnist_passes_90_percent():
     model.fit(x_train[..., None], y_train, batch_size=32, epochs=1, seed=0, verbose=0)
     loss, acc = model.evaluate(x_test[..., None], y_test, batch_size=500, verbose=0)
     assert acc > 0.90, (loss, acc)
+
+
+def test_batch_hooks_of_callback_subclasses_see_running_logs(rng):
+    class Recorder(callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.begins, self.ends = [], []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.begins.append(batch)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.ends.append((batch, dict(logs)))
+
+    x, y = synthetic(96, rng)
+    model = seed_model()
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["acc"])
+    recorder = Recorder()
+    h = model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[recorder])
+    assert recorder.begins == [0, 1, 2] and [b for b, _ in recorder.ends] == [0, 1, 2]
+    last = recorder.ends[-1][1]
+    assert set(last) == {"loss", "acc", "batch_loss"}
+    assert last["loss"] == pytest.approx(h.history["loss"][0]) and last["acc"] == pytest.approx(h.history["acc"][0])
+
+
+def test_adam_on_a_strided_parameter_matches_the_fused_update(rng):
+    base = rng.standard_normal((4, 6)).astype(np.float32)
+    grads = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(3)]
+    strided = base.copy()
+    contiguous = np.ascontiguousarray(base[:, ::2])
+    fused, fallback = optimizers.Adam(0.01), optimizers.Adam(0.01)
+    for g in grads:
+        fused.apply([contiguous], [g])
+        fallback.apply([strided[:, ::2]], [g])  # a view: updated in place through NumPy, not the kernel
+    np.testing.assert_allclose(strided[:, ::2], contiguous, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(strided[:, 1::2], base[:, 1::2])
