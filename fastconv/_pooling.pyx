@@ -31,6 +31,10 @@ cdef extern from "pooling/isa_loops.h" nogil:
     void pool_window_d(double* best, double* tap, double* vb, double* vt, const double* x, int64_t row_step,
                        int64_t col_step, int64_t kh, int64_t kw, double tap_row, double tap_col, int64_t n,
                        int64_t nv)
+    void pool_row_s2_f(float* y, int64_t* idx, float* ev, float* od, float* et, float* ot, const float* x,
+                       int64_t row_step, int64_t kh, int64_t kw, float tap_row, int64_t base, int64_t n, int64_t nb)
+    void pool_row_s2_d(double* y, int64_t* idx, double* ev, double* od, double* et, double* ot, const double* x,
+                       int64_t row_step, int64_t kh, int64_t kw, double tap_row, int64_t base, int64_t n, int64_t nb)
     void pool_row_take_f(float* y, float* bt, const float* x, int64_t step, float tap, int64_t n)
     void pool_row_take_d(double* y, double* bt, const double* x, int64_t step, double tap, int64_t n)
     void adam_f(float* p, const float* g, float* m, float* v, float lr_t, float beta_1, float beta_2,
@@ -59,6 +63,16 @@ cdef inline void window(real* best, real* tap, real* vb, real* vt, const real* x
         pool_window_f(best, tap, vb, vt, x, row_step, col_step, kh, kw, tap_row, tap_col, n, nv)
     else:
         pool_window_d(best, tap, vb, vt, x, row_step, col_step, kh, kw, tap_row, tap_col, n, nv)
+
+
+cdef inline void row_s2(real* y, int64_t* idx, real* scratch, int64_t nb, const real* x, int64_t row_step,
+                        int64_t kh, int64_t kw, real tap_row, int64_t base, int64_t n) noexcept nogil:
+    if real is float:
+        pool_row_s2_f(y, idx, scratch, scratch + nb, scratch + 2 * nb, scratch + 3 * nb, x, row_step, kh, kw,
+                      tap_row, base, n, nb)
+    else:
+        pool_row_s2_d(y, idx, scratch, scratch + nb, scratch + 2 * nb, scratch + 3 * nb, x, row_step, kh, kw,
+                      tap_row, base, n, nb)
 
 
 cdef inline void row_take(real* y, real* bt, const real* x, int64_t step, real tap, int64_t n) noexcept nogil:
@@ -217,7 +231,7 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
                          const uint16_t* masks, const int64_t* col, int64_t N, int64_t C, int64_t H, int64_t W,
                          int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                          int64_t pw, int64_t dh, int64_t dw, int64_t p0, int64_t p1, int64_t q0, int64_t q1,
-                         int threads) noexcept nogil:
+                         int64_t stride, int threads) noexcept nogil:
     cdef int64_t rows = p1 - p0, span = inside_span(C, q1 - q0, sw)  # values from the first window's start on
     cdef int64_t whole = run_stride(span)      # rounded up to whole vectors: the extra values are never picked
     cdef int64_t reach = inside_reach(whole, kw, dw, C)  # values read from each window row's start
@@ -229,8 +243,27 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
     cdef real* down_tap
     cdef real* rows_copy  # the tensor's last rows, copied with a zero tail so the rounded-up reads stay in memory
     cdef const real* xr
+    cdef bint s2 = stride_two(C, sw, dw)
+    cdef int64_t nb = s2_columns(q1 - q0, kw)
     for r in prange(N * rows, num_threads=threads, schedule="static"):
-        best = scratch + threadid() * inside_stride(span, kh, reach)
+        best = scratch + threadid() * stride
+        if s2:  # one-channel rows, stride 2: even/odd columns, nothing to pick
+            o = r // rows
+            p = p0 + r % rows
+            row = o * P + p
+            xr = x + (o * H + p * sh - ph) * W + q0 * 2 - pw
+            if xr + (kh - 1) * dh * W + 2 * nb > x_end:
+                rows_copy = best + 4 * nb
+                for i in range(kh):
+                    avail = min(2 * nb, x_end - (xr + i * dh * W))
+                    memcpy(rows_copy + i * 2 * nb, xr + i * dh * W, avail * sizeof(real))
+                    memset(rows_copy + i * 2 * nb + avail, 0, (2 * nb - avail) * sizeof(real))
+                row_s2(y + row * Q + q0, idx + row * Q + q0, best, nb, rows_copy, 2 * nb, kh, kw, dh * W,
+                       (p * sh - ph) * W + q0 * 2 - pw, q1 - q0)
+            else:
+                row_s2(y + row * Q + q0, idx + row * Q + q0, best, nb, xr, dh * W, kh, kw, dh * W,
+                       (p * sh - ph) * W + q0 * 2 - pw, q1 - q0)
+            continue
         best_tap = best + whole
         down = best_tap + whole
         down_tap = down + reach
@@ -258,6 +291,16 @@ cdef inline int64_t inside_span(int64_t C, int64_t Q, int64_t sw) noexcept nogil
 cdef inline int64_t run_stride(int64_t span) noexcept nogil:
     """A run of span values rounded up to whole 64-byte lines (whole vectors on every ISA)."""
     return (span + 15) // 16 * 16
+
+
+cdef inline bint stride_two(int64_t C, int64_t sw, int64_t dw) noexcept nogil:
+    """Whether maxpool_inside runs pool_row_s2 (one-channel rows, stride 2, no dilation along the row)."""
+    return C == 1 and sw == 2 and dw == 1
+
+
+cdef inline int64_t s2_columns(int64_t n, int64_t kw) noexcept nogil:
+    """pool_row_s2's even (and odd) columns for n outputs: n + kw / 2, in whole 64-byte lines."""
+    return run_stride(n + kw // 2)
 
 
 cdef inline int64_t inside_reach(int64_t whole, int64_t kw, int64_t dw, int64_t C) noexcept nogil:
@@ -305,7 +348,10 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     # inside: maxima, taps and kh copied rows per thread; the per-window loops: the best-tap numbers, one per output
     cdef int64_t span = inside_span(channels, q1 - q0, sw) if inside else 0
     cdef int64_t reach = inside_reach(run_stride(span), kw, dw, channels)
-    cdef int64_t scratch_size = max(threads * inside_stride(span, kh, reach) if inside else 0, N * C * P * Q)
+    cdef int64_t stride = inside_stride(span, kh, reach)  # per thread; pool_row_s2: 4 + 2 kh rows of its columns
+    if inside and stride_two(channels, sw, dw):
+        stride = (4 + 2 * kh) * s2_columns(q1 - q0, kw) // 1024 * 1024 + 1024
+    cdef int64_t scratch_size = max(threads * stride if inside else 0, N * C * P * Q)
     cdef int64_t picks = (q1 - q0) * channels  # inside: where each output of a row sits in its maxima
     cdef real* scratch = <real*> malloc(scratch_size * sizeof(real))
     cdef int64_t* tap_offset = <int64_t*> malloc(kh * kw * sizeof(int64_t))  # tap -> offset in the plane
@@ -325,7 +371,7 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
         with nogil:
             if inside:
                 maxpool_inside(xp, yp, ip, scratch, src, masks, col, images, channels, H, W, P, Q, kh, kw, sh, sw,
-                               ph, pw, dh, dw, p0, p1, q0, q1, threads)
+                               ph, pw, dh, dw, p0, p1, q0, q1, stride, threads)
             if inside and p0 == 0 and p1 == P and q0 == 0 and q1 == Q:
                 pass  # every window inside: nothing left for the per-window loops
             elif nhwc:

@@ -84,6 +84,9 @@ static int fc_isa = FC_ISA_GENERIC;  /* set once at import (and by the tests' IS
   FC_DISPATCH(pool_window_##S, (T* best, T* tap, T* vb, T* vt, const T* x, int64_t row_step, int64_t col_step,  \
                                 int64_t kh, int64_t kw, T tap_row, T tap_col, int64_t n, int64_t nv),           \
               (best, tap, vb, vt, x, row_step, col_step, kh, kw, tap_row, tap_col, n, nv))                       \
+  FC_DISPATCH(pool_row_s2_##S, (T* y, int64_t* idx, T* ev, T* od, T* et, T* ot, const T* x, int64_t row_step,     \
+                                int64_t kh, int64_t kw, T tap_row, int64_t base, int64_t n, int64_t nb),       \
+              (y, idx, ev, od, et, ot, x, row_step, kh, kw, tap_row, base, n, nb))                               \
   FC_DISPATCH(pool_row_take_##S, (T* y, T* bt, const T* x, int64_t step, T tap, int64_t n),                      \
               (y, bt, x, step, tap, n))                                                                          \
   FC_DISPATCH(pool_pick_##S, (T* y, int64_t* idx, const T* best, const T* tap, const int32_t* src,              \

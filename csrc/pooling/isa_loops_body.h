@@ -47,6 +47,60 @@
       *(V*)(tap + e) = t;                                                                                       \
     }                                                                                                           \
   }                                                                                                             \
+  /* One output row of stride-2 windows over one-channel rows (NCHW planes), dilation 1: the maxima down the kh   \
+   * rows are split into even and odd input columns as they are made (ev[k] = column 2k, od[k] = column 2k + 1), \
+   * so that window q's column j is ev[q + j / 2] or od[q + j / 2]: contiguous vectors, no work at columns where   \
+   * no window starts and nothing to pick. Writes y[q] and idx[q] = base + 2q + offset for q < n (vector-rounded  \
+   * scratch: ev, od, et, ot hold nb values each, nb >= n + kw / 2 rounded up to the vector width; x is read up   \
+   * to column 2 * nb of each row). Same rule as pool_window: ties go to the earlier tap. */                        \
+  FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_row_s2_##S)(                                      \
+      T* restrict y, int64_t* restrict idx, T* restrict ev, T* restrict od, T* restrict et, T* restrict ot,       \
+      const T* restrict x, int64_t row_step, int64_t kh, int64_t kw, T tap_row, int64_t base, int64_t n,         \
+      int64_t nb) {                                                                                             \
+    typedef T V __attribute__((vector_size(FC_VECTOR_BYTES), aligned(sizeof(T))));                              \
+    typedef FC_INT_##S VI __attribute__((vector_size(FC_VECTOR_BYTES)));                                        \
+    enum { L = FC_VECTOR_BYTES / sizeof(T) };                                                                   \
+    VI even, odd;                                                                                               \
+    for (int l = 0; l < L; ++l) {                                                                               \
+      even[l] = 2 * l;                                                                                          \
+      odd[l] = 2 * l + 1;                                                                                       \
+    }                                                                                                           \
+    for (int64_t k = 0; k < nb; k += L) { /* down the rows, input columns [2k, 2k + 2L) */                      \
+      V a = *(const V*)(x + 2 * k), b = *(const V*)(x + 2 * k + L), ta = {0}, tb = {0};                         \
+      for (int64_t i = 1; i < kh; ++i) {                                                                        \
+        const V ti = (V){0} + (T)i * tap_row;                                                                   \
+        const V u = *(const V*)(x + i * row_step + 2 * k), w = *(const V*)(x + i * row_step + 2 * k + L);      \
+        const VI take_a = (u > a) | ((u != u) & (a == a)), take_b = (w > b) | ((w != w) & (b == b));           \
+        a = (V)(((VI)u & take_a) | ((VI)a & ~take_a));                                                          \
+        ta = (V)(((VI)ti & take_a) | ((VI)ta & ~take_a));                                                       \
+        b = (V)(((VI)w & take_b) | ((VI)b & ~take_b));                                                          \
+        tb = (V)(((VI)ti & take_b) | ((VI)tb & ~take_b));                                                       \
+      }                                                                                                         \
+      *(V*)(ev + k) = __builtin_shuffle(a, b, even);                                                            \
+      *(V*)(od + k) = __builtin_shuffle(a, b, odd);                                                             \
+      *(V*)(et + k) = __builtin_shuffle(ta, tb, even);                                                          \
+      *(V*)(ot + k) = __builtin_shuffle(ta, tb, odd);                                                           \
+    }                                                                                                           \
+    for (int64_t q = 0; q < n; q += L) { /* across the columns: j even from ev, j odd from od */                 \
+      V b = *(const V*)(ev + q), t = *(const V*)(et + q);                                                       \
+      for (int64_t j = 1; j < kw; ++j) {                                                                        \
+        const T* vals = (j & 1) ? od : ev;                                                                      \
+        const T* taps = (j & 1) ? ot : et;                                                                      \
+        const V a = *(const V*)(vals + q + j / 2);                                                              \
+        const V ta = *(const V*)(taps + q + j / 2) + (T)j;                                                      \
+        const VI earlier = ta < t;                                                                              \
+        const VI take = (a > b) | ((a == b) & earlier) | ((a != a) & ((b == b) | earlier));                     \
+        b = (V)(((VI)a & take) | ((VI)b & ~take));                                                              \
+        t = (V)(((VI)ta & take) | ((VI)t & ~take));                                                             \
+      }                                                                                                         \
+      *(V*)(ev + q) = b; /* later blocks read ev, et from q + L on only */                                       \
+      *(V*)(et + q) = t;                                                                                        \
+    }                                                                                                           \
+    for (int64_t q = 0; q < n; ++q) {                                                                           \
+      y[q] = ev[q];                                                                                             \
+      idx[q] = base + 2 * q + (int64_t)et[q];                                                                   \
+    }                                                                                                           \
+  }                                                                                                             \
   /* One tap of a row of windows (maxpool_nchw): y[q], bt[q] = v, tap where v = x[q * step] takes them (or no  \
    * element was seen yet: bt[q] < 0), for q < n. */                                                            \
   FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_row_take_##S)(                                    \
