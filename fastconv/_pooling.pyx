@@ -293,6 +293,14 @@ cdef inline int64_t run_stride(int64_t span) noexcept nogil:
     return (span + 15) // 16 * 16
 
 
+cdef inline int64_t inside_end(int64_t size, int64_t k, int64_t d, int64_t pad, int64_t s,
+                               int64_t n_out) noexcept nogil:
+    """One past the last output (of n_out) whose window of k taps d apart, starting at o * s - pad, ends inside
+    [0, size)."""
+    cdef int64_t last = size - 1 - (k - 1) * d + pad  # the largest window start, plus pad, that fits
+    return 0 if last < 0 else min(n_out, last // s + 1)
+
+
 cdef inline bint stride_two(int64_t C, int64_t sw, int64_t dw) noexcept nogil:
     """Whether maxpool_inside runs pool_row_s2 (one-channel rows, stride 2, no dilation along the row)."""
     return C == 1 and sw == 2 and dw == 1
@@ -336,8 +344,7 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     cdef real* yp = &y[0, 0, 0, 0]
     # The outputs whose windows lie inside the input: rows [p0, p1), columns [q0, q1) (empty: p0 == p1 or q0 == q1)
     cdef int64_t p0 = min(P, (ph + sh - 1) // sh), q0 = min(Q, (pw + sw - 1) // sw)
-    cdef int64_t p1 = max(p0, min(P, (H - 1 - (kh - 1) * dh + ph) // sh + 1 if H - 1 - (kh - 1) * dh + ph >= 0 else 0))
-    cdef int64_t q1 = max(q0, min(Q, (W - 1 - (kw - 1) * dw + pw) // sw + 1 if W - 1 - (kw - 1) * dw + pw >= 0 else 0))
+    cdef int64_t p1 = max(p0, inside_end(H, kh, dh, ph, sh, P)), q1 = max(q0, inside_end(W, kw, dw, pw, sw, Q))
     # maxpool_inside takes them for NHWC images of few channels and NCHW planes (images of one channel)
     cdef int64_t images = N if nhwc else N * C, channels = C if nhwc else 1
     cdef bint inside = ((not nhwc or C < INSIDE_MAX_CHANNELS) and p0 < p1 and q0 < q1 and sw <= INSIDE_MAX_STRIDE
@@ -355,9 +362,9 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     cdef int64_t picks = (q1 - q0) * channels  # inside: where each output of a row sits in its maxima
     cdef real* scratch = <real*> malloc(scratch_size * sizeof(real))
     cdef int64_t* tap_offset = <int64_t*> malloc(kh * kw * sizeof(int64_t))  # tap -> offset in the plane
-    cdef int32_t* src = <int32_t*> malloc((picks + 1) * sizeof(int32_t))      # output e of a row -> run element
+    cdef int32_t* src = <int32_t*> malloc((picks + 1) * sizeof(int32_t))      # output e of a row -> its maximum
     cdef int64_t* col = <int64_t*> malloc((picks + 1) * sizeof(int64_t))      # -> its window's first column
-    cdef uint16_t* masks = <uint16_t*> calloc(span // 16 + 1, sizeof(uint16_t))  # run elements that are outputs
+    cdef uint16_t* masks = <uint16_t*> calloc(span // 16 + 1, sizeof(uint16_t))  # maxima that are outputs
     cdef int64_t t, e
     try:
         if scratch == NULL or tap_offset == NULL or src == NULL or col == NULL or masks == NULL:

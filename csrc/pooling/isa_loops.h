@@ -55,10 +55,9 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), noinline)) static v
     const __mmask8 lo = (__mmask8)(out & 0xff), hi = (__mmask8)(out >> 8);
     const __m512i ilo = _mm512_cvttps_epi64(_mm512_castps512_ps256(t));
     const __m512i ihi = _mm512_cvttps_epi64(_mm512_extractf32x8_ps(t, 1));
-    _mm512_mask_storeu_epi64(idx + pos, lo,
-                             _mm512_add_epi64(_mm512_add_epi64(ilo, vbase), _mm512_maskz_loadu_epi64(lo, col + pos)));
-    _mm512_mask_storeu_epi64(idx + pos + 8, hi,
-                             _mm512_add_epi64(_mm512_add_epi64(ihi, vbase), _mm512_maskz_loadu_epi64(hi, col + pos + 8)));
+    const __m512i clo = _mm512_maskz_loadu_epi64(lo, col + pos), chi = _mm512_maskz_loadu_epi64(hi, col + pos + 8);
+    _mm512_mask_storeu_epi64(idx + pos, lo, _mm512_add_epi64(_mm512_add_epi64(ilo, vbase), clo));
+    _mm512_mask_storeu_epi64(idx + pos + 8, hi, _mm512_add_epi64(_mm512_add_epi64(ihi, vbase), chi));
     pos += count;
   }
 }
