@@ -10,6 +10,14 @@
 
 #define FC_SQRT_f sqrtf
 #define FC_SQRT_d sqrt
+/* The pooling rule on vectors (lanes of comparison results: -1 or 0), inside isa_loops_body.h's loops where V and
+ * VI are the vector and its integer lanes. FC_TAKES: a replaces the running maximum b when larger, or the first
+ * NaN (NaN then sticks). FC_TAKES_TIED: the same when a's tap may come before b's in row-major order (a maximum
+ * reached in another order): equal values, and a second NaN, go to the earlier tap. */
+#define FC_TAKES(a, b) (((a) > (b)) | (((a) != (a)) & ((b) == (b))))
+#define FC_TAKES_TIED(a, b, earlier) \
+  (((a) > (b)) | (((a) == (b)) & (earlier)) | (((a) != (a)) & (((b) == (b)) | (earlier))))
+#define FC_SELECT(mask, a, b) ((V)(((VI)(a) & (mask)) | ((VI)(b) & ~(mask))))
 #define FC_INT_f int32_t  /* the integer lanes of a float / double vector (comparison results) */
 #define FC_INT_d int64_t
 

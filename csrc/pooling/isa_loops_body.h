@@ -25,10 +25,10 @@
       V b = *(const V*)(x + e), t = {0};                                                                        \
       for (int64_t i = 1; i < kh; ++i) {                                                                        \
         const V a = *(const V*)(x + i * row_step + e);                                                          \
-        const VI take = (a > b) | ((a != a) & (b == b));                                                        \
+        const VI take = FC_TAKES(a, b);                                                                         \
         const V ti = (V){0} + (T)i * tap_row;                                                                   \
-        b = (V)(((VI)a & take) | ((VI)b & ~take));                                                              \
-        t = (V)(((VI)ti & take) | ((VI)t & ~take));                                                             \
+        b = FC_SELECT(take, a, b);                                                                              \
+        t = FC_SELECT(take, ti, t);                                                                             \
       }                                                                                                         \
       *(V*)(vb + e) = b;                                                                                        \
       *(V*)(vt + e) = t;                                                                                        \
@@ -38,10 +38,9 @@
       for (int64_t j = 1; j < kw; ++j) {                                                                        \
         const V a = *(const V*)(vb + j * col_step + e);                                                         \
         const V ta = *(const V*)(vt + j * col_step + e) + (T)j * tap_col;                                       \
-        const VI earlier = ta < t;                                                                              \
-        const VI take = (a > b) | ((a == b) & earlier) | ((a != a) & ((b == b) | earlier));                     \
-        b = (V)(((VI)a & take) | ((VI)b & ~take));                                                              \
-        t = (V)(((VI)ta & take) | ((VI)t & ~take));                                                             \
+        const VI take = FC_TAKES_TIED(a, b, ta < t);                                                            \
+        b = FC_SELECT(take, a, b);                                                                              \
+        t = FC_SELECT(take, ta, t);                                                                             \
       }                                                                                                         \
       *(V*)(best + e) = b;                                                                                      \
       *(V*)(tap + e) = t;                                                                                       \
@@ -70,11 +69,11 @@
       for (int64_t i = 1; i < kh; ++i) {                                                                        \
         const V ti = (V){0} + (T)i * tap_row;                                                                   \
         const V u = *(const V*)(x + i * row_step + 2 * k), w = *(const V*)(x + i * row_step + 2 * k + L);      \
-        const VI take_a = (u > a) | ((u != u) & (a == a)), take_b = (w > b) | ((w != w) & (b == b));           \
-        a = (V)(((VI)u & take_a) | ((VI)a & ~take_a));                                                          \
-        ta = (V)(((VI)ti & take_a) | ((VI)ta & ~take_a));                                                       \
-        b = (V)(((VI)w & take_b) | ((VI)b & ~take_b));                                                          \
-        tb = (V)(((VI)ti & take_b) | ((VI)tb & ~take_b));                                                       \
+        const VI take_a = FC_TAKES(u, a), take_b = FC_TAKES(w, b);                                              \
+        a = FC_SELECT(take_a, u, a);                                                                            \
+        ta = FC_SELECT(take_a, ti, ta);                                                                         \
+        b = FC_SELECT(take_b, w, b);                                                                            \
+        tb = FC_SELECT(take_b, ti, tb);                                                                         \
       }                                                                                                         \
       *(V*)(ev + k) = __builtin_shuffle(a, b, even);                                                            \
       *(V*)(od + k) = __builtin_shuffle(a, b, odd);                                                             \
@@ -88,10 +87,9 @@
         const T* taps = (j & 1) ? ot : et;                                                                      \
         const V a = *(const V*)(vals + q + j / 2);                                                              \
         const V ta = *(const V*)(taps + q + j / 2) + (T)j;                                                      \
-        const VI earlier = ta < t;                                                                              \
-        const VI take = (a > b) | ((a == b) & earlier) | ((a != a) & ((b == b) | earlier));                     \
-        b = (V)(((VI)a & take) | ((VI)b & ~take));                                                              \
-        t = (V)(((VI)ta & take) | ((VI)t & ~take));                                                             \
+        const VI take = FC_TAKES_TIED(a, b, ta < t);                                                            \
+        b = FC_SELECT(take, a, b);                                                                              \
+        t = FC_SELECT(take, ta, t);                                                                             \
       }                                                                                                         \
       *(V*)(ev + q) = b; /* later blocks read ev, et from q + L on only */                                       \
       *(V*)(et + q) = t;                                                                                        \
