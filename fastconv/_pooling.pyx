@@ -132,7 +132,7 @@ cdef inline void nchw_columns(const real* x, real* y, int64_t* idx, real* best_t
     if qa >= qb:
         return
     if qb - qa <= NARROW_COLUMNS:
-        nchw_windows(x + plane * H * W, yr, idx + row * Q, tap_offset, p, qa, qb, H, W, kh, kw, sh, sw, ph, pw, dh, dw)
+        nchw_windows(x + plane * H * W, yr, idx + row * Q, p, qa, qb, H, W, kh, kw, sh, sw, ph, pw, dh, dw)
         return
     for q in range(qa, qb):
         yr[q] = -INFINITY
@@ -161,9 +161,9 @@ cdef inline void nchw_columns(const real* x, real* y, int64_t* idx, real* best_t
 cdef int64_t NARROW_COLUMNS = 4
 
 
-cdef inline void nchw_windows(const real* plane, real* yr, int64_t* ir, const int64_t* tap_offset, int64_t p,
-                              int64_t qa, int64_t qb, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh,
-                              int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw) noexcept nogil:
+cdef inline void nchw_windows(const real* plane, real* yr, int64_t* ir, int64_t p, int64_t qa, int64_t qb,
+                              int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
+                              int64_t pw, int64_t dh, int64_t dw) noexcept nogil:
     cdef int64_t q, i, j, ih, iw, t
     cdef real v, b
     for q in range(qa, qb):
