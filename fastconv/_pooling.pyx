@@ -16,6 +16,7 @@ ctypedef fused real:
 
 cdef extern from "pooling/isa_loops.h" nogil:
     int fc_isa
+    enum: FC_ISA_GENERIC, FC_ISA_AVX2, FC_ISA_AVX512
     void pool_pick_f(float* y, int64_t* idx, const float* best, const float* tap, const int32_t* src,
                      const int64_t* col, int64_t base, int64_t n)
     void pool_pick_d(double* y, int64_t* idx, const double* best, const double* tap, const int32_t* src,
@@ -42,7 +43,7 @@ cdef extern from "pooling/isa_loops.h" nogil:
     void adam_d(double* p, const double* g, double* m, double* v, double lr_t, double beta_1, double beta_2,
                 double epsilon, int64_t n)
 
-ISAS = {"generic": 0, "avx2": 1, "avx512": 2}  # csrc/pooling/isa_loops.h's FC_ISA_* numbers
+ISAS = {"generic": FC_ISA_GENERIC, "avx2": FC_ISA_AVX2, "avx512": FC_ISA_AVX512}
 
 
 def use_isa(str isa):
@@ -85,15 +86,13 @@ cdef inline void row_take(real* y, real* bt, const real* x, int64_t step, real t
 cdef inline void pick(real* y, int64_t* idx, const real* best, const real* tap, const int32_t* src,
                       const uint16_t* masks, const int64_t* col, int64_t base, int64_t n, int64_t span) noexcept nogil:
     if real is float:
-        if fc_isa == ISA_AVX512:
+        if fc_isa == FC_ISA_AVX512:
             pool_pick_f_avx512_compress(y, idx, best, tap, masks, col, base, span)
         else:
             pool_pick_f(y, idx, best, tap, src, col, base, n)
     else:
         pool_pick_d(y, idx, best, tap, src, col, base, n)
 
-
-cdef int ISA_AVX512 = 2
 
 
 # Both layouts keep, beside the running maximum, the number of the tap that produced it as a float ("best tap"):

@@ -68,12 +68,16 @@ def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, 
     p = _args.conv2d_params(fn, x, w, None, stride, padding, dilation, groups, layout)
     grad_y = _args.conv2d_grad_y(fn, grad_y, p)
     alg = _args.algorithm_id(fn, algorithm, p.shape, forward=False)
-    dtype = p.x.dtype
-    gx = np.empty(p.x.shape, dtype) if need_input else None
-    gw = np.empty(p.w.shape, dtype) if need_weight else None
-    gb = np.empty(p.shape[4], dtype) if need_bias else None
+    return _conv2d_bwd(grad_y, p.x, p.w, p.shape, alg, need_input, need_weight, need_bias)
+
+
+def _conv2d_bwd(grad_y, x, w, shape, alg, need_input, need_weight, need_bias):
+    """The kernel call of conv2d_backward on checked operands (shape: their 17 ints), allocating what is needed."""
+    gx = np.empty(x.shape, x.dtype) if need_input else None
+    gw = np.empty(w.shape, x.dtype) if need_weight else None
+    gb = np.empty(shape[4], x.dtype) if need_bias else None
     if need_input or need_weight or need_bias:
-        _C.conv2d_bwd(grad_y, p.x, p.w, gx, gw, gb, p.shape, alg, get_num_threads())
+        _C.conv2d_bwd(grad_y, x, w, gx, gw, gb, shape, alg, get_num_threads())
     return gx, gw, gb
 
 
@@ -98,10 +102,15 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0, dilation=1, ceil_mode=
         Flat position h * W + w of each maximum within its (n, c) plane.
     """
     p = _args.pool2d_params("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode, layout)
-    y = np.empty(p.y_shape, p.x.dtype)
-    indices = np.empty(p.y_shape, np.int64)  # the kernel always tracks them; writing them costs little
+    return _maxpool2d_fwd(p.x, p.geometry, p.y_shape, p.nhwc, return_indices)
+
+
+def _maxpool2d_fwd(x, geometry, y_shape, nhwc, return_indices):
+    """The kernel call of max_pool2d on a checked input."""
+    y = np.empty(y_shape, x.dtype)
+    indices = np.empty(y_shape, np.int64)  # the kernel always tracks them; writing them costs little
     if y.size:
-        _pooling.maxpool2d_fwd(p.x, y, indices, p.geometry, p.nhwc, get_num_threads())
+        _pooling.maxpool2d_fwd(x, y, indices, geometry, nhwc, get_num_threads())
     return (y, indices) if return_indices else y
 
 
@@ -132,9 +141,14 @@ def max_pool2d_backward(grad_y, indices, input_shape, *, layout="NCHW", out=None
     grad_y, indices, input_shape, nhwc, pooled = _args.pool2d_backward_params(fn, grad_y, indices, input_shape,
                                                                               layout, pooled, check_range=False)
     gx = _args.output(fn, out, input_shape, grad_y.dtype, (grad_y, indices) + (() if pooled is None else (pooled,)))
+    return _maxpool2d_bwd(grad_y, indices, pooled, gx, nhwc)
+
+
+def _maxpool2d_bwd(grad_y, indices, pooled, gx, nhwc):
+    """The kernel call of max_pool2d_backward into gx; raises ValueError if the kernel met indices out of range."""
     if gx.size and _pooling.maxpool2d_bwd(grad_y, indices, pooled, gx, nhwc, get_num_threads()):
-        n, c, h, w = _args.nchw(input_shape, nhwc)
-        _args.pool_indices_in_range(fn, indices, h, w)  # raises, naming the range found
+        _, _, h, w = _args.nchw(gx.shape, nhwc)
+        _args.pool_indices_in_range("max_pool2d_backward", indices, h, w)  # raises, naming the range found
     return gx
 
 
@@ -242,12 +256,7 @@ class Conv2dPlan(_plans.Conv2dPlan):
         if self._backward_algorithm is None:  # raises as conv2d_backward does for "winograd"
             self._backward_algorithm = _args.algorithm_id("conv2d_backward", self._algorithm_name, self._shape,
                                                           forward=False)
-        gx = np.empty(self.x_shape, dtype) if need_input else None
-        gw = np.empty(self.w_shape, dtype) if need_weight else None
-        gb = np.empty(self._shape[4], dtype) if need_bias else None
-        if need_input or need_weight or need_bias:
-            _C.conv2d_bwd(grad_y, x, w, gx, gw, gb, self._shape, self._backward_algorithm, get_num_threads())
-        return gx, gw, gb
+        return _conv2d_bwd(grad_y, x, w, self._shape, self._backward_algorithm, need_input, need_weight, need_bias)
 
 
 class MaxPool2dPlan(_plans.MaxPool2dPlan):
@@ -262,22 +271,14 @@ class MaxPool2dPlan(_plans.MaxPool2dPlan):
     def forward(self, x, return_indices=False):
         if not fits(x, self.x_shape, self.dtype):
             return super().forward(x, return_indices)
-        y = np.empty(self.y_shape, self.dtype)
-        indices = np.empty(self.y_shape, np.int64)
-        if y.size:
-            _pooling.maxpool2d_fwd(x, y, indices, self._geometry, self._nhwc, get_num_threads())
-        return (y, indices) if return_indices else y
+        return _maxpool2d_fwd(x, self._geometry, self.y_shape, self._nhwc, return_indices)
 
     def backward(self, grad_y, indices, pooled=None, out=None):
         shape, dtype = self.y_shape, self.dtype
         if out is not None or not (fits(grad_y, shape, dtype) and fits(indices, shape, np.int64)
                                    and (pooled is None or fits(pooled, shape, dtype))):
             return super().backward(grad_y, indices, pooled, out)
-        gx = np.empty(self.x_shape, dtype)
-        if gx.size and _pooling.maxpool2d_bwd(grad_y, indices, pooled, gx, self._nhwc, get_num_threads()):
-            _, _, h, w = _args.nchw(self.x_shape, self._nhwc)
-            _args.pool_indices_in_range("max_pool2d_backward", indices, h, w)  # raises, naming the range found
-        return gx
+        return _maxpool2d_bwd(grad_y, indices, pooled, np.empty(self.x_shape, dtype), self._nhwc)
 
 
 Conv2dPlan.backend = MaxPool2dPlan.backend = sys.modules[__name__]

@@ -217,8 +217,7 @@ class Conv2D(_Weighted):
 
     def _linear(self, x, fuse_relu):
         self._x = x
-        self._plan = self._plan_for(x, self.kernel, fuse_relu, self._conv_args)
-        return self._plan.forward(x, self.kernel, self.bias)
+        return self._plan_for(x, self.kernel, fuse_relu, self._conv_args).forward(x, self.kernel, self.bias)
 
     def _linear_backward(self, grad_y):
         gx, gk, gb = self._plan.backward(grad_y, self._x, self.kernel, self.need_input_grad, True, self.use_bias)
@@ -253,8 +252,8 @@ class Dense(_Weighted):
     def _linear(self, x, fuse_relu):
         self._x = x
         xc, wc = self._as_conv(x, x.shape[-1]), self.kernel.reshape(1, 1, *self.kernel.shape)
-        self._plan = self._plan_for(xc, wc, fuse_relu, lambda: dict(layout="NHWC"))
-        return self._plan.forward(xc, wc, self.bias).reshape(*x.shape[:-1], self.units)
+        y = self._plan_for(xc, wc, fuse_relu, lambda: dict(layout="NHWC")).forward(xc, wc, self.bias)
+        return y.reshape(*x.shape[:-1], self.units)
 
     def _linear_backward(self, grad_y):
         gx, gk, gb = self._plan.backward(self._as_conv(grad_y, self.units), self._as_conv(self._x, self._x.shape[-1]),
