@@ -18,6 +18,25 @@ namespace {
 
 constexpr int64_t PIXEL_CHUNK = 4096;  // reduction steps per GEMM call: long enough to amortize packing gy.
 
+// Whether the GEMM computes gW^T[k, tap] (output channels as rows, taps as columns). NCHW always does. NHWC does
+// where the input has channel runs to copy and few output channels: each packed patch value then feeds only Kg
+// columns, and packing taps as B panels (nr consecutive channels per pixel) costs a quarter of packing them as A
+// panels (mr per pixel). The transpose back to HWIO at the end must stay cheap against the long reduction.
+bool channel_rows(const ConvShape& s) {
+  if (!s.nhwc) return true;
+  return s.Cg() >= MIN_CHANNEL_RUN && s.Kg() <= 128 && s.N * s.pixels() >= 16 * s.Kg();
+}
+
+// dst[j * ld + i] = src[i * cols + j] for a rows x cols src, in tiles that keep both sides in cache lines.
+template <typename T>
+void transpose(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
+  constexpr int64_t TILE = 16;
+  for (int64_t i0 = 0; i0 < rows; i0 += TILE)
+    for (int64_t j0 = 0; j0 < cols; j0 += TILE)
+      for (int64_t j = j0; j < std::min(cols, j0 + TILE); ++j)
+        for (int64_t i = i0; i < std::min(rows, i0 + TILE); ++i) dst[j * ld + i] = src[i * cols + j];
+}
+
 }  // namespace
 
 template <typename T>
@@ -29,14 +48,15 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
   if (gb) conv2d_bwd_bias(s, bias_threads, gy, gb);
   if (direct) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
-  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Kg : taps);  // GEMM columns
+  const bool by_channel = channel_rows(s);  // each part holds gW^T[k, tap] (else NHWC's gW[tap, k])
+  const int64_t grows = by_channel ? Kg : taps, gcols = by_channel ? taps : Kg;
+  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(gcols);
   const PatchIndex idx(s);
   const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
   const int64_t pchunks = ceil_div(pixels, PIXEL_CHUNK), items = s.N * pchunks;
   const int64_t parts = std::clamp<int64_t>(ceil_div(threads, s.G), 1, std::max<int64_t>(items, 1));
   // Too few (image, pixel chunk) items for the threads (a dense layer is one image): each part's GEMM is also
-  // split into bands of its rows (NHWC taps, NCHW output channels), whole register panels each.
-  const int64_t grows = s.nhwc ? taps : Kg, gcols = s.nhwc ? Kg : taps;
+  // split into bands of its rows, whole register panels each.
   const int64_t bands = std::clamp<int64_t>(ceil_div(threads, s.G * parts), 1, ceil_div(grows, kr.mr));
   const int64_t band = ceil_div(ceil_div(grows, bands), kr.mr) * kr.mr;
   std::vector<T> partial(parts * s.G * block);
@@ -62,12 +82,16 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
         const int64_t n = it / pchunks, j0 = it % pchunks * PIXEL_CHUNK, np = std::min(PIXEL_CHUNK, pixels - j0);
         with_patch(s, idx, x + n * image + g * group_offset, j0, [&](const auto& patch) {
           using Patch = std::decay_t<decltype(patch)>;
-          if (s.nhwc) {  // gW[tap, k] += Patch[tap, pixel] * gy[pixel, k]
-            const MatrixView<T> b{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
-            gemm(kr, nr, Kg, np, RowOffset<Patch>{patch, r0}, b, c, Kg, it > first, ws);
-          } else {  // gW[k, tap] += gy[k, pixel] * Patch[tap, pixel]^T
+          if (!s.nhwc) {  // gW[k, tap] += gy[k, pixel] * Patch[tap, pixel]^T
             const MatrixView<T> a{gy + (n * s.K + g * Kg + r0) * pixels + j0, pixels, 1};
             gemm(kr, nr, taps, np, a, Transposed<Patch>{patch}, c, taps, it > first, ws);
+          } else if (by_channel) {  // gW^T[k, tap] += gy[pixel, k]^T * Patch[tap, pixel]^T
+            const MatrixView<T> gy_t{gy + (n * pixels + j0) * s.K + g * Kg + r0, s.K, 1};
+            gemm(kr, nr, taps, np, Transposed<MatrixView<T>>{gy_t}, Transposed<Patch>{patch}, c, taps, it > first,
+                 ws);
+          } else {  // gW[tap, k] += Patch[tap, pixel] * gy[pixel, k]
+            const MatrixView<T> b{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
+            gemm(kr, nr, Kg, np, RowOffset<Patch>{patch, r0}, b, c, Kg, it > first, ws);
           }
         });
       }
@@ -75,14 +99,23 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
   }
 
   parallel_for(s.G, threads, [&](int64_t g) {
+    T* sum = partial.data() + g * parts * block;
+    if (s.nhwc && by_channel) {  // HWIO row `tap` holds K values, the group's Kg of them: transpose gW^T
+      for (int64_t part = 1; part < parts; ++part) {
+        const T* src = sum + part * block;
+        for (int64_t j = 0; j < block; ++j) sum[j] += src[j];
+      }
+      transpose(sum, Kg, taps, gw + g * Kg, s.K);
+      return;
+    }
     // NCHW/OIHW: group g's block is contiguous; NHWC/HWIO: row `tap` holds K values, the group's Kg of them.
     T* dst = s.nhwc ? gw + g * Kg : gw + g * block;
     const int64_t rows = s.nhwc ? taps : 1, cols = s.nhwc ? Kg : block, ld = s.nhwc ? s.K : block;
     for (int64_t r = 0; r < rows; ++r) {
       T* out = dst + r * ld;
-      std::copy_n(partial.data() + g * parts * block + r * cols, cols, out);
+      std::copy_n(sum + r * cols, cols, out);
       for (int64_t part = 1; part < parts; ++part) {
-        const T* src = partial.data() + (g * parts + part) * block + r * cols;
+        const T* src = sum + part * block + r * cols;
         for (int64_t j = 0; j < cols; ++j) out[j] += src[j];
       }
     }

@@ -85,6 +85,44 @@ void pack_b(const View& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int n
   }
 }
 
+// Plain matrices whose panel steps are contiguous in memory (A down its rows: rs == 1; B along its columns:
+// cs == 1) are packed with one copy per step; the element-wise packers above cannot know the stride is 1.
+template <typename T>
+void pack_contiguous_steps(const T* src, int64_t step_stride, int64_t len, int64_t steps, int width, T* dst) {
+  for (int64_t p = 0; p < steps; ++p, src += step_stride, dst += width) {
+    std::copy_n(src, len, dst);
+    std::fill(dst + len, dst + width, T(0));
+  }
+}
+
+template <typename T>
+void pack_a(const MatrixView<T>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
+  if (a.rs != 1) return pack_a<T, MatrixView<T>>(a, i0, mc, p0, kc, mr, dst);
+  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr)
+    pack_contiguous_steps(a.p + (i0 + ir) + p0 * a.cs, a.cs, std::min<int64_t>(mr, mc - ir), kc, mr, dst);
+}
+
+template <typename T>
+void pack_a(const Transposed<MatrixView<T>>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
+  if (a.v.cs != 1) return pack_a<T, Transposed<MatrixView<T>>>(a, i0, mc, p0, kc, mr, dst);
+  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr)
+    pack_contiguous_steps(a.v.p + (i0 + ir) + p0 * a.v.rs, a.v.rs, std::min<int64_t>(mr, mc - ir), kc, mr, dst);
+}
+
+template <typename T>
+void pack_b(const MatrixView<T>& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
+  if (b.cs != 1) return pack_b<T, MatrixView<T>>(b, p0, kc, j0, nc, nr, dst);
+  for (int64_t jr = 0; jr < nc; jr += nr, dst += kc * nr)
+    pack_contiguous_steps(b.p + p0 * b.rs + (j0 + jr), b.rs, std::min<int64_t>(nr, nc - jr), kc, nr, dst);
+}
+
+template <typename T>
+void pack_b(const Transposed<MatrixView<T>>& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
+  if (b.v.rs != 1) return pack_b<T, Transposed<MatrixView<T>>>(b, p0, kc, j0, nc, nr, dst);
+  for (int64_t jr = 0; jr < nc; jr += nr, dst += kc * nr)
+    pack_contiguous_steps(b.v.p + p0 * b.v.cs + (j0 + jr), b.v.cs, std::min<int64_t>(nr, nc - jr), kc, nr, dst);
+}
+
 // A matrix packed once for every work unit of a call (the weights): for each KC block of K, all rows in panels
 // of mr (A) or all columns in panels of nr (B). Block (i0, p0) then starts at padded * p0 + i0 * kb.
 template <typename T>

@@ -180,10 +180,12 @@ void pack_a(const Transposed<PatchView<T>>& a, int64_t i0, int64_t mc, int64_t p
   }
 }
 
-// Rows pixels, columns taps, packed as column panels (bwd_weight NCHW's B): each tap's row of the patch matrix is
-// gathered along pixels (contiguous runs for stride 1) and written down its panel column.
+// Rows pixels, columns taps, packed as column panels (bwd_weight's B). NCHW: each tap's row of the patch matrix is
+// gathered along pixels (contiguous runs for stride 1) and written down its panel column. NHWC: each step is one
+// pixel's run of taps (one copy where the panel's taps are consecutive channels of one kernel position).
 template <typename T>
 void pack_b(const Transposed<PatchView<T>>& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
+  if (b.v.s->nhwc && b.v.s->Cg() >= MIN_CHANNEL_RUN) return pack_a(b.v, j0, nc, p0, kc, nr, dst);
   constexpr int64_t ROW = 512;  // kc never exceeds the kernel tables' KC (256)
   T row[ROW];
   for (int64_t jr = 0; jr < nc; jr += nr, dst += kc * nr) {
@@ -199,7 +201,7 @@ void pack_b(const Transposed<PatchView<T>>& b, int64_t p0, int64_t kc, int64_t j
   }
 }
 
-// dst[0:mr] = src[0:mr], with the common panel heights known to the compiler (a few vector moves, no call).
+// dst[0:mr] = src[0:mr], with the common panel heights and widths known to the compiler (a few vector moves, no call).
 template <typename T>
 inline void copy_panel_step(const T* src, T* dst, int mr) {
   switch (mr) {
@@ -208,6 +210,7 @@ inline void copy_panel_step(const T* src, T* dst, int mr) {
     case 8: std::memcpy(dst, src, 8 * sizeof(T)); return;
     case 12: std::memcpy(dst, src, 12 * sizeof(T)); return;
     case 16: std::memcpy(dst, src, 16 * sizeof(T)); return;
+    case 32: std::memcpy(dst, src, 32 * sizeof(T)); return;
     default: std::copy_n(src, mr, dst);
   }
 }
