@@ -4,6 +4,7 @@
 // owns its slice of gx, so the scatter needs no atomics and its order is fixed. The direct and Winograd
 // algorithms instead run the input gradient of a stride-1 dense convolution as a forward convolution of gy.
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include "fastconv/cpu.h"
@@ -16,6 +17,7 @@ namespace fastconv {
 namespace {
 
 constexpr int64_t COL_ELEMENTS = 1 << 16;  // Col block (256 KiB of float) stays in L2 between GEMM and scatter.
+constexpr int64_t WEIGHT_BLOCK = 1 << 18;  // packed W^T values a thread keeps in L2 (1 MiB of float) across images
 
 // The input gradient as the forward convolution input_grad_as_forward(s) of gy with the flipped kernel, run by
 // `alg` (direct or Winograd).
@@ -46,6 +48,158 @@ void bwd_data_as_forward(const ConvShape& s, Algorithm alg, int threads, const T
   conv2d_direct_fwd(t, threads, gy, flipped.data(), no_bias, false, gx);
 }
 
+// Pointwise convolutions: Col is gx itself, no scatter. NHWC GEMMs write column blocks of gx, split when there are
+// fewer images than threads (a dense layer is one image); NCHW ones write blocks of channels.
+template <typename T>
+void bwd_data_pointwise(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+  const int64_t Kg = s.Kg(), Cg = s.Cg(), pixels = s.pixels(), plane = s.H * s.W, image = s.C * plane;
+  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Cg : pixels);
+  const int64_t split = ceil_div(int64_t(threads) * 2, s.N * s.G);
+  const int64_t cblocks = !s.nhwc                 ? std::clamp<int64_t>(split, 1, Cg)
+                          : s.N * s.G < threads ? std::clamp<int64_t>(threads, 1, ceil_div(Cg, kr.nr))
+                                                : 1;
+  const int64_t cblock = s.nhwc ? ceil_div(ceil_div(Cg, cblocks), kr.nr) * kr.nr : ceil_div(Cg, cblocks);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+    FlushDenormals ftz;
+    GemmWorkspace<T> ws(kr, s.nhwc ? pixels : cblock, s.nhwc ? cblock : pixels, Kg);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t u = 0; u < s.N * s.G * cblocks; ++u) {
+      const int64_t n = u / (s.G * cblocks), g = u / cblocks % s.G, c0 = u % cblocks * cblock;
+      const int64_t nc = std::min(cblock, Cg - c0);
+      if (nc <= 0) continue;
+      T* gxg = gx + n * image + (s.nhwc ? g * Cg : g * Cg * plane);
+      if (s.nhwc) {  // gx[pixel, c] = gy[pixel, k] * W[c, k]^T, columns [c0, c0 + nc)
+        gemm(kr, pixels, nc, Kg, MatrixView<T>{gy + n * pixels * s.K + g * Kg, s.K, 1},
+             MatrixView<T>{w + g * Kg + c0 * s.K, 1, s.K}, gxg + c0, s.C, false, ws);
+      } else {  // gx[c, pixel] = W[k, c]^T * gy[k, pixel]
+        gemm(kr, nc, pixels, Kg, MatrixView<T>{w + g * Kg * s.Cg() + c0, 1, s.Cg()},
+             MatrixView<T>{gy + (n * s.K + g * Kg) * pixels, pixels, 1}, gxg + c0 * plane, plane, false, ws);
+      }
+    }
+  }
+}
+
+// NCHW: Col[tap, pixel] = W^T[tap, k] * gy[k, pixel]. W^T is packed once per call. Units are (group, channel
+// block, image), image fastest: a thread runs one block of packed rows over consecutive images while it stays in
+// L2 (with few pixels per image, re-streaming all of W^T per image made a 512-channel 7x7 layer memory-bound).
+template <typename T>
+void bwd_data_nchw(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+  const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels();
+  const int64_t plane = s.H * s.W, image = s.C * plane;
+  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(pixels);
+  const PatchIndex idx(s);
+  const int64_t padded = ceil_div(taps, kr.mr) * kr.mr;
+  AlignedBuffer<T> packed(s.G * padded * Kg);
+  parallel_for(s.G, threads, [&](int64_t g) {
+    prepack_a(kr, MatrixView<T>{w + g * Kg * taps, 1, taps}, taps, Kg, packed.get() + g * padded * Kg);
+  });
+  // Enough channel blocks for the threads and for the packed rows of one to fit WEIGHT_BLOCK; each block starts on
+  // a register panel (align channels make a whole number of panels).
+  const int64_t align = kr.mr / std::gcd<int64_t>(RS, kr.mr);
+  const int64_t wanted = std::max(ceil_div(int64_t(threads) * 2, s.N * s.G), ceil_div(taps * Kg, WEIGHT_BLOCK));
+  const int64_t cblock = std::min(Cg, ceil_div(ceil_div(Cg, std::clamp<int64_t>(wanted, 1, Cg)), align) * align);
+  const int64_t cblocks = ceil_div(Cg, cblock);
+  const int64_t pblock = std::clamp<int64_t>(COL_ELEMENTS / (cblock * RS), kr.nr, std::max<int64_t>(pixels, 1));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+    FlushDenormals ftz;
+    GemmWorkspace<T> ws(kr, cblock * RS, std::min(pblock, pixels), Kg);
+    AlignedBuffer<T> col(std::min(pblock, pixels) * cblock * RS);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t u = 0; u < s.G * cblocks * s.N; ++u) {
+      const int64_t n = u % s.N, c0 = u / s.N % cblocks * cblock, g = u / (s.N * cblocks);
+      const int64_t nc = std::min(cblock, Cg - c0), t0 = c0 * RS, nt = nc * RS;
+      T* gxg = gx + n * image + g * Cg * plane;
+      std::fill_n(gxg + c0 * plane, nc * plane, T(0));
+      for (int64_t j0 = 0; j0 < pixels; j0 += pblock) {
+        const int64_t np = std::min(pblock, pixels - j0);
+        const MatrixView<T> b{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
+        gemm(kr, nt, np, Kg, Prepacked<T>{packed.get() + g * padded * Kg, padded, t0}, b, col.get(), np, false, ws);
+        // col2im: each tap's row of Col goes back along its runs of pixels.
+        for (int64_t t = 0; t < nt; ++t) {
+          const T* src = col.get() + t * np;
+          for_each_run(s, idx, t0 + t, j0, np, [&](int64_t j, int64_t len, int64_t offset, int64_t step) {
+            for (int64_t i = 0; i < len; ++i) gxg[offset + i * step] += src[j + i];
+          });
+        }
+      }
+    }
+  }
+}
+
+// NHWC: Col[pixel, tap] = gy[pixel, k] * W^T[k, tap], W^T packed once per call. Taps interleave channels, so a
+// unit owns whole images: one contiguous range of (image, group) pairs per thread, which runs each block of taps
+// over all of its images while that block's packed columns stay in L2.
+template <typename T>
+void bwd_data_nhwc(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+  const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.taps(), pixels = s.pixels(), plane = s.H * s.W;
+  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(taps);
+  const PatchIndex idx(s);
+  const int64_t padded = ceil_div(taps, kr.nr) * kr.nr;
+  AlignedBuffer<T> packed(s.G * padded * Kg);
+  parallel_for(s.G, threads, [&](int64_t g) {
+    prepack_b(kr, MatrixView<T>{w + g * Kg, 1, s.K}, Kg, taps, packed.get() + g * padded * Kg);
+  });
+  const int64_t tblock = std::clamp<int64_t>(WEIGHT_BLOCK / Kg / kr.nr * kr.nr, kr.nr, padded);
+  const int64_t pblock = std::clamp<int64_t>(COL_ELEMENTS / tblock, kr.mr, std::max<int64_t>(pixels, 1));
+  const int64_t pairs = s.N * s.G, ranges = std::clamp<int64_t>(threads, 1, pairs);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+    FlushDenormals ftz;
+    GemmWorkspace<T> ws(kr, std::min(pblock, pixels), std::min(tblock, taps), Kg);
+    AlignedBuffer<T> col(std::min(pblock, pixels) * std::min(tblock, taps));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t r = 0; r < ranges; ++r) {
+      const int64_t first = pairs * r / ranges, last = pairs * (r + 1) / ranges;
+      const auto image_of = [&](int64_t pair) { return gx + pair / s.G * s.C * plane + pair % s.G * Cg; };
+      for (int64_t pair = first; pair < last; ++pair)
+        for (int64_t i = 0; i < plane; ++i) std::fill_n(image_of(pair) + i * s.C, Cg, T(0));
+      for (int64_t t0 = 0; t0 < taps; t0 += tblock) {
+        const int64_t nt = std::min(tblock, taps - t0);
+        for (int64_t pair = first; pair < last; ++pair) {
+          const int64_t n = pair / s.G, g = pair % s.G;
+          T* gxg = image_of(pair);
+          for (int64_t j0 = 0; j0 < pixels; j0 += pblock) {
+            const int64_t np = std::min(pblock, pixels - j0);
+            const MatrixView<T> a{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
+            gemm(kr, np, nt, Kg, a, Prepacked<T>{packed.get() + g * padded * Kg, padded, t0}, col.get(), nt, false,
+                 ws);
+            // col2im: with enough channels, each pixel's row of Col goes back in runs of channels; otherwise
+            // each tap's column goes back along its runs of pixels.
+            if (Cg >= MIN_CHANNEL_RUN) {
+              for (int64_t p = 0; p < np; ++p) {
+                const T* src = col.get() + p * nt;
+                for_each_tap_run(s, idx, j0 + p, t0, nt, [&](int64_t i, int64_t len, int64_t offset) {
+                  for (int64_t j = 0; j < len; ++j) gxg[offset + j] += src[i + j];
+                });
+              }
+            } else {
+              for (int64_t t = 0; t < nt; ++t) {
+                for_each_run(s, idx, t0 + t, j0, np, [&](int64_t j, int64_t len, int64_t offset, int64_t step) {
+                  for (int64_t i = 0; i < len; ++i) gxg[offset + i * step] += col.get()[(j + i) * nt + t];
+                });
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -60,85 +214,9 @@ void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy
     if (!as_forward) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);
   }
   if (chosen != Algorithm::Gemm) return bwd_data_as_forward(s, chosen, threads, gy, w, gx);
-  const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels();
-  // GEMM columns: NHWC the input channels (pointwise) or taps, NCHW the pixels.
-  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? (is_pointwise(s) ? Cg : taps) : pixels);
-  const PatchIndex idx(s);
-  const int64_t plane = s.H * s.W, image = s.C * plane;
-  // NCHW taps are (c, r, s): a block of channels is a block of Col rows. NHWC taps interleave channels.
-  // NHWC pointwise GEMMs write column blocks of gx: split them when there are fewer images than threads (a dense
-  // layer is one image); other NHWC taps interleave channels and keep whole images.
-  const int64_t split = ceil_div(int64_t(threads) * 2, s.N * s.G);
-  const int64_t cblocks = !s.nhwc                ? std::clamp<int64_t>(split, 1, Cg)
-                          : is_pointwise(s) && s.N * s.G < threads ? std::clamp<int64_t>(threads, 1, ceil_div(Cg, kr.nr))
-                                                                    : 1;
-  const int64_t cblock = s.nhwc ? ceil_div(ceil_div(Cg, cblocks), kr.nr) * kr.nr : ceil_div(Cg, cblocks);
-  const int64_t pblock = std::clamp<int64_t>(COL_ELEMENTS / (cblock * RS), kr.nr, std::max<int64_t>(pixels, 1));
-
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-  {
-    FlushDenormals ftz;
-    const int64_t span = std::max(pblock, pixels);  // pointwise GEMMs cover all pixels at once
-    GemmWorkspace<T> ws(kr, s.nhwc ? span : cblock * RS, s.nhwc ? taps : span, Kg);
-    AlignedBuffer<T> col(is_pointwise(s) ? 1 : std::min(pblock, pixels) * cblock * RS);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (int64_t u = 0; u < s.N * s.G * cblocks; ++u) {
-      const int64_t n = u / (s.G * cblocks), g = u / cblocks % s.G, c0 = u % cblocks * cblock;
-      const int64_t nc = std::min(cblock, Cg - c0);
-      if (nc <= 0) continue;
-      const int64_t t0 = c0 * RS, nt = nc * RS;  // this unit's taps (all of them for NHWC)
-      T* gxg = gx + n * image + (s.nhwc ? g * Cg : g * Cg * plane);
-      if (is_pointwise(s)) {  // Col is gx itself: no scatter
-        if (s.nhwc) {  // gx[pixel, c] = gy[pixel, k] * W[c, k]^T, columns [c0, c0 + nc)
-          gemm(kr, pixels, nc, Kg, MatrixView<T>{gy + n * pixels * s.K + g * Kg, s.K, 1},
-               MatrixView<T>{w + g * Kg + c0 * s.K, 1, s.K}, gxg + c0, s.C, false, ws);
-        } else {  // gx[c, pixel] = W[k, c]^T * gy[k, pixel]
-          gemm(kr, nc, pixels, Kg, MatrixView<T>{w + g * Kg * taps + c0, 1, taps},
-               MatrixView<T>{gy + (n * s.K + g * Kg) * pixels, pixels, 1}, gxg + c0 * plane, plane, false, ws);
-        }
-        continue;
-      }
-      if (s.nhwc) {
-        for (int64_t i = 0; i < plane; ++i) std::fill_n(gxg + i * s.C, Cg, T(0));
-      } else {
-        std::fill_n(gxg + c0 * plane, nc * plane, T(0));
-      }
-      for (int64_t j0 = 0; j0 < pixels; j0 += pblock) {
-        const int64_t np = std::min(pblock, pixels - j0);
-        if (s.nhwc) {  // Col[pixel, tap] = gy[pixel, k] * W[tap, k]^T
-          const MatrixView<T> a{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
-          const MatrixView<T> b{w + g * Kg, 1, s.K};
-          gemm(kr, np, taps, Kg, a, b, col.get(), taps, false, ws);
-        } else {  // Col[tap, pixel] = W[k, tap]^T * gy[k, pixel]
-          const MatrixView<T> a{w + g * Kg * taps + t0, 1, taps};
-          const MatrixView<T> b{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
-          gemm(kr, nt, np, Kg, a, b, col.get(), np, false, ws);
-        }
-        // col2im: each Col entry goes back to the input element its (tap, pixel) read. NHWC with enough
-        // channels walks Col row by row in runs of channels; otherwise each tap walks its runs of pixels.
-        if (s.nhwc && Cg >= MIN_CHANNEL_RUN) {
-          for (int64_t p = 0; p < np; ++p) {
-            const T* src = col.get() + p * taps;
-            for_each_tap_run(s, idx, j0 + p, 0, taps, [&](int64_t i, int64_t len, int64_t offset) {
-              for (int64_t j = 0; j < len; ++j) gxg[offset + j] += src[i + j];
-            });
-          }
-        } else {
-          const int64_t col_tap = s.nhwc ? 1 : np, col_pixel = s.nhwc ? taps : 1;
-          for (int64_t t = 0; t < nt; ++t) {
-            const T* src = col.get() + t * col_tap;
-            for_each_run(s, idx, t0 + t, j0, np, [&](int64_t j, int64_t len, int64_t offset, int64_t step) {
-              for (int64_t i = 0; i < len; ++i) gxg[offset + i * step] += src[(j + i) * col_pixel];
-            });
-          }
-        }
-      }
-    }
-  }
+  if (is_pointwise(s)) return bwd_data_pointwise(s, threads, gy, w, gx);
+  if (s.nhwc) return bwd_data_nhwc(s, threads, gy, w, gx);
+  bwd_data_nchw(s, threads, gy, w, gx);
 }
 
 template void conv2d_bwd_data<float>(const ConvShape&, Algorithm, int, const float*, const float*, float*);

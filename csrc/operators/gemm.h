@@ -124,11 +124,13 @@ void pack_b(const Transposed<MatrixView<T>>& b, int64_t p0, int64_t kc, int64_t 
 }
 
 // A matrix packed once for every work unit of a call (the weights): for each KC block of K, all rows in panels
-// of mr (A) or all columns in panels of nr (B). Block (i0, p0) then starts at padded * p0 + i0 * kb.
+// of mr (A) or all columns in panels of nr (B). Block (i0, p0) then starts at padded * p0 + i0 * kb. A unit may
+// use the rows (A) or columns (B) from `first` on, a multiple of the panel width.
 template <typename T>
 struct Prepacked {
   const T* data;
   int64_t padded;  // rows (A) or columns (B) rounded up to the panel width
+  int64_t first = 0;
 };
 
 template <class View>
@@ -204,7 +206,7 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
       const bool acc = accumulate || pc > 0;
       const T* b_block;
       if constexpr (is_prepacked<ViewB>::value) {
-        b_block = b.data + b.padded * pc + jc * kb;
+        b_block = b.data + b.padded * pc + (b.first + jc) * kb;
       } else {
         pack_b(b, pc, kb, jc, nb, nr, ws.b.get());
         b_block = ws.b.get();
@@ -214,7 +216,7 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
         const T* a_block;  // packed panels of rows [ic + packed_from, ic + mb)
         int64_t lda = 0, packed_from = 0;
         if constexpr (is_prepacked<ViewA>::value) {
-          a_block = a.data + a.padded * pc + ic * kb;
+          a_block = a.data + a.padded * pc + (a.first + ic) * kb;
         } else {
           lda = N <= IN_PLACE_MAX_PANELS * nr ? in_place_rows(a) : 0;
           packed_from = lda ? mb / mr * mr : 0;  // in place: only a partial last panel is packed
