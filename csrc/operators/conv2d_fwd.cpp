@@ -13,14 +13,37 @@
 namespace fastconv {
 namespace {
 
-// Pixel chunks per image: enough units to keep every thread busy, each chunk at least two A row panels (NHWC:
-// pixels are GEMM rows) or one B panel of at least 64 columns (NCHW: pixels are columns).
+// Images with few output pixels run as one GEMM over the pixels of consecutive images (the patch index spans
+// them): per image, each unit would stream all of the packed weights for a handful of rows or columns (a 512-channel
+// 7x7 layer spent its time there). NCHW pointwise views cannot cross images, and output blocks that do (NCHW) go
+// through a scratch block.
+constexpr int64_t BATCH_PIXELS = 256;
+
+bool batches_images(const ConvShape& s) {
+  return s.N > 1 && s.pixels() < BATCH_PIXELS && (s.nhwc || !is_pointwise(s));
+}
+
+// Pixel chunks per image (or per batch of images): enough units to keep every thread busy (per image: a few per
+// thread; a batch has no imbalance to spread), each chunk at least two A row panels (NHWC: pixels are GEMM rows)
+// or one B panel of at least 64 columns (NCHW: pixels are columns).
 template <typename T>
-int64_t pixel_chunks(const ConvShape& s, int threads, const GemmKernel<T>& kr) {
-  const int64_t images = s.N * s.G;
-  const int64_t wanted = ceil_div(int64_t(threads) * 4, images);
-  const int64_t most = std::max<int64_t>(1, s.pixels() / (s.nhwc ? 2 * kr.mr : std::max(kr.nr, 64)));
+int64_t pixel_chunks(const ConvShape& s, int threads, const GemmKernel<T>& kr, int64_t images) {
+  const int64_t per_image = images == 1;
+  const int64_t wanted = ceil_div(int64_t(threads) * (per_image ? 4 : 1), (per_image ? s.N : 1) * s.G);
+  const int64_t most = std::max<int64_t>(1, images * s.pixels() / (s.nhwc ? 2 * kr.mr : std::max(kr.nr, 64)));
   return std::clamp<int64_t>(wanted, 1, most);
+}
+
+// NCHW output columns [j0, j0 + np) of a batch, each image's run of pixels to its own block: block is Kg x np.
+template <typename T>
+void store_columns(const ConvShape& s, const T* block, int64_t j0, int64_t np, T* y_group) {
+  const int64_t pixels = s.pixels();
+  for (int64_t j = j0; j < j0 + np;) {
+    const int64_t n = j / pixels, pixel = j % pixels, len = std::min(pixels - pixel, j0 + np - j);
+    T* dst = y_group + n * s.K * pixels + pixel;
+    for (int64_t k = 0; k < s.Kg(); ++k) std::copy_n(block + k * np + (j - j0), len, dst + k * pixels);
+    j += len;
+  }
 }
 
 // Bias and relu on a finished output block of rows x cols (stride ld); bias indexed by row (NCHW: rows are
@@ -47,8 +70,9 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels();
   // GEMM columns: NHWC the output channels, NCHW the pixels.
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Kg : pixels);
-  const PatchIndex idx(s);
-  const int64_t chunks = pixel_chunks(s, threads, kr), chunk = ceil_div(pixels, chunks);
+  const int64_t images = batches_images(s) ? s.N : 1, span = images * pixels;  // pixels of one GEMM's patch
+  const PatchIndex idx(s, images);
+  const int64_t chunks = pixel_chunks(s, threads, kr, images), chunk = ceil_div(span, chunks);
   const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
 
   // The weights are packed once per group and shared by every unit (NCHW: the A operand, NHWC: B).
@@ -66,25 +90,30 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
   {
     FlushDenormals ftz;
     GemmWorkspace<T> ws(kr, s.nhwc ? chunk : Kg, s.nhwc ? Kg : chunk, taps);
+    AlignedBuffer<T> batch_block(images > 1 && !s.nhwc ? Kg * chunk : 1);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t u = 0; u < s.N * s.G * chunks; ++u) {
+    for (int64_t u = 0; u < s.N / images * s.G * chunks; ++u) {
       const int64_t n = u / (s.G * chunks), g = u / chunks % s.G, j0 = u % chunks * chunk;
-      const int64_t np = std::min(chunk, pixels - j0);
+      const int64_t np = std::min(chunk, span - j0);
       if (np <= 0) continue;
       const T* bg = b ? b + g * Kg : nullptr;
+      const Prepacked<T> wg{packed_w.get() + g * padded * taps, padded};
       with_patch(s, idx, x + n * image + g * group_offset, j0, [&](const auto& patch) {
         using Patch = std::decay_t<decltype(patch)>;
-        if (s.nhwc) {
+        if (s.nhwc) {  // a batch's rows are consecutive in y too
           T* c = y + (n * pixels + j0) * s.K + g * Kg;
-          gemm(kr, np, Kg, taps, Transposed<Patch>{patch}, Prepacked<T>{packed_w.get() + g * padded * taps, padded},
-               c, s.K, false, ws);
+          gemm(kr, np, Kg, taps, Transposed<Patch>{patch}, wg, c, s.K, false, ws);
           if (bg || relu) epilogue(c, np, Kg, s.K, bg, false, relu);
+        } else if (images > 1) {
+          T* c = batch_block.get();
+          gemm(kr, Kg, np, taps, wg, patch, c, np, false, ws);
+          if (bg || relu) epilogue(c, Kg, np, np, bg, true, relu);
+          store_columns(s, c, j0, np, y + g * Kg * pixels);
         } else {
           T* c = y + (n * s.K + g * Kg) * pixels + j0;
-          gemm(kr, Kg, np, taps, Prepacked<T>{packed_w.get() + g * padded * taps, padded}, patch, c, pixels, false,
-               ws);
+          gemm(kr, Kg, np, taps, wg, patch, c, pixels, false, ws);
           if (bg || relu) epilogue(c, Kg, np, pixels, bg, true, relu);
         }
       });

@@ -1,7 +1,8 @@
 // The convolution's patch ("im2col") matrix as a view, never materialized: entry (tap, pixel) is the input value
 // that kernel tap `tap` sees at output pixel `pixel`, or 0 where it falls in the padding.
 // Taps follow the weight layout: (c, r, s) for NCHW/OIHW, (r, s, c) for NHWC/HWIO, so that row t of the patch
-// matrix meets column t of the weight matrix. Pixels are (p, q) of one image.
+// matrix meets column t of the weight matrix. Pixels are (p, q) of one image, or (n, p, q) of several images when
+// an index spans them (small images batched into one GEMM).
 #pragma once
 #include <algorithm>
 #include <cstring>
@@ -19,16 +20,17 @@ struct Tap {
 };
 
 struct Pixel {
-  int32_t h, w;  // top-left corner of the window in input coordinates (negative inside the top/left padding)
+  int32_t h, w;   // top-left corner of the window in input coordinates (negative inside the top/left padding)
+  int64_t image;  // offset of the pixel's image from the first one's
 };
 
-// Index tables of one call: taps of one group, pixels of one image.
+// Index tables of one call: taps of one group, pixels of `images` consecutive images.
 struct PatchIndex {
   std::vector<Tap> taps;
   std::vector<Pixel> pixels;
   int64_t row_stride, col_stride;  // input strides of h and w
 
-  explicit PatchIndex(const ConvShape& s) : taps(s.taps()), pixels(s.pixels()) {
+  explicit PatchIndex(const ConvShape& s, int64_t images = 1) : taps(s.taps()), pixels(images * s.pixels()) {
     const int64_t channel_stride = s.nhwc ? 1 : s.H * s.W;
     row_stride = s.nhwc ? s.W * s.C : s.W;
     col_stride = s.nhwc ? s.C : 1;
@@ -39,9 +41,11 @@ struct PatchIndex {
           const int64_t c = s.nhwc ? d : a, r = s.nhwc ? a : b, q = s.nhwc ? b : d;
           taps[t++] = {c * channel_stride, int32_t(r * s.dil_h), int32_t(q * s.dil_w)};
         }
-    for (int64_t p = 0; p < s.P; ++p)
-      for (int64_t q = 0; q < s.Q; ++q)
-        pixels[p * s.Q + q] = {int32_t(p * s.stride_h - s.pad_top), int32_t(q * s.stride_w - s.pad_left)};
+    for (int64_t n = 0; n < images; ++n)
+      for (int64_t p = 0; p < s.P; ++p)
+        for (int64_t q = 0; q < s.Q; ++q)
+          pixels[(n * s.P + p) * s.Q + q] = {int32_t(p * s.stride_h - s.pad_top), int32_t(q * s.stride_w - s.pad_left),
+                                             n * s.C * s.H * s.W};
   }
 
   // Input offset of (tap, pixel) within the group's image, or -1 in the padding.
@@ -51,7 +55,7 @@ struct PatchIndex {
     const int64_t h = px.h + t.dh, w = px.w + t.dw;
     if (static_cast<uint64_t>(h) >= static_cast<uint64_t>(s.H) || static_cast<uint64_t>(w) >= static_cast<uint64_t>(s.W))
       return -1;
-    return t.offset + h * row_stride + w * col_stride;
+    return px.image + t.offset + h * row_stride + w * col_stride;
   }
 };
 
@@ -71,7 +75,8 @@ void for_each_run(const ConvShape& s, const PatchIndex& idx, int64_t tap, int64_
       const int64_t lo = std::min(len, iw >= 0 ? int64_t(0) : (-iw + sw - 1) / sw);
       const int64_t hi = std::max(lo, std::min(len, W - iw <= 0 ? int64_t(0) : (W - 1 - iw) / sw + 1));
       if (hi > lo)
-        f(done + lo, hi - lo, t.offset + ih * idx.row_stride + (iw + lo * sw) * idx.col_stride, sw * idx.col_stride);
+        f(done + lo, hi - lo, px.image + t.offset + ih * idx.row_stride + (iw + lo * sw) * idx.col_stride,
+          sw * idx.col_stride);
     }
     done += len;
     pixel += len;
@@ -89,7 +94,8 @@ void for_each_tap_run(const ConvShape& s, const PatchIndex& idx, int64_t pixel, 
     const Tap t = idx.taps[tap + i];
     const int64_t h = px.h + t.dh, w = px.w + t.dw;
     const int64_t run = s.nhwc ? std::min(n - i, Cg - (tap + i) % Cg) : 1;
-    if (h >= 0 && h < s.H && w >= 0 && w < s.W) f(i, run, t.offset + h * idx.row_stride + w * idx.col_stride);
+    if (h >= 0 && h < s.H && w >= 0 && w < s.W)
+      f(i, run, px.image + t.offset + h * idx.row_stride + w * idx.col_stride);
     i += run;
   }
 }
@@ -231,7 +237,7 @@ void pack_a(const PatchView<T>& a, int64_t i0, int64_t mc, int64_t p0, int64_t k
         const Pixel px = idx.pixels[a.pixel0 + p0 + p];
         const int64_t h = px.h + first.dh, w = px.w + first.dw;
         if (static_cast<uint64_t>(h) < static_cast<uint64_t>(H) && static_cast<uint64_t>(w) < static_cast<uint64_t>(W))
-          copy_panel_step(a.x + first.offset + h * idx.row_stride + w * idx.col_stride, dst, mr);
+          copy_panel_step(a.x + px.image + first.offset + h * idx.row_stride + w * idx.col_stride, dst, mr);
         else
           std::fill_n(dst, mr, T(0));
       }
