@@ -51,9 +51,10 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
   const bool by_channel = channel_rows(s);  // each part holds gW^T[k, tap] (else NHWC's gW[tap, k])
   const int64_t grows = by_channel ? Kg : taps, gcols = by_channel ? taps : Kg;
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(gcols);
-  const PatchIndex idx(s);
+  const int64_t images = batches_images(s) ? s.N : 1, span = images * pixels;  // pixels of one GEMM's patch
+  const PatchIndex idx(s, images);
   const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
-  const int64_t pchunks = ceil_div(pixels, PIXEL_CHUNK), items = s.N * pchunks;
+  const int64_t pchunks = ceil_div(span, PIXEL_CHUNK), items = s.N / images * pchunks;
   const int64_t parts = std::clamp<int64_t>(ceil_div(threads, s.G), 1, std::max<int64_t>(items, 1));
   // Too few (image, pixel chunk) items for the threads (a dense layer is one image): each part's GEMM is also
   // split into bands of its rows, whole register panels each.
@@ -66,7 +67,7 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
 #endif
   {
     FlushDenormals ftz;
-    const int64_t chunk = std::min(pixels, PIXEL_CHUNK);
+    const int64_t chunk = std::min(span, PIXEL_CHUNK);
     GemmWorkspace<T> ws(kr, std::min(grows, band), gcols, chunk);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -79,10 +80,13 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
       const int64_t first = items * part / parts, last = items * (part + 1) / parts;
       if (first == last) std::fill_n(c, nr * gcols, T(0));
       for (int64_t it = first; it < last; ++it) {
-        const int64_t n = it / pchunks, j0 = it % pchunks * PIXEL_CHUNK, np = std::min(PIXEL_CHUNK, pixels - j0);
+        const int64_t n = it / pchunks, j0 = it % pchunks * PIXEL_CHUNK, np = std::min(PIXEL_CHUNK, span - j0);
         with_patch(s, idx, x + n * image + g * group_offset, j0, [&](const auto& patch) {
           using Patch = std::decay_t<decltype(patch)>;
-          if (!s.nhwc) {  // gW[k, tap] += gy[k, pixel] * Patch[tap, pixel]^T
+          if (!s.nhwc && images > 1) {  // gW[k, tap] += gy[k, pixel] * Patch[tap, pixel]^T, pixels of a batch
+            const ImageColumns<T> a{gy + (g * Kg + r0) * pixels, pixels, s.K * pixels, pixels, j0};
+            gemm(kr, nr, taps, np, a, Transposed<Patch>{patch}, c, taps, it > first, ws);
+          } else if (!s.nhwc) {
             const MatrixView<T> a{gy + (n * s.K + g * Kg + r0) * pixels + j0, pixels, 1};
             gemm(kr, nr, taps, np, a, Transposed<Patch>{patch}, c, taps, it > first, ws);
           } else if (by_channel) {  // gW^T[k, tap] += gy[pixel, k]^T * Patch[tap, pixel]^T

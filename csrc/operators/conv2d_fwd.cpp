@@ -13,16 +13,6 @@
 namespace fastconv {
 namespace {
 
-// Images with few output pixels run as one GEMM over the pixels of consecutive images (the patch index spans
-// them): per image, each unit would stream all of the packed weights for a handful of rows or columns (a 512-channel
-// 7x7 layer spent its time there). NCHW pointwise views cannot cross images, and output blocks that do (NCHW) go
-// through a scratch block.
-constexpr int64_t BATCH_PIXELS = 256;
-
-bool batches_images(const ConvShape& s) {
-  return s.N > 1 && s.pixels() < BATCH_PIXELS && (s.nhwc || !is_pointwise(s));
-}
-
 // Pixel chunks per image (or per batch of images): enough units to keep every thread busy (per image: a few per
 // thread; a batch has no imbalance to spread), each chunk at least two A row panels (NHWC: pixels are GEMM rows)
 // or one B panel of at least 64 columns (NCHW: pixels are columns).

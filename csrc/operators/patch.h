@@ -142,6 +142,43 @@ inline bool is_pointwise(const ConvShape& s) {
          s.P == s.H && s.Q == s.W;
 }
 
+// Images with few output pixels run as one GEMM over the pixels of consecutive images (a PatchIndex spanning them):
+// per image, each work unit would stream all of the packed weights (forward) or the whole weight gradient (its
+// reduction over pixels) for a handful of pixels; a 512-channel 7x7 layer spent its time there. NCHW pointwise
+// views cannot cross images.
+constexpr int64_t BATCH_PIXELS = 256;
+
+inline bool batches_images(const ConvShape& s) {
+  return s.N > 1 && s.pixels() < BATCH_PIXELS && (s.nhwc || !is_pointwise(s));
+}
+
+// Rows of NCHW channels, columns the pixels of consecutive images from pixel0 on: (i, j) is image
+// (pixel0 + j) / pixels's channel i at pixel (pixel0 + j) % pixels; channels at stride rs, images at image_stride.
+template <typename T>
+struct ImageColumns {
+  const T* p;
+  int64_t rs, image_stride, pixels, pixel0;
+  T at(int64_t i, int64_t j) const {
+    const int64_t pixel = pixel0 + j;
+    return p[pixel / pixels * image_stride + i * rs + pixel % pixels];
+  }
+};
+
+// Packs as gemm.h's pack_a, walking the columns' images without a division per step.
+template <typename T>
+void pack_a(const ImageColumns<T>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    const int64_t m = std::min<int64_t>(mr, mc - ir);
+    int64_t pixel = (a.pixel0 + p0) % a.pixels;
+    const T* image = a.p + (a.pixel0 + p0) / a.pixels * a.image_stride + (i0 + ir) * a.rs;
+    for (int64_t p = 0; p < kc; ++p, dst += mr) {
+      for (int64_t i = 0; i < m; ++i) dst[i] = image[i * a.rs + pixel];
+      std::fill(dst + m, dst + mr, T(0));
+      if (++pixel == a.pixels) pixel = 0, image += a.image_stride;
+    }
+  }
+}
+
 // Calls f(view) with the patch matrix of one (image, group) from pixel0 on: a plain strided matrix for pointwise
 // convolutions, the indexed PatchView otherwise. xg points at the group's first channel of the image.
 template <typename T, class F>
