@@ -12,6 +12,8 @@
 #include "operators/conv2d.h"
 #include "operators/gemm.h"
 #include "operators/patch.h"
+#include "operators/scratch.h"
+#include "operators/transpose.h"
 
 namespace fastconv {
 namespace {
@@ -27,14 +29,28 @@ bool channel_rows(const ConvShape& s) {
   return s.Cg() >= MIN_CHANNEL_RUN && s.Kg() <= 128 && s.N * s.pixels() >= 16 * s.Kg();
 }
 
-// dst[j * ld + i] = src[i * cols + j] for a rows x cols src, in tiles that keep both sides in cache lines.
+// NCHW shapes that NHWC would run as gW^T (channel_rows): NHWC copies of x and gy cost less than packing the
+// NCHW patch, whose taps lie in separate planes (a transpose per packed value).
+bool nhwc_is_faster(const ConvShape& s) {
+  ConvShape t = s;
+  t.nhwc = true;
+  return channel_rows(t) && !is_pointwise(s);
+}
+
 template <typename T>
-void transpose(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
-  constexpr int64_t TILE = 16;
-  for (int64_t i0 = 0; i0 < rows; i0 += TILE)
-    for (int64_t j0 = 0; j0 < cols; j0 += TILE)
-      for (int64_t j = j0; j < std::min(cols, j0 + TILE); ++j)
-        for (int64_t i = i0; i < std::min(rows, i0 + TILE); ++i) dst[j * ld + i] = src[i * cols + j];
+void bwd_weight_via_nhwc(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
+  ConvShape t = s;
+  t.nhwc = true;
+  const ScratchBuffer<T> xt(Scratch::LayoutIn, s.N * s.C * s.H * s.W), gyt(Scratch::LayoutOut, s.N * s.K * s.pixels());
+  const ScratchBuffer<T> hwio(Scratch::Reordered, s.taps() * s.K);
+  transpose_planes(x, xt.get(), s.N, s.C, s.H * s.W, threads);
+  transpose_planes(gy, gyt.get(), s.N, s.K, s.pixels(), threads);
+  conv2d_bwd_weight<T>(t, Algorithm::Gemm, threads, gyt.get(), xt.get(), hwio.get(), nullptr);
+  const int64_t Cg = s.Cg(), RS = s.R * s.S;
+  parallel_for(s.K, threads, [&](int64_t k) {  // HWIO (R, S, C/G, K) -> OIHW (K, C/G, R, S)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t rs = 0; rs < RS; ++rs) gw[(k * Cg + c) * RS + rs] = hwio.get()[(rs * Cg + c) * s.K + k];
+  });
 }
 
 }  // namespace
@@ -47,6 +63,7 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
   if (direct && direct_rows_apply(s)) return conv2d_direct_bwd_weight(s, threads, gy, x, gw, gb);
   if (gb) conv2d_bwd_bias(s, bias_threads, gy, gb);
   if (direct) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
+  if (!s.nhwc && nhwc_is_faster(s)) return bwd_weight_via_nhwc(s, threads, gy, x, gw);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
   const bool by_channel = channel_rows(s);  // each part holds gW^T[k, tap] (else NHWC's gW[tap, k])
   const int64_t grows = by_channel ? Kg : taps, gcols = by_channel ? taps : Kg;

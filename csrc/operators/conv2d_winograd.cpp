@@ -13,6 +13,8 @@
 #include "fastconv/parallel.h"
 #include "operators/conv2d.h"
 #include "operators/gemm.h"
+#include "operators/scratch.h"
+#include "operators/transpose.h"
 
 namespace fastconv {
 namespace {
@@ -55,24 +57,6 @@ void transform_weights(const ConvShape& s, const T* w, const GemmKernel<T>& kr, 
         for (int64_t panel = 0; panel < padded / kr.nr; ++panel)
           std::copy_n(u.data() + panel * kr.nr, kr.nr, block + panel * kr.nr * kb);
       }
-  });
-}
-
-// dst (N, cols, rows) = src (N, rows, cols) transposed per image: NCHW <-> NHWC. In 32 x 32 blocks, so that both
-// sides are read and written in whole cache lines.
-template <typename T>
-void transpose_planes(const T* src, T* dst, int64_t N, int64_t rows, int64_t cols, int threads) {
-  constexpr int64_t B = 32;
-  const int64_t rb = ceil_div(rows, B), cb = ceil_div(cols, B);
-  parallel_for(N * rb, threads, [&](int64_t u) {
-    const int64_t n = u / rb, i0 = u % rb * B, i1 = std::min(rows, i0 + B);
-    const T* s = src + n * rows * cols;
-    T* d = dst + n * rows * cols;
-    for (int64_t jb = 0; jb < cb; ++jb) {
-      const int64_t j0 = jb * B, j1 = std::min(cols, j0 + B);
-      for (int64_t j = j0; j < j1; ++j)
-        for (int64_t i = i0; i < i1; ++i) d[j * rows + i] = s[i * cols + j];
-    }
   });
 }
 
@@ -146,10 +130,10 @@ template <typename T>
 void conv2d_winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   if (s.nhwc) return winograd_nhwc(s, threads, x, w, b, relu, y);
   // NCHW: the tiles run on NHWC copies of x and y; the weights are read in place.
-  std::vector<T> xt(s.N * s.C * s.H * s.W), yt(s.N * s.K * s.P * s.Q);
-  transpose_planes(x, xt.data(), s.N, s.C, s.H * s.W, threads);
-  winograd_nhwc(s, threads, xt.data(), w, b, relu, yt.data());
-  transpose_planes(yt.data(), y, s.N, s.P * s.Q, s.K, threads);
+  const ScratchBuffer<T> xt(Scratch::LayoutIn, s.N * s.C * s.H * s.W), yt(Scratch::LayoutOut, s.N * s.K * s.P * s.Q);
+  transpose_planes(x, xt.get(), s.N, s.C, s.H * s.W, threads);
+  winograd_nhwc(s, threads, xt.get(), w, b, relu, yt.get());
+  transpose_planes(yt.get(), y, s.N, s.P * s.Q, s.K, threads);
 }
 
 template void conv2d_winograd_fwd<float>(const ConvShape&, int, const float*, const float*, const float*, bool,

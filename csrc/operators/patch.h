@@ -229,17 +229,16 @@ void pack_a(const Transposed<PatchView<T>>& a, int64_t i0, int64_t mc, int64_t p
 template <typename T>
 void pack_b(const Transposed<PatchView<T>>& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
   if (b.v.s->nhwc && b.v.s->Cg() >= MIN_CHANNEL_RUN) return pack_a(b.v, j0, nc, p0, kc, nr, dst);
-  constexpr int64_t ROW = 512;  // kc never exceeds the kernel tables' KC (256)
-  T row[ROW];
+  const PatchView<T>& v = b.v;
   for (int64_t jr = 0; jr < nc; jr += nr, dst += kc * nr) {
     const int64_t n = std::min<int64_t>(nr, nc - jr);
-    for (int64_t j = 0; j < nr; ++j) {
-      for (int64_t p = 0; p < kc; p += ROW) {
-        const int64_t len = std::min(ROW, kc - p);
-        if (j < n) b.v.gather(j0 + jr + j, p0 + p, len, row);
-        else std::fill_n(row, len, T(0));
-        for (int64_t i = 0; i < len; ++i) dst[(p + i) * nr + j] = row[i];
-      }
+    std::fill_n(dst, kc * nr, T(0));  // padding and missing taps; the runs below overwrite the rest
+    for (int64_t j = 0; j < n; ++j) {
+      for_each_run(*v.s, *v.idx, j0 + jr + j, v.pixel0 + p0, kc, [&](int64_t p, int64_t len, int64_t offset, int64_t step) {
+        const T* src = v.x + offset;
+        T* out = dst + p * nr + j;
+        for (int64_t i = 0; i < len; ++i) out[i * nr] = src[i * step];
+      });
     }
   }
 }

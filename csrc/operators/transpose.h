@@ -1,0 +1,32 @@
+// Blocked matrix transposes: NCHW <-> NHWC copies of whole tensors, and weight-gradient layouts.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "fastconv/parallel.h"
+
+namespace fastconv {
+
+// dst[j * ld + i] = src[i * cols + j] for a rows x cols src. In 32 x 32 blocks, so that both sides are read and
+// written in whole cache lines.
+template <typename T>
+void transpose(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
+  constexpr int64_t B = 32;
+  for (int64_t i0 = 0; i0 < rows; i0 += B)
+    for (int64_t j0 = 0; j0 < cols; j0 += B)
+      for (int64_t j = j0; j < std::min(cols, j0 + B); ++j)
+        for (int64_t i = i0; i < std::min(rows, i0 + B); ++i) dst[j * ld + i] = src[i * cols + j];
+}
+
+// dst (N, cols, rows) = src (N, rows, cols) transposed per image: NCHW <-> NHWC. Units are bands of 32 rows.
+template <typename T>
+void transpose_planes(const T* src, T* dst, int64_t N, int64_t rows, int64_t cols, int threads) {
+  constexpr int64_t B = 32;
+  const int64_t bands = ceil_div(rows, B);
+  parallel_for(N * bands, threads, [&](int64_t u) {
+    const int64_t n = u / bands, i0 = u % bands * B;
+    transpose(src + n * rows * cols + i0 * cols, std::min(B, rows - i0), cols, dst + n * rows * cols + i0, rows);
+  });
+}
+
+}  // namespace fastconv
