@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <type_traits>
 
@@ -85,11 +86,29 @@ void pack_b(const View& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int n
   }
 }
 
+// dst[0:mr] = src[0:mr], with the common panel heights and widths known to the compiler (a few vector moves, no call).
+template <typename T>
+inline void copy_panel_step(const T* src, T* dst, int mr) {
+  switch (mr) {
+    case 4: std::memcpy(dst, src, 4 * sizeof(T)); return;
+    case 6: std::memcpy(dst, src, 6 * sizeof(T)); return;
+    case 8: std::memcpy(dst, src, 8 * sizeof(T)); return;
+    case 12: std::memcpy(dst, src, 12 * sizeof(T)); return;
+    case 16: std::memcpy(dst, src, 16 * sizeof(T)); return;
+    case 32: std::memcpy(dst, src, 32 * sizeof(T)); return;
+    default: std::copy_n(src, mr, dst);
+  }
+}
+
 // Plain matrices whose panel steps are contiguous in memory (A down its rows: rs == 1; B along its columns:
 // cs == 1) are packed with one copy per step; the element-wise packers above cannot know the stride is 1.
 template <typename T>
 void pack_contiguous_steps(const T* src, int64_t step_stride, int64_t len, int64_t steps, int width, T* dst) {
   for (int64_t p = 0; p < steps; ++p, src += step_stride, dst += width) {
+    if (len == width) {
+      copy_panel_step(src, dst, width);
+      continue;
+    }
     std::copy_n(src, len, dst);
     std::fill(dst + len, dst + width, T(0));
   }

@@ -243,20 +243,6 @@ void pack_b(const Transposed<PatchView<T>>& b, int64_t p0, int64_t kc, int64_t j
   }
 }
 
-// dst[0:mr] = src[0:mr], with the common panel heights and widths known to the compiler (a few vector moves, no call).
-template <typename T>
-inline void copy_panel_step(const T* src, T* dst, int mr) {
-  switch (mr) {
-    case 4: std::memcpy(dst, src, 4 * sizeof(T)); return;
-    case 6: std::memcpy(dst, src, 6 * sizeof(T)); return;
-    case 8: std::memcpy(dst, src, 8 * sizeof(T)); return;
-    case 12: std::memcpy(dst, src, 12 * sizeof(T)); return;
-    case 16: std::memcpy(dst, src, 16 * sizeof(T)); return;
-    case 32: std::memcpy(dst, src, 32 * sizeof(T)); return;
-    default: std::copy_n(src, mr, dst);
-  }
-}
-
 // Rows taps, columns pixels, packed as row panels (bwd_weight NHWC's A): each step is one pixel's run of taps.
 // A full panel whose taps are consecutive channels of one kernel position (the usual case: C/G a multiple of mr)
 // is one contiguous copy per pixel, or zeros where that position falls in the padding.
