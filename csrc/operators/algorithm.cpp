@@ -41,6 +41,7 @@ Algorithm choose_algorithm(const ConvShape& s, Algorithm requested, Pass pass) {
     requested = Algorithm::Auto;
   }
   if (requested == Algorithm::Auto) {
+    if (pass != Pass::InputGrad && space_to_depth_pays(s)) return Algorithm::SpaceToDepth;
     if (pass == Pass::Forward && winograd_is_faster(s)) return Algorithm::Winograd;
     if (pass == Pass::InputGrad && s.G == 1 && s.stride_h == 1 && s.stride_w == 1 &&
         winograd_is_faster(input_grad_as_forward(s)))

@@ -53,6 +53,14 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
 template <typename T>
 void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw, T* gb);
 
+// Strided dense layers as stride-1 ones on a space-to-depth copy of x (conv2d_space_to_depth.cpp): auto's choice
+// for the forward and weight gradient where it pays (AlexNet's 11x11 stride 4 becomes 3x3 over 48 channels).
+bool space_to_depth_pays(const ConvShape& s);
+template <typename T>
+void conv2d_space_to_depth_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
+template <typename T>
+void conv2d_space_to_depth_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
+
 // Winograd F(4x4, 3x3), forward only: conv2d_winograd.cpp.
 bool winograd_applies(const ConvShape& s);
 template <typename T>

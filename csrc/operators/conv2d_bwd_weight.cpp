@@ -63,9 +63,11 @@ template <typename T>
 void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, T* gw, T* gb) {
   const int bias_threads = threads;
   threads = threads_for(s.flops(), threads);
-  const bool direct = choose_algorithm(s, alg, Pass::WeightGrad) == Algorithm::Direct;
+  const Algorithm chosen = choose_algorithm(s, alg, Pass::WeightGrad);
+  const bool direct = chosen == Algorithm::Direct;
   if (direct && direct_rows_apply(s)) return conv2d_direct_bwd_weight(s, threads, gy, x, gw, gb);
   if (gb) conv2d_bwd_bias(s, bias_threads, gy, gb);
+  if (chosen == Algorithm::SpaceToDepth) return conv2d_space_to_depth_bwd_weight(s, threads, gy, x, gw);
   if (direct) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
   if (nhwc_is_faster(s)) return bwd_weight_via_nhwc(s, threads, gy, x, gw);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;

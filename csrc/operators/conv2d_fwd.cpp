@@ -117,6 +117,7 @@ template <typename T>
 void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   if (s.N == 0) return;
   const Algorithm chosen = choose_algorithm(s, alg, Pass::Forward);
+  if (chosen == Algorithm::SpaceToDepth) return conv2d_space_to_depth_fwd(s, threads, x, w, b, relu, y);
   if (chosen == Algorithm::Winograd) return conv2d_winograd_fwd(s, threads_for(s.flops(), threads), x, w, b, relu, y);
   if (chosen == Algorithm::Direct) {
     threads = threads_for(s.flops(), threads);

@@ -24,6 +24,7 @@ struct ConvShape {
 };
 
 // Direct: depthwise or groups == 1; Winograd: forward of 3x3, stride 1, no dilation, groups == 1.
-enum class Algorithm : int { Auto = 0, Gemm = 1, Direct = 2, Winograd = 3 };
+// SpaceToDepth is internal: auto's choice for some strided layers, never requested from Python.
+enum class Algorithm : int { Auto = 0, Gemm = 1, Direct = 2, Winograd = 3, SpaceToDepth = 4 };
 
 }  // namespace fastconv
