@@ -95,9 +95,8 @@ void bwd_data_nchw(const ConvShape& s, int threads, const T* gy, const T* w, T* 
   const PatchIndex idx(s);
   const int64_t padded = ceil_div(taps, kr.mr) * kr.mr;
   AlignedBuffer<T> packed(s.G * padded * Kg);
-  parallel_for(s.G, threads, [&](int64_t g) {
-    prepack_a(kr, MatrixView<T>{w + g * Kg * taps, 1, taps}, taps, Kg, packed.get() + g * padded * Kg);
-  });
+  for (int64_t g = 0; g < s.G; ++g)
+    prepack_a(kr, MatrixView<T>{w + g * Kg * taps, 1, taps}, taps, Kg, packed.get() + g * padded * Kg, threads);
   // Enough channel blocks for the threads and for the packed rows of one to fit WEIGHT_BLOCK; each block starts on
   // a register panel (align channels make a whole number of panels).
   const int64_t align = kr.mr / std::gcd<int64_t>(RS, kr.mr);
@@ -146,9 +145,8 @@ void bwd_data_nhwc(const ConvShape& s, int threads, const T* gy, const T* w, T* 
   const PatchIndex idx(s);
   const int64_t padded = ceil_div(taps, kr.nr) * kr.nr;
   AlignedBuffer<T> packed(s.G * padded * Kg);
-  parallel_for(s.G, threads, [&](int64_t g) {
-    prepack_b(kr, MatrixView<T>{w + g * Kg, 1, s.K}, Kg, taps, packed.get() + g * padded * Kg);
-  });
+  for (int64_t g = 0; g < s.G; ++g)
+    prepack_b(kr, MatrixView<T>{w + g * Kg, 1, s.K}, Kg, taps, packed.get() + g * padded * Kg, threads);
   const int64_t tblock = std::clamp<int64_t>(WEIGHT_BLOCK / Kg / kr.nr * kr.nr, kr.nr, padded);
   const int64_t pblock = std::clamp<int64_t>(COL_ELEMENTS / tblock, kr.mr, std::max<int64_t>(pixels, 1));
   const int64_t pairs = s.N * s.G, ranges = std::clamp<int64_t>(threads, 1, pairs);

@@ -68,11 +68,11 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
   // The weights are packed once per group and shared by every unit (NCHW: the A operand, NHWC: B).
   const int64_t panel = s.nhwc ? kr.nr : kr.mr, padded = ceil_div(Kg, panel) * panel;
   AlignedBuffer<T> packed_w(s.G * padded * taps);
-  parallel_for(s.G, threads, [&](int64_t g) {
+  for (int64_t g = 0; g < s.G; ++g) {
     T* dst = packed_w.get() + g * padded * taps;
-    if (s.nhwc) prepack_b(kr, MatrixView<T>{w + g * Kg, s.K, 1}, taps, Kg, dst);
-    else prepack_a(kr, MatrixView<T>{w + g * Kg * taps, taps, 1}, Kg, taps, dst);
-  });
+    if (s.nhwc) prepack_b(kr, MatrixView<T>{w + g * Kg, s.K, 1}, taps, Kg, dst, threads);
+    else prepack_a(kr, MatrixView<T>{w + g * Kg * taps, taps, 1}, Kg, taps, dst, threads);
+  }
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "fastconv/kernel_table.h"
+#include "fastconv/parallel.h"
 
 namespace fastconv {
 
@@ -158,18 +159,27 @@ template <typename T>
 struct is_prepacked<Prepacked<T>> : std::true_type {};
 
 // Packs all of A (M x K, as the A operand) or B (K x N, as the B operand) for gemm; dst holds
-// round_up(M, mr) * K or round_up(N, nr) * K elements.
+// round_up(M, mr) * K or round_up(N, nr) * K elements. Large matrices (a 512-channel 3x3 layer's 9 MB of weights)
+// are packed by up to `threads` threads, one KC block each.
+constexpr int64_t PARALLEL_PACK_ELEMENTS = 1 << 16;
+
 template <typename T, class View>
-Prepacked<T> prepack_a(const GemmKernel<T>& kr, const View& a, int64_t M, int64_t K, T* dst) {
+Prepacked<T> prepack_a(const GemmKernel<T>& kr, const View& a, int64_t M, int64_t K, T* dst, int threads = 1) {
   const int64_t padded = (M + kr.mr - 1) / kr.mr * kr.mr;
-  for (int64_t pc = 0; pc < K; pc += kr.kc) pack_a(a, 0, M, pc, std::min<int64_t>(kr.kc, K - pc), kr.mr, dst + padded * pc);
+  parallel_for(ceil_div(K, kr.kc), padded * K >= PARALLEL_PACK_ELEMENTS ? threads : 1, [&](int64_t block) {
+    const int64_t pc = block * kr.kc;
+    pack_a(a, 0, M, pc, std::min<int64_t>(kr.kc, K - pc), kr.mr, dst + padded * pc);
+  });
   return {dst, padded};
 }
 
 template <typename T, class View>
-Prepacked<T> prepack_b(const GemmKernel<T>& kr, const View& b, int64_t K, int64_t N, T* dst) {
+Prepacked<T> prepack_b(const GemmKernel<T>& kr, const View& b, int64_t K, int64_t N, T* dst, int threads = 1) {
   const int64_t padded = (N + kr.nr - 1) / kr.nr * kr.nr;
-  for (int64_t pc = 0; pc < K; pc += kr.kc) pack_b(b, pc, std::min<int64_t>(kr.kc, K - pc), 0, N, kr.nr, dst + padded * pc);
+  parallel_for(ceil_div(K, kr.kc), padded * K >= PARALLEL_PACK_ELEMENTS ? threads : 1, [&](int64_t block) {
+    const int64_t pc = block * kr.kc;
+    pack_b(b, pc, std::min<int64_t>(kr.kc, K - pc), 0, N, kr.nr, dst + padded * pc);
+  });
   return {dst, padded};
 }
 
@@ -218,6 +228,9 @@ template <typename T, class ViewA, class ViewB>
 void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA& a, const ViewB& b, T* c,
           int64_t ldc, bool accumulate, GemmWorkspace<T>& ws) {
   const int mr = kr.mr, nr = kr.nr;
+  // Row blocks of equal size (whole panels, at most MC): 196 rows as 192 + 4 ran the 4-row block over every B
+  // panel for a fraction of the work.
+  const int64_t mblocks = ceil_div(M, kr.mc), mcb = ceil_div(ceil_div(M, mblocks), mr) * mr;
   for (int64_t jc = 0; jc < N; jc += kr.nc) {
     const int64_t nb = std::min<int64_t>(kr.nc, N - jc);
     for (int64_t pc = 0; pc < K; pc += kr.kc) {
@@ -230,8 +243,8 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
         pack_b(b, pc, kb, jc, nb, nr, ws.b.get());
         b_block = ws.b.get();
       }
-      for (int64_t ic = 0; ic < M; ic += kr.mc) {
-        const int64_t mb = std::min<int64_t>(kr.mc, M - ic);
+      for (int64_t ic = 0; ic < M; ic += mcb) {
+        const int64_t mb = std::min<int64_t>(mcb, M - ic);
         const T* a_block;  // packed panels of rows [ic + packed_from, ic + mb)
         int64_t lda = 0, packed_from = 0;
         if constexpr (is_prepacked<ViewA>::value) {
