@@ -63,6 +63,8 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
   const int64_t images = batches_images(s) ? s.N : 1, span = images * pixels;  // pixels of one GEMM's patch
   const PatchIndex idx(s, images);
   const int64_t chunks = pixel_chunks(s, threads, kr, images), chunk = ceil_div(span, chunks);
+  const int64_t units = s.N / images * s.G * chunks;
+  threads = static_cast<int>(std::min<int64_t>(threads, units));  // no thread woken without a unit
   const int64_t image = s.C * s.H * s.W, group_offset = s.nhwc ? s.Cg() : s.Cg() * s.H * s.W;
 
   // The weights are packed once per group and shared by every unit (NCHW: the A operand, NHWC: B).
@@ -84,7 +86,7 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t u = 0; u < s.N / images * s.G * chunks; ++u) {
+    for (int64_t u = 0; u < units; ++u) {
       const int64_t n = u / (s.G * chunks), g = u / chunks % s.G, j0 = u % chunks * chunk;
       const int64_t np = std::min(chunk, span - j0);
       if (np <= 0) continue;
