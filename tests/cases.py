@@ -74,6 +74,7 @@ CASES = [
     case("pixels_gt_nc", n=1, c=2, h=48, w=47, k=3, padding=1),        # 2256 pixels > NC
     case("pixels_gt_chunk", n=1, c=1, h=66, w=65, k=2, r=2, s=2),      # 4160 pixels > bwd_weight's 4096 chunk
     case("pointwise_big", n=1, c=40, h=48, w=47, k=9, r=1, s=1),       # 1x1 GEMMs over more pixels than a Col block
+    case("pointwise_wide_g2", c=16, h=5, w=6, k=6, r=1, s=1, groups=2),  # NCHW 1x1 weight gradient: x rows in place
     case("wgrad_channel_rows", n=2, c=16, h=20, w=17, k=9, padding=1),  # NHWC gW^T GEMM, pixels > KC
     case("space_to_depth_s3", c=3, h=30, w=29, k=16, r=6, s=5, stride=3, padding=1),  # auto: stride-1 on x'
     case("space_to_depth_s4", c=3, h=27, w=25, k=16, r=11, s=11, stride=4, padding=2),  # AlexNet-like

@@ -20,12 +20,15 @@ namespace {
 
 constexpr int64_t PIXEL_CHUNK = 4096;  // reduction steps per GEMM call: long enough to amortize packing gy.
 
-// Whether the GEMM computes gW^T[k, tap] (output channels as rows, taps as columns). NCHW always does. NHWC does
-// where the input has channel runs to copy and few output channels: each packed patch value then feeds only Kg
-// columns, and packing taps as B panels (nr consecutive channels per pixel) costs a quarter of packing them as A
-// panels (mr per pixel). The transpose back to HWIO at the end must stay cheap against the long reduction.
+// Whether the GEMM computes gW^T[k, tap] (output channels as rows, taps as columns) rather than gW[tap, k].
+// The operand that must be transposed while packing should be the smaller one. NCHW: gy's rows are read in place
+// and the patch is transposed, except for 1x1 layers with more input than output channels, whose input rows are
+// read in place and gy transposed (256 -> 64: a quarter of the values; the small result is transposed at the end).
+// NHWC does where the input has channel runs to copy and few output channels: each packed patch value then feeds
+// only Kg columns, and packing taps as B panels (nr consecutive channels per pixel) costs a quarter of packing them
+// as A panels (mr per pixel). The transpose back to HWIO at the end must stay cheap against the long reduction.
 bool channel_rows(const ConvShape& s) {
-  if (!s.nhwc) return true;
+  if (!s.nhwc) return !(is_pointwise(s) && s.Cg() > s.Kg());
   return s.Cg() >= MIN_CHANNEL_RUN && s.Kg() <= 128 && s.N * s.pixels() >= 16 * s.Kg();
 }
 
@@ -112,16 +115,20 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
           if (!s.nhwc && images > 1) {  // gW[k, tap] += gy[k, pixel] * Patch[tap, pixel]^T, pixels of a batch
             const ImageColumns<T> a{gy + (g * Kg + r0) * pixels, pixels, s.K * pixels, pixels, j0};
             gemm(kr, nr, taps, np, a, Transposed<Patch>{patch}, c, taps, it > first, ws);
-          } else if (!s.nhwc) {
+          } else if (!s.nhwc && by_channel) {
             const MatrixView<T> a{gy + (n * s.K + g * Kg + r0) * pixels + j0, pixels, 1};
             gemm(kr, nr, taps, np, a, Transposed<Patch>{patch}, c, taps, it > first, ws);
           } else if (by_channel) {  // gW^T[k, tap] += gy[pixel, k]^T * Patch[tap, pixel]^T
             const MatrixView<T> gy_t{gy + (n * pixels + j0) * s.K + g * Kg + r0, s.K, 1};
             gemm(kr, nr, taps, np, Transposed<MatrixView<T>>{gy_t}, Transposed<Patch>{patch}, c, taps, it > first,
                  ws);
-          } else {  // gW[tap, k] += Patch[tap, pixel] * gy[pixel, k]
+          } else if (s.nhwc) {  // gW[tap, k] += Patch[tap, pixel] * gy[pixel, k]
             const MatrixView<T> b{gy + (n * pixels + j0) * s.K + g * Kg, s.K, 1};
             gemm(kr, nr, Kg, np, RowOffset<Patch>{patch, r0}, b, c, Kg, it > first, ws);
+          } else {  // NCHW 1x1: gW[c, k] += x[c, pixel] * gy[k, pixel]^T
+            const MatrixView<T> gy_k{gy + (n * s.K + g * Kg) * pixels + j0, pixels, 1};
+            gemm(kr, nr, Kg, np, RowOffset<Patch>{patch, r0}, Transposed<MatrixView<T>>{gy_k}, c, Kg, it > first,
+                 ws);
           }
         });
       }
@@ -130,12 +137,14 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
 
   parallel_for(s.G, threads, [&](int64_t g) {
     T* sum = partial.data() + g * parts * block;
-    if (s.nhwc && by_channel) {  // HWIO row `tap` holds K values, the group's Kg of them: transpose gW^T
+    if (s.nhwc == by_channel) {  // the parts hold the transpose of gw's layout: sum them, then transpose
       for (int64_t part = 1; part < parts; ++part) {
         const T* src = sum + part * block;
         for (int64_t j = 0; j < block; ++j) sum[j] += src[j];
       }
-      transpose(sum, Kg, taps, gw + g * Kg, s.K);
+      // HWIO: row `tap` holds K values, the group's Kg of them; OIHW: the group's block is Kg rows of taps.
+      if (s.nhwc) transpose(sum, Kg, taps, gw + g * Kg, s.K);
+      else transpose(sum, taps, Kg, gw + g * block, taps);
       return;
     }
     // NCHW/OIHW: group g's block is contiguous; NHWC/HWIO: row `tap` holds K values, the group's Kg of them.
