@@ -53,8 +53,16 @@ def torch_conv_callable(shape, which, layout):
                                                        [0, 0], groups, mask)
 
 
+SETTLE_S = 0.05  # see time_median
+
+
 def time_median(fn, repeats=None, budget=1.0, warmup=2):
-    """Median seconds of fn() over repeats (chosen to fill about `budget` seconds, at least 3, at most 50)."""
+    """Median seconds of fn() over repeats (chosen to fill about `budget` seconds, at least 3, at most 50).
+
+    Starts after a short pause: the thread pool of the implementation timed before (PyTorch's OpenMP, NumPy's BLAS)
+    keeps its threads spinning for a while after its last call, and on a 2-core machine they would take the cores
+    from a short call timed right after (the MNIST pooling row measured 2x slower in some runs)."""
+    time.sleep(SETTLE_S)
     for _ in range(warmup):
         fn()
     if repeats is None:
