@@ -103,7 +103,8 @@ void bwd_data_nchw(const ConvShape& s, int threads, const T* gy, const T* w, T* 
   const int64_t wanted = std::max(ceil_div(int64_t(threads) * 2, s.N * s.G), ceil_div(taps * Kg, WEIGHT_BLOCK));
   const int64_t cblock = std::min(Cg, ceil_div(ceil_div(Cg, std::clamp<int64_t>(wanted, 1, Cg)), align) * align);
   const int64_t cblocks = ceil_div(Cg, cblock);
-  const int64_t pblock = std::clamp<int64_t>(COL_ELEMENTS / (cblock * RS), kr.nr, std::max<int64_t>(pixels, 1));
+  // At least one register panel, at most every pixel (min last: images smaller than a panel).
+  const int64_t pblock = std::min(std::max<int64_t>(COL_ELEMENTS / (cblock * RS), kr.nr), std::max<int64_t>(pixels, 1));
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
@@ -148,7 +149,7 @@ void bwd_data_nhwc(const ConvShape& s, int threads, const T* gy, const T* w, T* 
   for (int64_t g = 0; g < s.G; ++g)
     prepack_b(kr, MatrixView<T>{w + g * Kg, 1, s.K}, Kg, taps, packed.get() + g * padded * Kg, threads);
   const int64_t tblock = std::clamp<int64_t>(WEIGHT_BLOCK / Kg / kr.nr * kr.nr, kr.nr, padded);
-  const int64_t pblock = std::clamp<int64_t>(COL_ELEMENTS / tblock, kr.mr, std::max<int64_t>(pixels, 1));
+  const int64_t pblock = std::min(std::max<int64_t>(COL_ELEMENTS / tblock, kr.mr), std::max<int64_t>(pixels, 1));
   const int64_t pairs = s.N * s.G, ranges = std::clamp<int64_t>(threads, 1, pairs);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)

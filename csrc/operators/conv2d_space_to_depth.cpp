@@ -82,7 +82,7 @@ void conv2d_space_to_depth_fwd(const ConvShape& s, int threads, const T* x, cons
   const ScratchBuffer<T> xt(Scratch::LayoutIn, t.N * t.H * t.W * t.C);
   const ScratchBuffer<T> yt(Scratch::LayoutOut, s.nhwc ? 1 : s.N * s.pixels() * s.K);
   std::vector<T> wt(t.R * t.S * t.C * t.K, T(0));
-  build_input(s, t, threads, x, xt.get());
+  build_input(s, t, threads_for(t.N * t.H * t.W * t.C, threads), x, xt.get());
   for (int64_t k = 0; k < s.K; ++k)
     for (int64_t c = 0; c < s.C; ++c)
       for (int64_t r = 0; r < s.R; ++r)
@@ -98,7 +98,7 @@ void conv2d_space_to_depth_bwd_weight(const ConvShape& s, int threads, const T* 
   const ScratchBuffer<T> xt(Scratch::LayoutIn, t.N * t.H * t.W * t.C);
   const ScratchBuffer<T> gyt(Scratch::LayoutOut, s.nhwc ? 1 : s.N * s.pixels() * s.K);
   const ScratchBuffer<T> gwt(Scratch::Reordered, t.R * t.S * t.C * t.K);
-  build_input(s, t, threads, x, xt.get());
+  build_input(s, t, threads_for(t.N * t.H * t.W * t.C, threads), x, xt.get());
   if (!s.nhwc) transpose_planes(gy, gyt.get(), s.N, s.K, s.pixels(), threads);
   T* no_bias = nullptr;
   conv2d_bwd_weight(t, Algorithm::Auto, threads, s.nhwc ? gy : gyt.get(), xt.get(), gwt.get(), no_bias);

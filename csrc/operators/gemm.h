@@ -230,6 +230,7 @@ constexpr int64_t IN_PLACE_MAX_PANELS = 8;
 template <typename T, class ViewA, class ViewB>
 void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA& a, const ViewB& b, T* c,
           int64_t ldc, bool accumulate, GemmWorkspace<T>& ws) {
+  if (M <= 0 || N <= 0) return;
   const int mr = kr.mr, nr = kr.nr;
   // Row blocks of equal size (whole panels, at most MC): 196 rows as 192 + 4 ran the 4-row block over every B
   // panel for a fraction of the work.
