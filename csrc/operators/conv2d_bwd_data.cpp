@@ -1,8 +1,8 @@
 // conv2d_bwd_data: gx = d<conv(x, w), gy>/dx. Differentiates y[k, pixel] = sum_tap W[k, tap] * Patch[tap, pixel]:
 // Col[tap, pixel] = sum_k W[k, tap] * gy[k, pixel] (one GEMM per block of pixels), then each Col entry is added
-// to the input element its (tap, pixel) pair read (col2im). Work units are (image, group, channel block); a unit
-// owns its slice of gx, so the scatter needs no atomics and its order is fixed. The direct and Winograd
-// algorithms instead run the input gradient of a stride-1 dense convolution as a forward convolution of gy.
+// to the input element its (tap, pixel) pair read (col2im). Work units own their slice of gx (NCHW: a channel
+// block of one image; NHWC: whole images), so the scatter needs no atomics and its order is fixed. The direct and
+// Winograd algorithms instead run the input gradient of a stride-1 dense convolution as a forward convolution of gy.
 #include <algorithm>
 #include <numeric>
 #include <vector>

@@ -1,7 +1,8 @@
 // conv2d_bwd_weight: gw = d<conv(x, w), gy>/dw. Differentiates y[k, pixel] = sum_tap W[k, tap] * Patch[tap, pixel]:
 // gW[k, tap] = sum over images and pixels of gy[k, pixel] * Patch[tap, pixel], one GEMM per (image, pixel chunk)
 // accumulating into the group's block. The sum is split into a fixed number of parts per group (from the thread
-// count only), each summed into private memory and then added in part order: deterministic, no atomics.
+// count only), each summed into private memory and then added in part order: deterministic, no atomics. Some
+// shapes compute the transpose gW^T instead (channel_rows), and NCHW 3x3-style layers run on NHWC copies.
 // conv2d_bwd_bias sums gy the same way.
 #include <algorithm>
 #include <type_traits>
@@ -33,8 +34,8 @@ bool channel_rows(const ConvShape& s) {
 }
 
 // NCHW inputs with channel runs to copy: NHWC copies of x and gy cost less than packing the NCHW patch, whose taps
-// lie in separate planes (a transpose per packed value): resnet 3x3 and 1x1 layers ran 1.2-1.5x faster that way.
-// Not 1x1 layers, whose NCHW patch is a plain matrix.
+// lie in separate planes (a transpose per packed value): resnet 3x3 layers ran 1.2-1.5x faster that way. Not 1x1
+// layers, whose NCHW patch is a plain matrix read in place (the copies made them slower).
 bool nhwc_is_faster(const ConvShape& s) { return !s.nhwc && s.Cg() >= MIN_CHANNEL_RUN && !is_pointwise(s); }
 
 template <typename T>
@@ -74,7 +75,7 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
   if (direct) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
   if (nhwc_is_faster(s)) return bwd_weight_via_nhwc(s, threads, gy, x, gw);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;
-  const bool by_channel = channel_rows(s);  // each part holds gW^T[k, tap] (else NHWC's gW[tap, k])
+  const bool by_channel = channel_rows(s);  // each part holds gW^T[k, tap] (else gW[tap, k])
   const int64_t grows = by_channel ? Kg : taps, gcols = by_channel ? taps : Kg;
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(gcols);
   const int64_t images = batches_images(s) ? s.N : 1, span = images * pixels;  // pixels of one GEMM's patch

@@ -1,6 +1,7 @@
 // conv2d_fwd: y = conv(x, w) (+ b) (relu) as one GEMM per work unit, reading x through the patch view (no im2col copy).
 // NCHW: Y_g[K/G x pixels] = W_g[K/G x taps] * Patch[taps x pixels]; NHWC: Y_g[pixels x K/G] = Patch^T * W_g.
-// Work units are (image, group, pixel chunk), split statically over threads; each writes a disjoint block of y.
+// Work units are (image, group, pixel chunk), or (group, chunk of a batch of small images), split statically over
+// threads; each writes a disjoint block of y.
 #include <algorithm>
 #include <type_traits>
 

@@ -238,11 +238,12 @@ void pack_b(const Transposed<PatchView<T>>& b, int64_t p0, int64_t kc, int64_t j
     const int64_t n = std::min<int64_t>(nr, nc - jr);
     std::fill_n(dst, kc * nr, T(0));  // padding and missing taps; the runs below overwrite the rest
     for (int64_t j = 0; j < n; ++j) {
-      for_each_run(*v.s, *v.idx, j0 + jr + j, v.pixel0 + p0, kc, [&](int64_t p, int64_t len, int64_t offset, int64_t step) {
+      const auto scatter = [&](int64_t p, int64_t len, int64_t offset, int64_t step) {
         const T* src = v.x + offset;
         T* out = dst + p * nr + j;
         for (int64_t i = 0; i < len; ++i) out[i * nr] = src[i * step];
-      });
+      };
+      for_each_run(*v.s, *v.idx, j0 + jr + j, v.pixel0 + p0, kc, scatter);
     }
   }
 }
