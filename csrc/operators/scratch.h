@@ -1,8 +1,8 @@
 // Buffers kept between calls, per calling thread, for the large layout copies (NCHW <-> NHWC) some algorithms
-// make: fresh memory on every call costs a first-touch page fault per 4 KiB, as much time again as the copy itself
-// (a 6 MB ResNet activation: ~1.5 ms). A call's calling thread owns its buffers and may hand them to its worker
-// threads; the slots that one call uses at the same time must differ. Buffers larger than KEEP_BYTES are freed
-// when the call ends.
+// make and the weight gradient's partial sums: fresh memory on every call costs a first-touch page fault per 4 KiB,
+// as much time again as the copy itself (a 6 MB ResNet activation: ~1.5 ms). A call's calling thread owns its
+// buffers and may hand them to its worker threads; the slots that one call uses at the same time must differ.
+// Requests larger than KEEP_BYTES (256 MiB) get a fresh buffer, freed when the call ends.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -11,7 +11,7 @@
 
 namespace fastconv {
 
-enum class Scratch : int { LayoutIn = 0, LayoutOut = 1, Reordered = 2, Count = 3 };
+enum class Scratch : int { LayoutIn = 0, LayoutOut = 1, Reordered = 2, Partials = 3, Count = 4 };
 
 // The calling thread's kept buffer of one slot, at least `bytes` long (a multiple of 64), or null where the
 // request is larger than what is kept (the caller then owns a fresh one).
