@@ -12,6 +12,7 @@
 #include "operators/conv2d.h"
 #include "operators/gemm.h"
 #include "operators/patch.h"
+#include "operators/scratch.h"
 
 namespace fastconv {
 namespace {
@@ -94,7 +95,7 @@ void bwd_data_nchw(const ConvShape& s, int threads, const T* gy, const T* w, T* 
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(pixels);
   const PatchIndex idx(s);
   const int64_t padded = ceil_div(taps, kr.mr) * kr.mr;
-  AlignedBuffer<T> packed(s.G * padded * Kg);
+  const ScratchBuffer<T> packed(Scratch::PackedWeights, s.G * padded * Kg);
   for (int64_t g = 0; g < s.G; ++g)
     prepack_a(kr, MatrixView<T>{w + g * Kg * taps, 1, taps}, taps, Kg, packed.get() + g * padded * Kg, threads);
   // Enough channel blocks for the threads and for the packed rows of one to fit WEIGHT_BLOCK; each block starts on
@@ -145,7 +146,7 @@ void bwd_data_nhwc(const ConvShape& s, int threads, const T* gy, const T* w, T* 
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(taps);
   const PatchIndex idx(s);
   const int64_t padded = ceil_div(taps, kr.nr) * kr.nr;
-  AlignedBuffer<T> packed(s.G * padded * Kg);
+  const ScratchBuffer<T> packed(Scratch::PackedWeights, s.G * padded * Kg);
   for (int64_t g = 0; g < s.G; ++g)
     prepack_b(kr, MatrixView<T>{w + g * Kg, 1, s.K}, Kg, taps, packed.get() + g * padded * Kg, threads);
   const int64_t tblock = std::clamp<int64_t>(WEIGHT_BLOCK / Kg / kr.nr * kr.nr, kr.nr, padded);

@@ -10,6 +10,7 @@
 #include "operators/conv2d.h"
 #include "operators/gemm.h"
 #include "operators/patch.h"
+#include "operators/scratch.h"
 
 namespace fastconv {
 namespace {
@@ -70,7 +71,7 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
 
   // The weights are packed once per group and shared by every unit (NCHW: the A operand, NHWC: B).
   const int64_t panel = s.nhwc ? kr.nr : kr.mr, padded = ceil_div(Kg, panel) * panel;
-  AlignedBuffer<T> packed_w(s.G * padded * taps);
+  const ScratchBuffer<T> packed_w(Scratch::PackedWeights, s.G * padded * taps);
   for (int64_t g = 0; g < s.G; ++g) {
     T* dst = packed_w.get() + g * padded * taps;
     if (s.nhwc) prepack_b(kr, MatrixView<T>{w + g * Kg, s.K, 1}, taps, Kg, dst, threads);

@@ -66,13 +66,13 @@ void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, cons
   const WinogradKernel<T>& wk = active_kernels().winograd<T>();
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.K);
   const int64_t padded = ceil_div(s.K, kr.nr) * kr.nr;
-  AlignedBuffer<T> packed(POINTS * padded * s.C);
+  const ScratchBuffer<T> packed(Scratch::PackedWeights, POINTS * padded * s.C);
   transform_weights(s, w, kr, padded, packed.get(), threads);
 
   const int64_t tiles_h = ceil_div(s.P, TILE), tiles_w = ceil_div(s.Q, TILE), tiles = s.N * tiles_h * tiles_w;
   const int64_t fit = BLOCK_BYTES / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
   const int64_t block = std::min(tiles, std::clamp<int64_t>(fit / kr.mr * kr.mr, 4 * kr.mr, 512));
-  AlignedBuffer<T> v(POINTS * block * s.C), m(POINTS * block * s.K);
+  const ScratchBuffer<T> v(Scratch::TileInputs, POINTS * block * s.C), m(Scratch::TileProducts, POINTS * block * s.K);
 
   // The 36 input pixels (6x6) or 16 output pixels (4x4) of tile t: offsets in x or y, -1 outside.
   auto tile_offsets = [&](int64_t t, bool input, int64_t* off) {

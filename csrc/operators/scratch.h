@@ -11,7 +11,16 @@
 
 namespace fastconv {
 
-enum class Scratch : int { LayoutIn = 0, LayoutOut = 1, Reordered = 2, Partials = 3, Count = 4 };
+enum class Scratch : int {
+  LayoutIn,       // NHWC copies of x (Winograd NCHW, space to depth, NCHW weight gradients)
+  LayoutOut,      // NHWC copies of y or gy
+  Reordered,      // a weight gradient in another layout
+  Partials,       // the weight gradient's partial sums
+  PackedWeights,  // weights packed for the GEMM (or Winograd-transformed) once per call
+  TileInputs,     // Winograd's transformed input tiles of one block
+  TileProducts,   // Winograd's 36 GEMM results of one block
+  Count
+};
 
 // The calling thread's kept buffer of one slot, at least `bytes` long (a multiple of 64), or null where the
 // request is larger than what is kept (the caller then owns a fresh one).
