@@ -78,7 +78,7 @@ void bwd_data_pointwise(const ConvShape& s, int threads, const T* gy, const T* w
         gemm(kr, pixels, nc, Kg, MatrixView<T>{gy + n * pixels * s.K + g * Kg, s.K, 1},
              MatrixView<T>{w + g * Kg + c0 * s.K, 1, s.K}, gxg + c0, s.C, false, ws);
       } else {  // gx[c, pixel] = W[k, c]^T * gy[k, pixel]
-        gemm(kr, nc, pixels, Kg, MatrixView<T>{w + g * Kg * s.Cg() + c0, 1, s.Cg()},
+        gemm(kr, nc, pixels, Kg, MatrixView<T>{w + g * Kg * Cg + c0, 1, Cg},
              MatrixView<T>{gy + (n * s.K + g * Kg) * pixels, pixels, 1}, gxg + c0 * plane, plane, false, ws);
       }
     }

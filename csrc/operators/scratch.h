@@ -1,6 +1,6 @@
-// Buffers kept between calls, per calling thread, for the large layout copies (NCHW <-> NHWC) some algorithms
-// make and the weight gradient's partial sums: fresh memory on every call costs a first-touch page fault per 4 KiB,
-// as much time again as the copy itself (a 6 MB ResNet activation: ~1.5 ms). A call's calling thread owns its
+// Buffers kept between calls, per calling thread, for a call's large buffers (the slots below: layout copies, partial
+// sums, packed weights, Winograd tile blocks): fresh memory on every call costs a first-touch page fault per 4 KiB,
+// as much time again as a copy into it (a 6 MB ResNet activation: ~1.5 ms). A call's calling thread owns its
 // buffers and may hand them to its worker threads; the slots that one call uses at the same time must differ.
 // Requests larger than KEEP_BYTES (256 MiB) get a fresh buffer, freed when the call ends.
 #pragma once
