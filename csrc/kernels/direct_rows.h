@@ -5,8 +5,10 @@
 // Written once with GCC vector extensions; each kernels/<isa>/ file instantiates it with its lane count and is
 // compiled with its own -m flags (internal linkage, as in gemm_tile.h).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "fastconv/kernel_table.h"
 #include "kernels/vector_io.h"
@@ -47,14 +49,16 @@ struct Lanes {
   }
 };
 
-// The x values of a vector's lanes for one tap; p points at the vector's first lane.
+// The x values of a vector's lanes for one tap; p points at the vector's first lane. Broadcast returns the one
+// value itself: scalar x vector compiles to an FMA with a broadcast operand, where V{} + x would add a zero first
+// (an exact -0.0 forbids dropping it), a scalar add in every FMA's dependency chain.
 template <typename T, int W, Gather G>
-inline typename RowVec<T, W>::V gather(const T* p, const Lanes<T, W>& lanes) {
+inline auto gather(const T* p, const Lanes<T, W>& lanes) {
   using V = typename RowVec<T, W>::V;
   if constexpr (G == Gather::Contiguous) {
     return load_vec<V>(p);
   } else if constexpr (G == Gather::Broadcast) {
-    return V{} + p[0];
+    return p[0];
   } else if constexpr (G == Gather::Permute) {
     return __builtin_shuffle(load_vec<V>(p), lanes.perm);
   } else {
@@ -64,80 +68,126 @@ inline typename RowVec<T, W>::V gather(const T* p, const Lanes<T, W>& lanes) {
   }
 }
 
-// Vectors v0 .. v0 + NB - 1 of one row (xr: its x, wa/ba: its weight and bias tables, ph0: phase of v0): every
-// tap, then bias, relu and the (possibly partial) store.
-template <typename T, int W, Gather G, int NB>
-__attribute__((always_inline)) inline void fwd_vectors(const DirectRows<T>& r, const T* xr, const T* wa,
-                                                       const T* ba, int64_t v0, int64_t ph0, bool relu, T* orow) {
+// Upper bound on a group's vectors: their accumulators, the group's weight vectors and a gather temporary must
+// fit the register file (32 vector registers with AVX-512, 16 otherwise).
+inline int64_t ceil_div_rows(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+template <typename T, int W>
+constexpr int max_group() {
+  return W * sizeof(T) >= 64 ? 12 : 6;
+}
+
+// NB consecutive vectors of a segment (a run of rows of one weight table set, taken as one list of vectors, nvec
+// per row), from vector v0 of row b0, computed together so that each tap's weights are loaded once for the group,
+// not once per vector. Vector v of a row uses the weights and gather pattern of phase v % phases (a segment spans
+// several rows only where nvec is a multiple of the phases). PH: the phases, known at compile time (1 to 3), or
+// 0: any, each vector then loads its own weights.
+template <typename T, int W, Gather G, int PH, int NB>
+__attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os,
+                                         int64_t b0, int64_t v0, int64_t nvec, bool relu) {
   using V = typename RowVec<T, W>::V;
-  V acc[NB];
-  const T* xp[NB];
-  const T* wp[NB];
-  Lanes<T, W> lanes[NB];
-  int64_t ph = ph0;
-#pragma GCC unroll 8
-  for (int i = 0; i < NB; ++i) {
-    acc[i] = ba ? load_vec<V>(ba + ph * W) : V{};
-    xp[i] = xr + r.vbase[v0 + i];
-    wp[i] = wa + ph * r.ntaps * W;
-    lanes[i] = Lanes<T, W>(r.idx + ph * W);
-    if (++ph == r.phases) ph = 0;
+  constexpr int NW = PH == 0 ? NB : PH;  // distinct weight tables in the group: vector i uses table i % NW
+  const T* wp[NW];
+  Lanes<T, W> lanes[NW];
+  V bias[NW];
+  int64_t v = v0;
+  for (int j = 0; j < NW; ++j) {
+    const int64_t ph = PH == 0 ? v % r.phases : v % PH;  // a constant divisor where the phases are known
+    wp[j] = wa + ph * r.ntaps * W;
+    lanes[j] = Lanes<T, W>(r.idx + ph * W);
+    bias[j] = ba ? load_vec<V>(ba + ph * W) : V{};
+    if (++v == nvec) v = 0;
   }
+  const T* xp[NB];
+  int64_t b = b0;
+  v = v0;
+  for (int i = 0; i < NB; ++i) {
+    xp[i] = xs + b * r.x_step + r.vbase[v];
+    if (++v == nvec) v = 0, ++b;
+  }
+  V acc[NB];
+#pragma GCC unroll 12
+  for (int i = 0; i < NB; ++i) acc[i] = bias[i % NW];
   for (int64_t t = 0; t < r.ntaps; ++t) {
     const int64_t off = r.tap_off[t];
-#pragma GCC unroll 8
-    for (int i = 0; i < NB; ++i) acc[i] += gather<T, W, G>(xp[i] + off, lanes[i]) * load_vec<V>(wp[i] + t * W);
+    V w[NW];
+#pragma GCC unroll 12
+    for (int j = 0; j < NW; ++j) w[j] = load_vec<V>(wp[j] + t * W);
+#pragma GCC unroll 12
+    for (int i = 0; i < NB; ++i) acc[i] += gather<T, W, G>(xp[i] + off, lanes[i % NW]) * w[i % NW];
   }
-#pragma GCC unroll 8
+  b = b0, v = v0;
+#pragma GCC unroll 12
   for (int i = 0; i < NB; ++i) {
     if (relu) acc[i] = acc[i] < V{} ? V{} : acc[i];  // NaN stays NaN, as in the reference
-    T* op = orow + (v0 + i) * W;
-    const int64_t left = r.len - (v0 + i) * W;
+    T* op = os + b * r.out_inner + v * W;
+    const int64_t left = r.len - v * W;
     if (left >= W) {
       store_vec(op, acc[i]);
     } else {
       store_first(op, acc[i], left);
     }
+    if (++v == nvec) v = 0, ++b;
   }
 }
 
-// Row by row, NB vectors at a time; a row's last group is moved back to end at its last vector (recomputing a
-// few vectors, whose stores are idempotent) rather than run its rest one vector at a time.
-template <typename T, int W, Gather G>
-void fwd_rows(const DirectRows<T>& rows, const T* wtab, const T* btab, bool relu, T* out) {
-  constexpr int NB = 4;  // independent accumulators: hides the FMA latency
-  const DirectRows<T> r = rows;  // a local copy: the output stores cannot alias it, so its fields stay in registers
+template <typename T>
+using GroupFn = void (*)(const DirectRows<T>&, const T*, const T*, const T*, T*, int64_t, int64_t, int64_t, bool);
+
+template <typename T, int W, Gather G, int PH, int... NB>
+constexpr std::array<GroupFn<T>, sizeof...(NB)> group_table(std::integer_sequence<int, NB...>) {
+  return {fwd_group<T, W, G, PH, NB + 1>...};
+}
+
+// A segment of `count` vectors in groups of equal size (at most max_group), the rest in one smaller group.
+template <typename T, int W, Gather G, int PH>
+void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os, int64_t count,
+                 int64_t nvec, bool relu) {
+  constexpr int MAX = max_group<T, W>();
+  static constexpr auto groups = group_table<T, W, G, PH>(std::make_integer_sequence<int, MAX>{});
+  const int64_t n = ceil_div_rows(count, MAX);
+  const int64_t size = ceil_div_rows(count, n);
+  int64_t f = 0, b = 0, v = 0;  // group start: vector f of the segment, vector v of its row b
+  for (; f + size <= count; f += size) {
+    groups[size - 1](r, xs, wa, ba, os, b, v, nvec, relu);
+    for (v += size; v >= nvec; v -= nvec) ++b;
+  }
+  if (f < count) groups[count - f - 1](r, xs, wa, ba, os, b, v, nvec, relu);
+}
+
+// Per table set a (NCHW: output channel a), its rows as one segment where the phases allow, else row by row.
+template <typename T, int W, Gather G, int PH>
+void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
   const int64_t nvec = (r.len + W - 1) / W, table = r.phases * r.ntaps * W;
   for (int64_t a = 0; a < r.outer; ++a) {
     const T* wa = wtab + a * table;
     const T* ba = btab ? btab + a * r.phases * W : nullptr;
-    for (int64_t b = 0; b < r.inner; ++b) {
-      const T* xr = r.x + b * r.x_step;
-      T* orow = out + a * r.out_outer + b * r.out_inner;
-      if (nvec < NB) {
-        for (int64_t v = 0; v < nvec; ++v) fwd_vectors<T, W, G, 1>(r, xr, wa, ba, v, v % r.phases, relu, orow);
-        continue;
-      }
-      int64_t v = 0, ph = 0;
-      for (; v + NB <= nvec; v += NB) {
-        fwd_vectors<T, W, G, NB>(r, xr, wa, ba, v, ph, relu, orow);
-        ph = (ph + NB) % r.phases;
-      }
-      if (v < nvec) fwd_vectors<T, W, G, NB>(r, xr, wa, ba, nvec - NB, (nvec - NB) % r.phases, relu, orow);
+    T* oa = out + a * r.out_outer;
+    if (nvec % r.phases == 0) {
+      fwd_segment<T, W, G, PH>(r, r.x, wa, ba, oa, r.inner * nvec, nvec, relu);
+      continue;
     }
+    for (int64_t b = 0; b < r.inner; ++b)
+      fwd_segment<T, W, G, PH>(r, r.x + b * r.x_step, wa, ba, oa + b * r.out_inner, nvec, nvec, relu);
   }
 }
 
+// Taps per pass over the rows of the weight gradient: TB accumulators share each gy load (TB + 1 loads per TB
+// FMAs), and enough independent sums to cover the FMA latency.
+constexpr int WGRAD_TAPS = 8;
+
 // TB taps from t of weight table (a, phase): sums gather * gy over the phase's vectors of every row b; with BIAS
-// also the gy vectors themselves into bias (the bias gradient: a tap whose input is 1), in the same pass.
+// also the gy vectors themselves into bias (the bias gradient: a tap whose input is 1), in the same pass. Every
+// row of gy holds whole vectors, zero past len (DirectWgradKernel), so no vector needs a partial load.
 template <typename T, int W, Gather G, int TB, bool BIAS>
-__attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, int64_t a, int64_t phase, int64_t t,
-                                                      const T* gy, T* acc, T* bias) {
+__attribute__((noinline)) void wgrad_taps(const DirectRows<T>& r, int64_t a, int64_t phase, int64_t t, const T* gy,
+                                          T* acc, T* bias) {
   using V = typename RowVec<T, W>::V;
   const Lanes<T, W> lanes(r.idx + phase * W);
-  const int64_t nvec = (r.len + W - 1) / W, full = r.len / W;
+  const int64_t nvec = (r.len + W - 1) / W;
   int64_t off[TB];
   V sum[TB], gsum{};
+#pragma GCC unroll 8
   for (int b = 0; b < TB; ++b) {
     off[b] = r.tap_off[t + b];
     sum[b] = V{};
@@ -145,21 +195,15 @@ __attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, in
   for (int64_t row = 0; row < r.inner; ++row) {
     const T* x = r.x + row * r.x_step;
     const T* g = gy + a * r.out_outer + row * r.out_inner;
-    int64_t v = phase;
-    for (; v < full; v += r.phases) {
+    for (int64_t v = phase; v < nvec; v += r.phases) {
       const V gv = load_vec<V>(g + v * W);
       if (BIAS) gsum += gv;
-#pragma GCC unroll 4
-      for (int b = 0; b < TB; ++b) sum[b] += gather<T, W, G>(x + r.vbase[v] + off[b], lanes) * gv;
-    }
-    if (v < nvec) {  // the row's partial last vector, zero-padded: its extra lanes add nothing
-      T tail[W] = {};
-      std::memcpy(tail, g + v * W, (r.len - v * W) * sizeof(T));
-      const V gv = load_vec<V>(tail);
-      if (BIAS) gsum += gv;
-      for (int b = 0; b < TB; ++b) sum[b] += gather<T, W, G>(x + r.vbase[v] + off[b], lanes) * gv;
+      const T* xv = x + r.vbase[v];
+#pragma GCC unroll 8
+      for (int b = 0; b < TB; ++b) sum[b] += gather<T, W, G>(xv + off[b], lanes) * gv;
     }
   }
+#pragma GCC unroll 8
   for (int b = 0; b < TB; ++b) {
     T* dst = acc + ((a * r.phases + phase) * r.ntaps + t + b) * W;
     store_vec(dst, load_vec<V>(dst) + sum[b]);
@@ -170,34 +214,47 @@ __attribute__((always_inline)) inline void wgrad_taps(const DirectRows<T>& r, in
   }
 }
 
+template <typename T>
+using TapsFn = void (*)(const DirectRows<T>&, int64_t, int64_t, int64_t, const T*, T*, T*);
+
+template <typename T, int W, Gather G, bool BIAS, int... TB>
+constexpr std::array<TapsFn<T>, sizeof...(TB)> taps_table(std::integer_sequence<int, TB...>) {
+  return {wgrad_taps<T, W, G, TB + 1, BIAS>...};
+}
+
+// Per (table set, phase): the taps in passes of WGRAD_TAPS, the rest in one shorter pass; the first pass also
+// sums the bias gradient.
 template <typename T, int W, Gather G>
 void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
-  constexpr int TB = 4;  // taps per pass over the rows: TB accumulators share each gy load
+  constexpr int TB = WGRAD_TAPS;
+  static constexpr auto plain = taps_table<T, W, G, false>(std::make_integer_sequence<int, TB>{});
+  static constexpr auto with_bias = taps_table<T, W, G, true>(std::make_integer_sequence<int, TB>{});
   const DirectRows<T> r = rows;  // a local copy: the accumulator stores cannot alias it
   for (int64_t a = 0; a < r.outer; ++a)
-    for (int64_t phase = 0; phase < r.phases; ++phase) {
-      int64_t t = 0;
-      if (bias) {  // the first pass also sums the bias gradient
-        if (r.ntaps >= TB) {
-          wgrad_taps<T, W, G, TB, true>(r, a, phase, 0, gy, acc, bias);
-          t = TB;
-        } else {
-          wgrad_taps<T, W, G, 1, true>(r, a, phase, 0, gy, acc, bias);
-          t = 1;
-        }
+    for (int64_t phase = 0; phase < r.phases; ++phase)
+      for (int64_t t = 0; t < r.ntaps; t += TB) {
+        const int64_t n = std::min<int64_t>(TB, r.ntaps - t);
+        (bias && t == 0 ? with_bias : plain)[n - 1](r, a, phase, t, gy, acc, bias);
       }
-      for (; t + TB <= r.ntaps; t += TB) wgrad_taps<T, W, G, TB, false>(r, a, phase, t, gy, acc, nullptr);
-      for (; t < r.ntaps; ++t) wgrad_taps<T, W, G, 1, false>(r, a, phase, t, gy, acc, nullptr);
-    }
+}
+
+template <typename T, int W, Gather G>
+void fwd_phases(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
+  switch (r.phases) {
+    case 1: return fwd_rows<T, W, G, 1>(r, wtab, btab, relu, out);
+    case 2: return fwd_rows<T, W, G, 2>(r, wtab, btab, relu, out);
+    case 3: return fwd_rows<T, W, G, 3>(r, wtab, btab, relu, out);
+    default: return fwd_rows<T, W, G, 0>(r, wtab, btab, relu, out);
+  }
 }
 
 template <typename T, int W>
 void direct_fwd(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
   switch (r.gather) {
-    case Gather::Contiguous: return fwd_rows<T, W, Gather::Contiguous>(r, wtab, btab, relu, out);
-    case Gather::Broadcast: return fwd_rows<T, W, Gather::Broadcast>(r, wtab, btab, relu, out);
-    case Gather::Permute: return fwd_rows<T, W, Gather::Permute>(r, wtab, btab, relu, out);
-    case Gather::Scalar: return fwd_rows<T, W, Gather::Scalar>(r, wtab, btab, relu, out);
+    case Gather::Contiguous: return fwd_phases<T, W, Gather::Contiguous>(r, wtab, btab, relu, out);
+    case Gather::Broadcast: return fwd_phases<T, W, Gather::Broadcast>(r, wtab, btab, relu, out);
+    case Gather::Permute: return fwd_phases<T, W, Gather::Permute>(r, wtab, btab, relu, out);
+    case Gather::Scalar: return fwd_phases<T, W, Gather::Scalar>(r, wtab, btab, relu, out);
   }
 }
 

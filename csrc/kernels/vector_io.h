@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace fastconv {
 namespace {
 
@@ -20,13 +24,43 @@ inline void store_vec(T* p, const V& v) {
   std::memcpy(p, &v, sizeof v);
 }
 
-// The first n (< lanes) values of v. Out of line of the full stores on purpose: indexing v's lanes in the same
-// block would make the compiler keep v in memory for every store, the full ones included.
+// The first n (< lanes) values of v: one masked store where the ISA has them for V (this header is compiled with
+// each ISA's flags), else lane by lane. The lane-by-lane version stays out of line of the full stores on purpose:
+// indexing v's lanes in the same block would make the compiler keep v in memory for every store, the full ones
+// included.
 template <typename V, typename T>
-__attribute__((noinline)) void store_first(T* p, V v, int64_t n) {
+__attribute__((noinline)) void store_first_lanes(T* p, V v, int64_t n) {
   T lanes[sizeof(V) / sizeof(T)];
   std::memcpy(lanes, &v, sizeof v);
   std::memcpy(p, lanes, n * sizeof(T));
+}
+
+template <typename V, typename T>
+inline void store_first(T* p, V v, int64_t n) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64) {
+    const __mmask16 mask = __mmask16((1u << n) - 1);
+    if constexpr (sizeof(T) == 4) {
+      _mm512_mask_storeu_ps(p, mask, __m512(v));
+    } else {
+      _mm512_mask_storeu_pd(p, __mmask8(mask), __m512d(v));
+    }
+    return;
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (sizeof(V) == 32) {
+    if constexpr (sizeof(T) == 4) {
+      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), lane), __m256(v));
+    } else {  // 4 doubles: 64-bit mask lanes, each the sign of a pair of 32-bit ones
+      const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+      _mm256_maskstore_pd(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), pairs), __m256d(v));
+    }
+    return;
+  }
+#endif
+  store_first_lanes(p, v, n);
 }
 
 }  // namespace

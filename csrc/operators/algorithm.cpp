@@ -5,15 +5,14 @@ namespace fastconv {
 namespace {
 
 // The dense direct kernels win where a GEMM's tile and packing would be mostly overhead: few output channels and
-// a short reduction. NCHW rows hold one channel each (short rows, one gather per channel), so the NCHW bound is
-// tighter. Thresholds from `fastconv bench` on avx512 (benchmarks/RESULTS.md): the direct kernels are 2-12x
-// faster on the MNIST/LeNet first layers, and slower than the GEMM from about 16 channels x 150 taps (NCHW) or
-// 32 channels x 300 taps (NHWC).
+// a short reduction. NCHW rows hold one channel each (short rows, one gather per channel), so their bound is
+// tighter; NCHW layers whose rows the kernels compute as NHWC rows (direct_rows_nhwc) count as NHWC. Thresholds
+// from `fastconv bench` on avx512 (benchmarks/RESULTS.md): the direct kernels are 2-12x faster on the MNIST/LeNet
+// layers, and slower than the GEMM from about 16 channels x 150 taps (NCHW rows) or 32 channels x 300 taps (NHWC).
 bool direct_is_faster(const ConvShape& s, Pass pass) {
   // The input gradient runs as a forward convolution with input and output channels swapped.
-  const int64_t channels = pass == Pass::InputGrad ? s.C : s.K;
-  const int64_t reduction = pass == Pass::InputGrad ? s.K * s.R * s.S : s.taps();
-  return channels <= (s.nhwc ? 32 : 8) && reduction <= 160;
+  const ConvShape f = pass == Pass::InputGrad ? input_grad_as_forward(s) : s;
+  return f.K <= (direct_rows_nhwc(f) ? 32 : 8) && f.taps() <= 160;
 }
 
 // Winograd F(4x4, 3x3) does a quarter of the multiplies, for about 1e-5 relative float32 error (documented in

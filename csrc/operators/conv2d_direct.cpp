@@ -11,6 +11,7 @@
 #include "fastconv/parallel.h"
 #include "operators/conv2d.h"
 #include "operators/gemm.h"
+#include "operators/transpose.h"
 
 namespace fastconv {
 namespace {
@@ -95,12 +96,20 @@ int64_t table_channel(const ConvShape& s, int lanes, int64_t g, int64_t l) {
   return s.nhwc ? (g * lanes + l) % s.K : g;
 }
 
-// Index of (tap t, output channel k) in the user's weights: (K, C, R, S) or (R, S, C, K).
-int64_t weight_index(const ConvShape& s, int64_t t, int64_t k) {
-  if (s.nhwc) return t * s.K + k;
-  const int64_t r = t / (s.S * s.C), c = t / s.C % s.S, ci = t % s.C;
-  return ((k * s.C + ci) * s.R + r) * s.S + c;
-}
+// Where (tap t, output channel k) lies in the user's weights, (K, C, R, S) or (R, S, C, K): tap[t] + k * channel
+// (per-tap offsets computed once: the tables hold ntaps x lanes values per table).
+struct WeightIndex {
+  std::vector<int64_t> tap;
+  int64_t channel;
+
+  WeightIndex(const ConvShape& s, bool nhwc, int64_t ntaps) : tap(ntaps), channel(nhwc ? 1 : s.C * s.R * s.S) {
+    for (int64_t t = 0; t < ntaps; ++t) {
+      const int64_t r = t / (s.S * s.C), c = t / s.C % s.S, ci = t % s.C;
+      tap[t] = nhwc ? t * s.K : (ci * s.R + r) * s.S + c;
+    }
+  }
+  int64_t operator()(int64_t t, int64_t k) const { return tap[t] + k * channel; }
+};
 
 // Offset in y of image n's output row p0 (of channel 0).
 int64_t first_output(const ConvShape& s, int64_t n, int64_t p0) {
@@ -109,7 +118,8 @@ int64_t first_output(const ConvShape& s, int64_t n, int64_t p0) {
 
 // Input rows [h0, h0 + rows) of one image into the scratch (planar or channelwise); zero outside the image.
 template <typename T>
-void fill_scratch(const ConvShape& s, const RowPlan& plan, const T* image, int64_t h0, int64_t rows, T* dst) {
+void fill_scratch(const ConvShape& s, const RowPlan& plan, bool x_nhwc, const T* image, int64_t h0, int64_t rows,
+                  T* dst) {
   const int64_t lo = std::clamp<int64_t>(s.pad_left, 0, plan.width);
   const int64_t hi = std::clamp<int64_t>(s.pad_left + s.W, lo, plan.width), w0 = lo - s.pad_left;
   for (int64_t i = 0; i < rows; ++i) {
@@ -129,10 +139,10 @@ void fill_scratch(const ConvShape& s, const RowPlan& plan, const T* image, int64
       T* d = row + ci * plan.width;
       std::fill(d, d + lo, T(0));
       std::fill(d + hi, d + plan.width, T(0));
-      if (s.nhwc && s.C > 1) {
+      if (x_nhwc && s.C > 1) {
         const T* src = image + (h * s.W + w0) * s.C + ci;
         for (int64_t c = lo; c < hi; ++c) d[c] = src[(c - lo) * s.C];
-      } else if (s.nhwc) {  // one channel: NHWC rows are NCHW rows
+      } else if (x_nhwc) {  // one channel: NHWC rows are NCHW rows
         std::copy_n(image + h * s.W + w0, hi - lo, d + lo);
       } else {
         std::copy_n(image + (ci * s.H + h) * s.W + w0, hi - lo, d + lo);
@@ -144,9 +154,10 @@ void fill_scratch(const ConvShape& s, const RowPlan& plan, const T* image, int64
 constexpr int64_t SCRATCH_BYTES = 256 << 10;  // a band's input rows, per thread
 
 // Calls body(thread, n, p0, p1, scratch) for each (image, band of output rows [p0, p1)) with the band's input rows
-// in the calling thread's scratch; units are split statically over threads.
+// (x in NHWC where x_nhwc, else NCHW) in the calling thread's scratch; units are split statically over threads.
 template <typename T, class Body>
-void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lanes, const T* x, Body&& body) {
+void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lanes, bool x_nhwc, const T* x,
+                   Body&& body) {
   // Enough bands to keep every thread busy, and bands small enough that their scratch stays in L2 while the
   // kernels read it (a whole 112 x 112 x 32 image would not).
   const int64_t rows_in_cache = std::max<int64_t>(1, SCRATCH_BYTES / int64_t(plan.pitch * sizeof(T)));
@@ -172,24 +183,45 @@ void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lan
     for (int64_t u = 0; u < s.N * bands; ++u) {
       const int64_t n = u / bands, p0 = u % bands * band, p1 = std::min(s.P, p0 + band);
       if (p0 >= p1) continue;
-      fill_scratch(s, plan, x + n * image, p0 * s.stride_h - s.pad_top, plan.input_rows(s, p1 - p0), scratch.get());
+      fill_scratch(s, plan, x_nhwc, x + n * image, p0 * s.stride_h - s.pad_top, plan.input_rows(s, p1 - p0),
+                   scratch.get());
       body(thread, n, p0, p1, scratch.get());
     }
   }
 }
 
-// The problem the row kernels see. Dense and NHWC depthwise: the shape itself. Depthwise NCHW: every (image,
-// group) plane is a one-channel image whose K/G output channels use that group's weight tables (planes and their
-// outputs are consecutive in NCHW, so plane n is image n / G, group n % G).
-struct RowProblem {
-  ConvShape shape;
-  int64_t groups;  // weight-table sets: plane n uses set n % groups
+// Whether NHWC rows beat NCHW ones for an NCHW layer with a vector of output channels: NCHW rows leave
+// ceil(Q / lanes) * lanes - Q lanes of each row empty in every tap's FMA; a transposed band costs about one cycle
+// per output value (scalar copies) where 2 FMAs a cycle do 2 * lanes of a tap's multiply-adds.
+bool nhwc_rows(const ConvShape& s, int lanes) {
+  if (s.nhwc) return true;
+  const int64_t empty = ceil_div(s.Q, int64_t(lanes)) * lanes - s.Q;
+  return !is_depthwise(s) && s.K >= lanes && s.taps() * empty > 2 * lanes * s.Q;
+}
 
-  explicit RowProblem(const ConvShape& s) : shape(s), groups(1) {
-    if (!is_depthwise(s) || s.nhwc) return;  // NHWC depthwise: the channelwise plan over the whole image
+// The problem the row kernels see. Dense and NHWC depthwise: the shape itself, except that a dense NCHW layer with
+// a vector or more of output channels computes NHWC rows (a vector of channels per pixel from one broadcast x
+// value, where NCHW rows would hold one channel each, a short row's vectors partly empty), each band transposed
+// to or from the user's NCHW y (or gy) in cache. Depthwise NCHW: every (image, group) plane is a one-channel image
+// whose K/G output channels use that group's weight tables (planes and their outputs are consecutive in NCHW, so
+// plane n is image n / G, group n % G).
+struct RowProblem {
+  ConvShape shape;  // in the layout the rows are computed in
+  bool user_nhwc;   // the layout of the user's x, w and y
+  int64_t groups;   // weight-table sets: plane n uses set n % groups
+
+  RowProblem(const ConvShape& s, int lanes) : shape(s), user_nhwc(s.nhwc), groups(1) {
+    if (!is_depthwise(s)) {
+      shape.nhwc = nhwc_rows(s, lanes);
+      return;
+    }
+    if (s.nhwc) return;  // NHWC depthwise: the channelwise plan over the whole image
     shape.N = s.N * s.G, shape.C = 1, shape.K = s.K / s.G, shape.G = 1;
     groups = s.G;
   }
+  bool transposed() const { return shape.nhwc != user_nhwc; }
+  // The values of a band of `rows` output rows, in the buffer a transposed band goes through.
+  int64_t band_values(int64_t rows) const { return rows * shape.Q * shape.K; }
   int64_t tables(const RowPlan& plan) const { return groups * plan.tables(shape); }
   int64_t first_table(const RowPlan& plan, int64_t n) const { return n % groups * plan.tables(shape); }
 };
@@ -198,51 +230,90 @@ struct RowProblem {
 
 bool direct_rows_apply(const ConvShape& s) { return s.G == 1 || (is_depthwise(s) && (!s.nhwc || s.K == s.C)); }
 
+bool direct_rows_nhwc(const ConvShape& s) { return nhwc_rows(s, active_kernels().direct<float>().lanes); }
+
 template <typename T>
 void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   const DirectKernel<T>& kr = active_kernels().direct<T>();
   const int W = kr.lanes;
-  const RowProblem pb(s);
+  const RowProblem pb(s, W);
   const ConvShape& t = pb.shape;
   const RowPlan plan(t, W);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan);
+  const WeightIndex at(t, pb.user_nhwc, ntaps);
   AlignedBuffer<T> wtab(tables * ntaps * W), btab(tables * W);
   for (int64_t g = 0; g < tables; ++g)
     for (int64_t l = 0; l < W; ++l) {
       const int64_t k = table_channel(t, W, g, l);
-      for (int64_t tap = 0; tap < ntaps; ++tap) wtab.get()[(g * ntaps + tap) * W + l] = w[weight_index(t, tap, k)];
+      for (int64_t tap = 0; tap < ntaps; ++tap) wtab.get()[(g * ntaps + tap) * W + l] = w[at(tap, k)];
       btab.get()[g * W + l] = b ? b[k] : T(0);
     }
   const T* bias = b ? btab.get() : nullptr;
-  for_each_band(t, plan, threads, W, x, [&](int, int64_t n, int64_t p0, int64_t p1, const T* scratch) {
+  std::vector<std::vector<T>> bands(threads);
+  for_each_band(t, plan, threads, W, pb.user_nhwc, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
+                                                          const T* scratch) {
     const int64_t first = pb.first_table(plan, n);
-    kr.fwd(plan.band(t, scratch, p1 - p0), wtab.get() + first * ntaps * W, bias ? bias + first * W : nullptr, relu,
-           y + first_output(t, n, p0));
+    const T* wt = wtab.get() + first * ntaps * W;
+    const T* bt = bias ? bias + first * W : nullptr;
+    if (!pb.transposed()) return kr.fwd(plan.band(t, scratch, p1 - p0), wt, bt, relu, y + first_output(t, n, p0));
+    std::vector<T>& band = bands[thread];
+    band.resize(pb.band_values(p1 - p0));
+    kr.fwd(plan.band(t, scratch, p1 - p0), wt, bt, relu, band.data());
+    transpose(band.data(), (p1 - p0) * t.Q, t.K, y + (n * t.K * t.P + p0) * t.Q, t.P * t.Q);
   });
+}
+
+// gy rows as the weight-gradient kernel reads them: whole vectors, zero past the row's length. Rows of a multiple
+// of the lanes are read in place; others are copied into `padded` (one pass over the band's gy, where the kernel
+// passes over it once per 8 taps) and `rows` is pointed at the copy.
+template <typename T>
+const T* whole_vectors(DirectRows<T>& rows, int lanes, const T* gy, std::vector<T>& padded) {
+  if (rows.len % lanes == 0) return gy;
+  const int64_t pitch = ceil_div(rows.len, int64_t(lanes)) * lanes;
+  padded.resize(rows.outer * rows.inner * pitch);
+  for (int64_t a = 0; a < rows.outer; ++a)
+    for (int64_t b = 0; b < rows.inner; ++b) {
+      T* dst = padded.data() + (a * rows.inner + b) * pitch;
+      std::copy_n(gy + a * rows.out_outer + b * rows.out_inner, rows.len, dst);
+      std::fill(dst + rows.len, dst + pitch, T(0));
+    }
+  rows.out_outer = rows.inner * pitch, rows.out_inner = pitch;
+  return padded.data();
 }
 
 template <typename T>
 void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw, T* gb) {
   const DirectKernel<T>& kr = active_kernels().direct<T>();
   const int W = kr.lanes;
-  const RowProblem pb(s);
+  const RowProblem pb(s, W);
   const ConvShape& t = pb.shape;
   const RowPlan plan(t, W);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan), table = ntaps * W;
   std::vector<T> acc(threads * tables * table, T(0)), bias(gb ? threads * tables * W : 0, T(0));
-  for_each_band(t, plan, threads, W, x, [&](int thread, int64_t n, int64_t p0, int64_t p1, const T* scratch) {
+  std::vector<std::vector<T>> padded(threads), bands(threads);
+  for_each_band(t, plan, threads, W, pb.user_nhwc, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
+                                                          const T* scratch) {
     const int64_t first = thread * tables + pb.first_table(plan, n);
-    kr.wgrad(plan.band(t, scratch, p1 - p0), gy + first_output(t, n, p0), acc.data() + first * table,
-             gb ? bias.data() + first * W : nullptr);
+    DirectRows<T> rows = plan.band(t, scratch, p1 - p0);
+    const T* g = gy + first_output(t, n, p0);
+    if (pb.transposed()) {  // the band's gy (K rows of (p1 - p0) * Q pixels in NCHW) as NHWC rows
+      std::vector<T>& band = bands[thread];
+      band.resize(pb.band_values(p1 - p0));
+      transpose(gy + (n * t.K * t.P + p0) * t.Q, t.K, (p1 - p0) * t.Q, t.P * t.Q, band.data(), t.K);
+      g = band.data();
+    }
+    g = whole_vectors(rows, W, g, padded[thread]);
+    kr.wgrad(rows, g, acc.data() + first * table, gb ? bias.data() + first * W : nullptr);
   });
   // Fold lanes (each lane holds one output channel's share) and threads into the user's layout.
+  const WeightIndex at(t, pb.user_nhwc, ntaps);
   std::fill_n(gw, s.K * ntaps, T(0));
   std::vector<double> bias_sum(gb ? s.K : 0, 0.0);
   for (int thread = 0; thread < threads; ++thread)
     for (int64_t g = 0; g < tables; ++g) {
       for (int64_t tap = 0; tap < ntaps; ++tap) {
         const T* a = acc.data() + (thread * tables + g) * table + tap * W;
-        for (int64_t l = 0; l < W; ++l) gw[weight_index(t, tap, table_channel(t, W, g, l))] += a[l];
+        for (int64_t l = 0; l < W; ++l) gw[at(tap, table_channel(t, W, g, l))] += a[l];
       }
       if (gb)
         for (int64_t l = 0; l < W; ++l) bias_sum[table_channel(t, W, g, l)] += bias[(thread * tables + g) * W + l];

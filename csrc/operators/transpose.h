@@ -7,15 +7,21 @@
 
 namespace fastconv {
 
-// dst[j * ld + i] = src[i * cols + j] for a rows x cols src. In 32 x 32 blocks, so that both sides are read and
-// written in whole cache lines.
+// dst[j * dst_ld + i] = src[i * src_ld + j] for a rows x cols src. In 32 x 32 blocks, so that both sides are read
+// and written in whole cache lines.
 template <typename T>
-void transpose(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
+void transpose(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst, int64_t dst_ld) {
   constexpr int64_t B = 32;
   for (int64_t i0 = 0; i0 < rows; i0 += B)
     for (int64_t j0 = 0; j0 < cols; j0 += B)
       for (int64_t j = j0; j < std::min(cols, j0 + B); ++j)
-        for (int64_t i = i0; i < std::min(rows, i0 + B); ++i) dst[j * ld + i] = src[i * cols + j];
+        for (int64_t i = i0; i < std::min(rows, i0 + B); ++i) dst[j * dst_ld + i] = src[i * src_ld + j];
+}
+
+// The same for a src of rows stored one after another (src_ld = cols).
+template <typename T>
+void transpose(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
+  transpose(src, rows, cols, cols, dst, ld);
 }
 
 // dst (N, cols, rows) = src (N, rows, cols) transposed per image: NCHW <-> NHWC. Units are bands of 32 rows.
