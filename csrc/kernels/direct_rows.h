@@ -68,10 +68,12 @@ inline auto gather(const T* p, const Lanes<T, W>& lanes) {
   }
 }
 
+// parallel.h's ceil_div, with this header's internal linkage: an inline function with external linkage compiled
+// under each ISA's flags may be linked into the other ISAs' kernels.
+inline int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 // Upper bound on a group's vectors: their accumulators, the group's weight vectors and a gather temporary must
 // fit the register file (32 vector registers with AVX-512, 16 otherwise).
-inline int64_t ceil_div_rows(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 template <typename T, int W>
 constexpr int max_group() {
   return W * sizeof(T) >= 64 ? 12 : 6;
@@ -145,8 +147,8 @@ void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, 
                  int64_t nvec, bool relu) {
   constexpr int MAX = max_group<T, W>();
   static constexpr auto groups = group_table<T, W, G, PH>(std::make_integer_sequence<int, MAX>{});
-  const int64_t n = ceil_div_rows(count, MAX);
-  const int64_t size = ceil_div_rows(count, n);
+  const int64_t n = div_up(count, MAX);
+  const int64_t size = div_up(count, n);
   int64_t f = 0, b = 0, v = 0;  // group start: vector f of the segment, vector v of its row b
   for (; f + size <= count; f += size) {
     groups[size - 1](r, xs, wa, ba, os, b, v, nvec, relu);
@@ -155,10 +157,105 @@ void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, 
   if (f < count) groups[count - f - 1](r, xs, wa, ba, os, b, v, nvec, relu);
 }
 
+// KB table sets of one phase (NCHW rows: output channels a .. a + KB - 1, wa and ba at the first; one weight per
+// tap) over NB
+// consecutive vectors from vector v0 of row b0, all rows forming one segment: each x vector is loaded once for the
+// KB channels and each channel's tap weights once for the NB vectors. Where few output channels meet a long
+// reduction (a 6-channel input gradient of 400 taps), this halves the loads per FMA, most of them line-crossing.
+template <typename T, int W, int KB, int NB>
+__attribute__((noinline)) void fwd_channels(const DirectRows<T>& r, const T* wa, const T* ba, T* oa, int64_t b0,
+                                            int64_t v0, int64_t nvec, bool relu) {
+  using V = typename RowVec<T, W>::V;
+  const T* xp[NB];
+  int64_t b = b0, v = v0;
+  for (int i = 0; i < NB; ++i) {
+    xp[i] = r.x + b * r.x_step + r.vbase[v];
+    if (++v == nvec) v = 0, ++b;
+  }
+  V acc[KB][NB];
+#pragma GCC unroll 12
+  for (int k = 0; k < KB; ++k) {
+    const V bias = ba ? load_vec<V>(ba + k * W) : V{};
+#pragma GCC unroll 12
+    for (int i = 0; i < NB; ++i) acc[k][i] = bias;
+  }
+  for (int64_t t = 0; t < r.ntaps; ++t) {
+    const int64_t off = r.tap_off[t];
+    V xv[NB];
+#pragma GCC unroll 12
+    for (int i = 0; i < NB; ++i) xv[i] = load_vec<V>(xp[i] + off);
+#pragma GCC unroll 12
+    for (int k = 0; k < KB; ++k) {
+      const T w = wa[k * r.ntaps + t];
+#pragma GCC unroll 12
+      for (int i = 0; i < NB; ++i) acc[k][i] += xv[i] * w;
+    }
+  }
+#pragma GCC unroll 12
+  for (int k = 0; k < KB; ++k) {
+    b = b0, v = v0;
+#pragma GCC unroll 12
+    for (int i = 0; i < NB; ++i) {
+      if (relu) acc[k][i] = acc[k][i] < V{} ? V{} : acc[k][i];
+      T* op = oa + k * r.out_outer + b * r.out_inner + v * W;
+      const int64_t left = r.len - v * W;
+      if (left >= W) {
+        store_vec(op, acc[k][i]);
+      } else {
+        store_first(op, acc[k][i], left);
+      }
+      if (++v == nvec) v = 0, ++b;
+    }
+  }
+}
+
+template <typename T>
+using ChannelsFn = void (*)(const DirectRows<T>&, const T*, const T*, T*, int64_t, int64_t, int64_t, bool);
+
+template <typename T, int W, int KB, int... NB>
+constexpr std::array<ChannelsFn<T>, sizeof...(NB)> channels_table(std::integer_sequence<int, NB...>) {
+  return {fwd_channels<T, W, KB, NB + 1>...};
+}
+
+// KB channels from table set a: their rows as one segment, in groups of max_group / KB vectors.
+template <typename T, int W, int KB>
+void fwd_channel_block(const DirectRows<T>& r, const T* wa, const T* ba, T* oa, bool relu) {
+  constexpr int NB = max_group<T, W>() / KB;
+  static constexpr auto groups = channels_table<T, W, KB>(std::make_integer_sequence<int, NB>{});
+  const int64_t nvec = div_up(r.len, W), count = r.inner * nvec;
+  int64_t f = 0, b = 0, v = 0;
+  for (; f + NB <= count; f += NB) {
+    groups[NB - 1](r, wa, ba, oa, b, v, nvec, relu);
+    for (v += NB; v >= nvec; v -= nvec) ++b;
+  }
+  if (f < count) groups[count - f - 1](r, wa, ba, oa, b, v, nvec, relu);
+}
+
+template <typename T, int W, int... KB>
+constexpr std::array<void (*)(const DirectRows<T>&, const T*, const T*, T*, bool), sizeof...(KB)> blocks_table(
+    std::integer_sequence<int, KB...>) {
+  return {fwd_channel_block<T, W, KB + 1>...};
+}
+
+// NCHW rows with one weight per tap (unit stride: one phase, Contiguous): blocks of up to half a group's
+// accumulators in channels, so that every x vector feeds that many FMAs (one channel: a group of vectors).
+template <typename T, int W>
+void fwd_channel_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
+  constexpr int KB = max_group<T, W>() / 2;
+  static constexpr auto blocks = blocks_table<T, W>(std::make_integer_sequence<int, KB>{});
+  for (int64_t a = 0; a < r.outer; a += KB) {
+    const int64_t n = std::min<int64_t>(KB, r.outer - a);
+    blocks[n - 1](r, wtab + a * r.ntaps, btab ? btab + a * W : nullptr, out + a * r.out_outer, relu);
+  }
+}
+
 // Per table set a (NCHW: output channel a), its rows as one segment where the phases allow, else row by row.
 template <typename T, int W, Gather G, int PH>
 void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
-  const int64_t nvec = (r.len + W - 1) / W, table = r.phases * r.ntaps * W;
+  if constexpr (G == Gather::Contiguous && PH == 1) {
+    if (r.one_weight_per_tap) return fwd_channel_rows<T, W>(r, wtab, btab, relu, out);
+  }
+  const int64_t nvec = div_up(r.len, W), table = r.phases * r.ntaps * W;
   for (int64_t a = 0; a < r.outer; ++a) {
     const T* wa = wtab + a * table;
     const T* ba = btab ? btab + a * r.phases * W : nullptr;
@@ -184,7 +281,7 @@ __attribute__((noinline)) void wgrad_taps(const DirectRows<T>& r, int64_t a, int
                                           T* acc, T* bias) {
   using V = typename RowVec<T, W>::V;
   const Lanes<T, W> lanes(r.idx + phase * W);
-  const int64_t nvec = (r.len + W - 1) / W;
+  const int64_t nvec = div_up(r.len, W);
   int64_t off[TB];
   V sum[TB], gsum{};
 #pragma GCC unroll 8

@@ -4,15 +4,25 @@
 namespace fastconv {
 namespace {
 
-// The dense direct kernels win where a GEMM's tile and packing would be mostly overhead: few output channels and
-// a short reduction. NCHW rows hold one channel each (short rows, one gather per channel), so their bound is
-// tighter; NCHW layers whose rows the kernels compute as NHWC rows (direct_rows_nhwc) count as NHWC. Thresholds
-// from `fastconv bench` on avx512 (benchmarks/RESULTS.md): the direct kernels are 2-12x faster on the MNIST/LeNet
-// layers, and slower than the GEMM from about 16 channels x 150 taps (NCHW rows) or 32 channels x 300 taps (NHWC).
+// The dense direct kernels win where a GEMM's tile and packing would be mostly overhead. Measured with
+// `fastconv bench --shapes small` and shape sweeps on avx512 (benchmarks/RESULTS.md), 2 threads, direct vs GEMM:
+// - forward-style passes (the input gradient runs as a forward convolution with input and output channels
+//   swapped) at unit stride: up to 32 output channels at any reduction length (NCHW rows share each x vector
+//   across 6 channels; NHWC rows broadcast x into a vector of channels): 1.3-7x the GEMM; one output channel
+//   makes every FMA load its own x vector, so only short reductions; NCHW rows up to 64 channels while the
+//   reduction is short (a 1x1 256 -> 64 layer stays with the GEMM: 2x faster there);
+// - the input gradient of few-channel gy (a reduction of <= 72 taps: 8 channels x 3x3): the GEMM's column-to-image
+//   scatter costs more than the whole direct pass (64 <- 8 channels 3x3 NCHW: 0.30 vs 1.98 ms);
+// - the weight gradient, and strided layers (whose rows gather x lane by lane): few channels and short reductions
+//   only (NCHW rows 8 channels, NHWC rows 32; 160 taps).
 bool direct_is_faster(const ConvShape& s, Pass pass) {
-  // The input gradient runs as a forward convolution with input and output channels swapped.
   const ConvShape f = pass == Pass::InputGrad ? input_grad_as_forward(s) : s;
-  return f.K <= (direct_rows_nhwc(f) ? 32 : 8) && f.taps() <= 160;
+  const bool nhwc_rows = direct_rows_nhwc(f);
+  if (pass == Pass::WeightGrad || s.stride_h != 1 || s.stride_w != 1)
+    return f.K <= (nhwc_rows ? 32 : 8) && f.taps() <= 160;
+  if (f.K == 1) return f.taps() <= 160;
+  const bool few_gy_channels = pass == Pass::InputGrad && f.R * f.S > 1 && f.taps() <= 72;
+  return f.K <= 32 || few_gy_channels || (!nhwc_rows && f.K <= 64 && f.taps() <= 160);
 }
 
 // Winograd F(4x4, 3x3) does a quarter of the multiplies, for about 1e-5 relative float32 error (documented in

@@ -87,8 +87,12 @@ struct RowPlan {
   DirectRows<T> band(const ConvShape& s, const T* scratch, int64_t rows) const {
     const int64_t outer = s.nhwc ? 1 : s.K, out_inner = s.nhwc ? s.Q * s.K : s.Q;
     return {scratch, s.stride_h * pitch, outer, rows, s.P * s.Q, out_inner, tap_off.data(), ntaps(), vbase.data(),
-            len, phases, idx.data(), gather};
+            len, phases, idx.data(), gather, one_weight_per_tap(s)};
   }
+  // NCHW rows whose lanes are consecutive columns (unit stride) take their weights as one value per tap: an
+  // expanded table (lanes copies) of a 6-channel, 400-tap layer would not fit L1 beside the rows.
+  bool one_weight_per_tap(const ConvShape& s) const { return !s.nhwc && gather == Gather::Contiguous; }
+  int64_t weights_per_tap(const ConvShape& s, int lanes) const { return one_weight_per_tap(s) ? 1 : lanes; }
 };
 
 // The output channel of lane l in weight table g (NCHW: table g is output channel g).
@@ -241,11 +245,13 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
   const RowPlan plan(t, W);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan);
   const WeightIndex at(t, pb.user_nhwc, ntaps);
-  AlignedBuffer<T> wtab(tables * ntaps * W), btab(tables * W);
+  const int64_t wl = plan.weights_per_tap(t, W);
+  AlignedBuffer<T> wtab(tables * ntaps * wl), btab(tables * W);
   for (int64_t g = 0; g < tables; ++g)
     for (int64_t l = 0; l < W; ++l) {
       const int64_t k = table_channel(t, W, g, l);
-      for (int64_t tap = 0; tap < ntaps; ++tap) wtab.get()[(g * ntaps + tap) * W + l] = w[at(tap, k)];
+      if (l < wl)
+        for (int64_t tap = 0; tap < ntaps; ++tap) wtab.get()[(g * ntaps + tap) * wl + l] = w[at(tap, k)];
       btab.get()[g * W + l] = b ? b[k] : T(0);
     }
   const T* bias = b ? btab.get() : nullptr;
@@ -253,7 +259,7 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
   for_each_band(t, plan, threads, W, pb.user_nhwc, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
                                                           const T* scratch) {
     const int64_t first = pb.first_table(plan, n);
-    const T* wt = wtab.get() + first * ntaps * W;
+    const T* wt = wtab.get() + first * ntaps * wl;
     const T* bt = bias ? bias + first * W : nullptr;
     if (!pb.transposed()) return kr.fwd(plan.band(t, scratch, p1 - p0), wt, bt, relu, y + first_output(t, n, p0));
     std::vector<T>& band = bands[thread];

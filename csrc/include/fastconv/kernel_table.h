@@ -45,11 +45,13 @@ struct DirectRows {
   int64_t phases;          // P: vector v of a row uses gather pattern and weights v % P
   const int32_t* idx;      // P x lanes: x column of each lane relative to vbase
   Gather gather;
+  bool one_weight_per_tap;  // NCHW rows (every lane of table a is output channel a; Contiguous, one phase): the
+                            // forward's weight tables hold one value per tap, not lanes copies of it
 };
 
 // Forward: out[row] = relu?(bias + sum_t gather(x + tap_off[t]) * w[t]) with, for row (a, b) and vector phase k,
-// w = wtab + ((a * P + k) * ntaps + t) * lanes and bias = btab + (a * P + k) * lanes (btab may be null). Writes
-// exactly len values per row.
+// w = wtab + ((a * P + k) * ntaps + t) * lanes (one_weight_per_tap: the value wtab[a * ntaps + t] in every lane)
+// and bias = btab + (a * P + k) * lanes (btab may be null). Writes exactly len values per row.
 template <typename T>
 using DirectFwdKernel = void (*)(const DirectRows<T>& rows, const T* wtab, const T* btab, bool relu, T* out);
 // Weight gradient: acc[(a * P + k) * ntaps + t] (lanes values) += sum over the rows' vectors of phase k of
