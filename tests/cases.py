@@ -81,4 +81,6 @@ CASES = [
     case("batched_images_gt_kc", n=3, c=5, h=12, w=12, k=7, padding=1),  # small images batched, > KC pixels
     case("weights_gt_l2_block", c=64, h=4, w=5, k=512, padding=1),   # bwd_data: W^T in several cached blocks
     case("wgrad_channel_rows_g2", c=32, h=10, w=9, k=10, groups=2, padding=1),  # ... per group, Kg below MR
+    case("direct_channel_blocks", c=8, h=9, w=21, k=8, padding=1),  # direct NCHW rows: 6 + 2 channels, 2 vectors a row
+    case("direct_nhwc_by_channel", c=8, h=10, w=11, k=3, padding=1),  # NHWC, 3 channels x 72 taps: NCHW rows
 ]

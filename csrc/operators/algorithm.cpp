@@ -17,7 +17,7 @@ namespace {
 //   only (NCHW rows 8 channels, NHWC rows 32; 160 taps).
 bool direct_is_faster(const ConvShape& s, Pass pass) {
   const ConvShape f = pass == Pass::InputGrad ? input_grad_as_forward(s) : s;
-  const bool nhwc_rows = direct_rows_nhwc(f);
+  const bool nhwc_rows = direct_rows_nhwc(f, pass == Pass::WeightGrad);
   if (pass == Pass::WeightGrad || s.stride_h != 1 || s.stride_w != 1)
     return f.K <= (nhwc_rows ? 32 : 8) && f.taps() <= 160;
   if (f.K == 1) return f.taps() <= 160;

@@ -48,10 +48,10 @@ void conv2d_depthwise_bwd_weight(const ConvShape& s, int threads, const T* gy, c
 // NCHW depthwise ones (each plane a one-channel image) and NHWC depthwise ones with one channel per group (lanes
 // over channels): conv2d_direct.cpp. Other depthwise shapes run the loops of conv2d_depthwise.cpp.
 bool direct_rows_apply(const ConvShape& s);
-// Whether the row kernels compute this (forward) shape's rows as NHWC rows, a vector of output channels per pixel:
-// always for NHWC, for NCHW where that pays (a vector or more of output channels and short rows, see
-// conv2d_direct.cpp), with the active ISA's float lanes.
-bool direct_rows_nhwc(const ConvShape& s);
+// Whether the row kernels compute this (forward) shape's rows as NHWC rows (lanes over a pixel's output channels)
+// rather than NCHW rows (lanes along one channel's row), whatever the user's layout: see nhwc_rows in
+// conv2d_direct.cpp; with the active ISA's float lanes.
+bool direct_rows_nhwc(const ConvShape& s, bool weight_grad);
 template <typename T>
 void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
 template <typename T>

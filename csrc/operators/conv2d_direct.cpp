@@ -194,19 +194,24 @@ void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lan
   }
 }
 
-// Whether NHWC rows beat NCHW ones for an NCHW layer with a vector of output channels: NCHW rows leave
-// ceil(Q / lanes) * lanes - Q lanes of each row empty in every tap's FMA; a transposed band costs about one cycle
-// per output value (scalar copies) where 2 FMAs a cycle do 2 * lanes of a tap's multiply-adds.
-bool nhwc_rows(const ConvShape& s, int lanes) {
-  if (s.nhwc) return true;
+// Whether the rows are computed as NHWC rows (a vector of output channels per pixel, or lanes spanning pixels of
+// fewer channels) rather than NCHW rows (one output channel, lanes along the row), whatever the user's layout; a
+// band whose layout differs is transposed to or from the user's y or gy in cache, about one cycle per value.
+// - NCHW layers with a vector of output channels: NCHW rows leave ceil(Q / lanes) * lanes - Q lanes of each row
+//   empty in every tap's FMA (2 FMAs a cycle do 2 * lanes of a tap's multiply-adds).
+// - NHWC layers with fewer output channels than lanes and long enough reductions, at unit stride: NHWC rows permute
+//   x for every FMA (one shuffle port), NCHW rows share each x vector across up to 6 channels (input gradient of
+//   LeNet's 6 -> 16 5x5 layer, 400 taps: 315 -> 160 us; its 1 -> 6 forward, 25 taps: 90 -> 79 us). The weight
+//   gradient, which gains less from NCHW rows, needs 64 taps to pay for transposing gy (25: 104 -> 131 us).
+bool nhwc_rows(const ConvShape& s, int lanes, bool weight_grad) {
+  if (is_depthwise(s)) return s.nhwc;
+  if (s.nhwc) return s.K >= lanes || s.taps() < (weight_grad ? 64 : 16) || s.stride_w != 1;
   const int64_t empty = ceil_div(s.Q, int64_t(lanes)) * lanes - s.Q;
-  return !is_depthwise(s) && s.K >= lanes && s.taps() * empty > 2 * lanes * s.Q;
+  return s.K >= lanes && s.taps() * empty > 2 * lanes * s.Q;
 }
 
-// The problem the row kernels see. Dense and NHWC depthwise: the shape itself, except that a dense NCHW layer with
-// a vector or more of output channels computes NHWC rows (a vector of channels per pixel from one broadcast x
-// value, where NCHW rows would hold one channel each, a short row's vectors partly empty), each band transposed
-// to or from the user's NCHW y (or gy) in cache. Depthwise NCHW: every (image, group) plane is a one-channel image
+// The problem the row kernels see. Dense and NHWC depthwise: the shape itself, in the layout nhwc_rows picks for
+// its rows (each band transposed to or from the user's y or gy where that differs from the user's). Depthwise NCHW: every (image, group) plane is a one-channel image
 // whose K/G output channels use that group's weight tables (planes and their outputs are consecutive in NCHW, so
 // plane n is image n / G, group n % G).
 struct RowProblem {
@@ -214,9 +219,9 @@ struct RowProblem {
   bool user_nhwc;   // the layout of the user's x, w and y
   int64_t groups;   // weight-table sets: plane n uses set n % groups
 
-  RowProblem(const ConvShape& s, int lanes) : shape(s), user_nhwc(s.nhwc), groups(1) {
+  RowProblem(const ConvShape& s, int lanes, bool weight_grad) : shape(s), user_nhwc(s.nhwc), groups(1) {
     if (!is_depthwise(s)) {
-      shape.nhwc = nhwc_rows(s, lanes);
+      shape.nhwc = nhwc_rows(s, lanes, weight_grad);
       return;
     }
     if (s.nhwc) return;  // NHWC depthwise: the channelwise plan over the whole image
@@ -234,13 +239,15 @@ struct RowProblem {
 
 bool direct_rows_apply(const ConvShape& s) { return s.G == 1 || (is_depthwise(s) && (!s.nhwc || s.K == s.C)); }
 
-bool direct_rows_nhwc(const ConvShape& s) { return nhwc_rows(s, active_kernels().direct<float>().lanes); }
+bool direct_rows_nhwc(const ConvShape& s, bool weight_grad) {
+  return nhwc_rows(s, active_kernels().direct<float>().lanes, weight_grad);
+}
 
 template <typename T>
 void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   const DirectKernel<T>& kr = active_kernels().direct<T>();
   const int W = kr.lanes;
-  const RowProblem pb(s, W);
+  const RowProblem pb(s, W, false);
   const ConvShape& t = pb.shape;
   const RowPlan plan(t, W);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan);
@@ -261,11 +268,19 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
     const int64_t first = pb.first_table(plan, n);
     const T* wt = wtab.get() + first * ntaps * wl;
     const T* bt = bias ? bias + first * W : nullptr;
-    if (!pb.transposed()) return kr.fwd(plan.band(t, scratch, p1 - p0), wt, bt, relu, y + first_output(t, n, p0));
+    DirectRows<T> rows = plan.band(t, scratch, p1 - p0);
+    if (!pb.transposed()) return kr.fwd(rows, wt, bt, relu, y + first_output(t, n, p0));
     std::vector<T>& band = bands[thread];
     band.resize(pb.band_values(p1 - p0));
-    kr.fwd(plan.band(t, scratch, p1 - p0), wt, bt, relu, band.data());
-    transpose(band.data(), (p1 - p0) * t.Q, t.K, y + (n * t.K * t.P + p0) * t.Q, t.P * t.Q);
+    const int64_t pixels = (p1 - p0) * t.Q;
+    if (t.nhwc) {  // NHWC rows into NCHW y
+      kr.fwd(rows, wt, bt, relu, band.data());
+      transpose(band.data(), pixels, t.K, y + (n * t.K * t.P + p0) * t.Q, t.P * t.Q);
+    } else {  // NCHW rows (channel planes of the band's pixels) into NHWC y
+      rows.out_outer = pixels;
+      kr.fwd(rows, wt, bt, relu, band.data());
+      transpose(band.data(), t.K, pixels, y + (n * t.P + p0) * t.Q * t.K, t.K);
+    }
   });
 }
 
@@ -291,7 +306,7 @@ template <typename T>
 void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw, T* gb) {
   const DirectKernel<T>& kr = active_kernels().direct<T>();
   const int W = kr.lanes;
-  const RowProblem pb(s, W);
+  const RowProblem pb(s, W, true);
   const ConvShape& t = pb.shape;
   const RowPlan plan(t, W);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan), table = ntaps * W;
@@ -302,10 +317,16 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
     const int64_t first = thread * tables + pb.first_table(plan, n);
     DirectRows<T> rows = plan.band(t, scratch, p1 - p0);
     const T* g = gy + first_output(t, n, p0);
-    if (pb.transposed()) {  // the band's gy (K rows of (p1 - p0) * Q pixels in NCHW) as NHWC rows
+    if (pb.transposed()) {  // the band's gy in the rows' layout
       std::vector<T>& band = bands[thread];
       band.resize(pb.band_values(p1 - p0));
-      transpose(gy + (n * t.K * t.P + p0) * t.Q, t.K, (p1 - p0) * t.Q, t.P * t.Q, band.data(), t.K);
+      const int64_t pixels = (p1 - p0) * t.Q;
+      if (t.nhwc) {  // NCHW gy: K planes of the band's pixels
+        transpose(gy + (n * t.K * t.P + p0) * t.Q, t.K, pixels, t.P * t.Q, band.data(), t.K);
+      } else {  // NHWC gy: the band's pixels, K channels each
+        transpose(gy + (n * t.P + p0) * t.Q * t.K, pixels, t.K, t.K, band.data(), pixels);
+        rows.out_outer = pixels;
+      }
       g = band.data();
     }
     g = whole_vectors(rows, W, g, padded[thread]);
