@@ -319,14 +319,98 @@ constexpr std::array<TapsFn<T>, sizeof...(TB)> taps_table(std::integer_sequence<
   return {wgrad_taps<T, W, G, TB + 1, BIAS>...};
 }
 
+// NCHW rows at unit stride (one phase, Contiguous): KB channels from a x TB taps from t in one pass over the rows,
+// each x vector loaded once for the KB channels and each gy vector once for the TB taps (KB + TB loads per
+// KB x TB FMAs, where one channel at a time loads 1 + TB); with BIAS also the channels' gy sums.
+template <typename T, int W, int KB, int TB, bool BIAS>
+__attribute__((noinline)) void wgrad_channels(const DirectRows<T>& r, int64_t a, int64_t /*phase: one*/, int64_t t,
+                                              const T* gy, T* acc, T* bias) {
+  using V = typename RowVec<T, W>::V;
+  const int64_t nvec = div_up(r.len, W);
+  int64_t off[TB];
+  V sum[KB][TB], gsum[KB];
+#pragma GCC unroll 12
+  for (int k = 0; k < KB; ++k) {
+    gsum[k] = V{};
+#pragma GCC unroll 12
+    for (int b = 0; b < TB; ++b) sum[k][b] = V{};
+  }
+#pragma GCC unroll 12
+  for (int b = 0; b < TB; ++b) off[b] = r.tap_off[t + b];
+  for (int64_t row = 0; row < r.inner; ++row) {
+    const T* x = r.x + row * r.x_step;
+    const T* g = gy + a * r.out_outer + row * r.out_inner;
+    for (int64_t v = 0; v < nvec; ++v) {
+      const T* xv = x + r.vbase[v];
+      V xs[TB];
+#pragma GCC unroll 12
+      for (int b = 0; b < TB; ++b) xs[b] = load_vec<V>(xv + off[b]);
+#pragma GCC unroll 12
+      for (int k = 0; k < KB; ++k) {
+        const V gv = load_vec<V>(g + k * r.out_outer + v * W);
+        if (BIAS) gsum[k] += gv;
+#pragma GCC unroll 12
+        for (int b = 0; b < TB; ++b) sum[k][b] += xs[b] * gv;
+      }
+    }
+  }
+#pragma GCC unroll 12
+  for (int k = 0; k < KB; ++k) {
+#pragma GCC unroll 12
+    for (int b = 0; b < TB; ++b) {
+      T* dst = acc + ((a + k) * r.ntaps + t + b) * W;
+      store_vec(dst, load_vec<V>(dst) + sum[k][b]);
+    }
+    if (BIAS) {
+      T* dst = bias + (a + k) * W;
+      store_vec(dst, load_vec<V>(dst) + gsum[k]);
+    }
+  }
+}
+
+// Channel blocks of WGRAD_CHANNELS (the rest in one smaller block), each over the taps in passes of as many as
+// fill a group's accumulators.
+constexpr int WGRAD_CHANNELS = 3;
+
+template <typename T, int W, int KB, bool BIAS, int... TB>
+constexpr std::array<TapsFn<T>, sizeof...(TB)> channel_taps_table(std::integer_sequence<int, TB...>) {
+  return {wgrad_channels<T, W, KB, TB + 1, BIAS>...};
+}
+
+template <typename T, int W, int KB>
+void wgrad_channel_block(const DirectRows<T>& r, int64_t a, const T* gy, T* acc, T* bias) {
+  constexpr int TB = max_group<T, W>() / KB;
+  static constexpr auto plain = channel_taps_table<T, W, KB, false>(std::make_integer_sequence<int, TB>{});
+  static constexpr auto with_bias = channel_taps_table<T, W, KB, true>(std::make_integer_sequence<int, TB>{});
+  for (int64_t t = 0; t < r.ntaps; t += TB) {
+    const int64_t n = std::min<int64_t>(TB, r.ntaps - t);
+    (bias && t == 0 ? with_bias : plain)[n - 1](r, a, 0, t, gy, acc, bias);
+  }
+}
+
+template <typename T, int W>
+void wgrad_channel_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
+  constexpr int KB = WGRAD_CHANNELS;
+  for (int64_t a = 0; a < r.outer; a += KB) {
+    switch (std::min<int64_t>(KB, r.outer - a)) {
+      case 1: wgrad_channel_block<T, W, 1>(r, a, gy, acc, bias); break;
+      case 2: wgrad_channel_block<T, W, 2>(r, a, gy, acc, bias); break;
+      default: wgrad_channel_block<T, W, KB>(r, a, gy, acc, bias); break;
+    }
+  }
+}
+
 // Per (table set, phase): the taps in passes of WGRAD_TAPS, the rest in one shorter pass; the first pass also
-// sums the bias gradient.
+// sums the bias gradient. NCHW rows of several channels at unit stride: channel blocks (wgrad_channels).
 template <typename T, int W, Gather G>
 void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
   constexpr int TB = WGRAD_TAPS;
   static constexpr auto plain = taps_table<T, W, G, false>(std::make_integer_sequence<int, TB>{});
   static constexpr auto with_bias = taps_table<T, W, G, true>(std::make_integer_sequence<int, TB>{});
   const DirectRows<T> r = rows;  // a local copy: the accumulator stores cannot alias it
+  if constexpr (G == Gather::Contiguous) {
+    if (r.one_weight_per_tap && r.outer > 1) return wgrad_channel_rows<T, W>(r, gy, acc, bias);
+  }
   for (int64_t a = 0; a < r.outer; ++a)
     for (int64_t phase = 0; phase < r.phases; ++phase)
       for (int64_t t = 0; t < r.ntaps; t += TB) {

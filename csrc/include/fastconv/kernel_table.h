@@ -45,8 +45,9 @@ struct DirectRows {
   int64_t phases;          // P: vector v of a row uses gather pattern and weights v % P
   const int32_t* idx;      // P x lanes: x column of each lane relative to vbase
   Gather gather;
-  bool one_weight_per_tap;  // NCHW rows (every lane of table a is output channel a; Contiguous, one phase): the
-                            // forward's weight tables hold one value per tap, not lanes copies of it
+  bool one_weight_per_tap;  // NCHW rows at unit stride (lane l of table a: output channel a, column l; Contiguous,
+                            // one phase): the forward's weight tables hold one value per tap, not lanes copies of
+                            // it, and both kernels may run several channels (table sets) at once
 };
 
 // Forward: out[row] = relu?(bias + sum_t gather(x + tap_off[t]) * w[t]) with, for row (a, b) and vector phase k,
