@@ -73,10 +73,11 @@ inline auto gather(const T* p, const Lanes<T, W>& lanes) {
 inline int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Upper bound on a group's vectors: their accumulators, the group's weight vectors and a gather temporary must
-// fit the register file (32 vector registers with AVX-512, 16 otherwise).
+// fit the register file (32 vector registers with AVX-512, 16 otherwise). 6 for AVX-512 doubles as well: every
+// group size is a function of its own, and double precision is not where the speed is wanted.
 template <typename T, int W>
 constexpr int max_group() {
-  return W * sizeof(T) >= 64 ? 12 : 6;
+  return W >= 16 ? 12 : 6;
 }
 
 // NB consecutive vectors of a segment (a run of rows of one weight table set, taken as one list of vectors, nvec
@@ -88,7 +89,9 @@ template <typename T, int W, Gather G, int PH, int NB>
 __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os,
                                          int64_t b0, int64_t v0, int64_t nvec, bool relu) {
   using V = typename RowVec<T, W>::V;
-  constexpr int NW = PH == 0 ? NB : PH;  // distinct weight tables in the group: vector i uses table i % NW
+  // Distinct weight tables in the group: vector i uses table i % NW (a group shorter than its phases loads no more
+  // tables than it has vectors).
+  constexpr int NW = PH == 0 || PH > NB ? NB : PH;
   const T* wp[NW];
   Lanes<T, W> lanes[NW];
   V bias[NW];
@@ -141,11 +144,12 @@ constexpr std::array<GroupFn<T>, sizeof...(NB)> group_table(std::integer_sequenc
   return {fwd_group<T, W, G, PH, NB + 1>...};
 }
 
-// A segment of `count` vectors in groups of equal size (at most max_group), the rest in one smaller group.
+// A segment of `count` vectors in groups of equal size (at most max_group; 4 where the phases are not known, whose
+// vectors share no weight loads: 4 chains still cover the FMA latency), the rest in one smaller group.
 template <typename T, int W, Gather G, int PH>
 void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os, int64_t count,
                  int64_t nvec, bool relu) {
-  constexpr int MAX = max_group<T, W>();
+  constexpr int MAX = PH == 0 ? 4 : max_group<T, W>();
   static constexpr auto groups = group_table<T, W, G, PH>(std::make_integer_sequence<int, MAX>{});
   const int64_t n = div_up(count, MAX);
   const int64_t size = div_up(count, n);
@@ -419,14 +423,20 @@ void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
       }
 }
 
+// The phases as a compile-time constant where they are small (NHWC rows of 16, 32 or 48 channels, or of 6 or 12;
+// NHWC depthwise rows of 32 or 48 channels), else any (each vector loads its own weights). Lane-by-lane gathers
+// (strided rows) always take the general code: their loads, not the weights', bound them, and fewer
+// combinations keep each ISA's kernel file quick to compile.
 template <typename T, int W, Gather G>
 void fwd_phases(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
-  switch (r.phases) {
-    case 1: return fwd_rows<T, W, G, 1>(r, wtab, btab, relu, out);
-    case 2: return fwd_rows<T, W, G, 2>(r, wtab, btab, relu, out);
-    case 3: return fwd_rows<T, W, G, 3>(r, wtab, btab, relu, out);
-    default: return fwd_rows<T, W, G, 0>(r, wtab, btab, relu, out);
+  if constexpr (G != Gather::Scalar) {
+    switch (r.phases) {
+      case 1: return fwd_rows<T, W, G, 1>(r, wtab, btab, relu, out);
+      case 2: return fwd_rows<T, W, G, 2>(r, wtab, btab, relu, out);
+      case 3: return fwd_rows<T, W, G, 3>(r, wtab, btab, relu, out);
+    }
   }
+  return fwd_rows<T, W, G, 0>(r, wtab, btab, relu, out);
 }
 
 template <typename T, int W>
