@@ -80,6 +80,29 @@ constexpr int max_group() {
   return W >= 16 ? 12 : 6;
 }
 
+// One output vector: relu where asked (NaN stays NaN, as in the reference), then all lanes or the first `left`.
+template <typename T, typename V>
+__attribute__((always_inline)) inline void store_output(T* op, V acc, int64_t left, bool relu) {
+  if (relu) acc = acc < V{} ? V{} : acc;
+  if (left >= int64_t(sizeof(V) / sizeof(T))) {
+    store_vec(op, acc);
+  } else {
+    store_first(op, acc, left);
+  }
+}
+
+// Calls group(b, v, n) for consecutive groups of `size` vectors of a segment of `count` (the last one shorter where
+// size does not divide count), (b, v): the group's first vector, vector v of row b, nvec vectors a row.
+template <class Group>
+__attribute__((always_inline)) inline void for_each_group(int64_t count, int64_t size, int64_t nvec, Group&& group) {
+  int64_t f = 0, b = 0, v = 0;
+  for (; f + size <= count; f += size) {
+    group(b, v, size);
+    for (v += size; v >= nvec; v -= nvec) ++b;
+  }
+  if (f < count) group(b, v, count - f);
+}
+
 // NB consecutive vectors of a segment (a run of rows of one weight table set, taken as one list of vectors, nvec
 // per row), from vector v0 of row b0, computed together so that each tap's weights are loaded once for the group,
 // not once per vector. Vector v of a row uses the weights and gather pattern of phase v % phases (a segment spans
@@ -124,14 +147,7 @@ __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, co
   b = b0, v = v0;
 #pragma GCC unroll 12
   for (int i = 0; i < NB; ++i) {
-    if (relu) acc[i] = acc[i] < V{} ? V{} : acc[i];  // NaN stays NaN, as in the reference
-    T* op = os + b * r.out_inner + v * W;
-    const int64_t left = r.len - v * W;
-    if (left >= W) {
-      store_vec(op, acc[i]);
-    } else {
-      store_first(op, acc[i], left);
-    }
+    store_output(os + b * r.out_inner + v * W, acc[i], r.len - v * W, relu);
     if (++v == nvec) v = 0, ++b;
   }
 }
@@ -151,21 +167,16 @@ void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, 
                  int64_t nvec, bool relu) {
   constexpr int MAX = PH == 0 ? 4 : max_group<T, W>();
   static constexpr auto groups = group_table<T, W, G, PH>(std::make_integer_sequence<int, MAX>{});
-  const int64_t n = div_up(count, MAX);
-  const int64_t size = div_up(count, n);
-  int64_t f = 0, b = 0, v = 0;  // group start: vector f of the segment, vector v of its row b
-  for (; f + size <= count; f += size) {
-    groups[size - 1](r, xs, wa, ba, os, b, v, nvec, relu);
-    for (v += size; v >= nvec; v -= nvec) ++b;
-  }
-  if (f < count) groups[count - f - 1](r, xs, wa, ba, os, b, v, nvec, relu);
+  for_each_group(count, div_up(count, div_up(count, MAX)), nvec, [&](int64_t b, int64_t v, int64_t n) {
+    groups[n - 1](r, xs, wa, ba, os, b, v, nvec, relu);
+  });
 }
 
 // KB table sets of one phase (NCHW rows: output channels a .. a + KB - 1, wa and ba at the first; one weight per
-// tap) over NB
-// consecutive vectors from vector v0 of row b0, all rows forming one segment: each x vector is loaded once for the
-// KB channels and each channel's tap weights once for the NB vectors. Where few output channels meet a long
-// reduction (a 6-channel input gradient of 400 taps), this halves the loads per FMA, most of them line-crossing.
+// tap) over NB consecutive vectors from vector v0 of row b0, all rows forming one segment: each x vector is loaded
+// once for the KB channels and each channel's tap weights once for the NB vectors. Where few output channels meet
+// a long reduction (a 6-channel input gradient of 400 taps), this halves the loads per FMA, most of them
+// line-crossing.
 template <typename T, int W, int KB, int NB>
 __attribute__((noinline)) void fwd_channels(const DirectRows<T>& r, const T* wa, const T* ba, T* oa, int64_t b0,
                                             int64_t v0, int64_t nvec, bool relu) {
@@ -200,14 +211,7 @@ __attribute__((noinline)) void fwd_channels(const DirectRows<T>& r, const T* wa,
     b = b0, v = v0;
 #pragma GCC unroll 12
     for (int i = 0; i < NB; ++i) {
-      if (relu) acc[k][i] = acc[k][i] < V{} ? V{} : acc[k][i];
-      T* op = oa + k * r.out_outer + b * r.out_inner + v * W;
-      const int64_t left = r.len - v * W;
-      if (left >= W) {
-        store_vec(op, acc[k][i]);
-      } else {
-        store_first(op, acc[k][i], left);
-      }
+      store_output(oa + k * r.out_outer + b * r.out_inner + v * W, acc[k][i], r.len - v * W, relu);
       if (++v == nvec) v = 0, ++b;
     }
   }
@@ -226,13 +230,10 @@ template <typename T, int W, int KB>
 void fwd_channel_block(const DirectRows<T>& r, const T* wa, const T* ba, T* oa, bool relu) {
   constexpr int NB = max_group<T, W>() / KB;
   static constexpr auto groups = channels_table<T, W, KB>(std::make_integer_sequence<int, NB>{});
-  const int64_t nvec = div_up(r.len, W), count = r.inner * nvec;
-  int64_t f = 0, b = 0, v = 0;
-  for (; f + NB <= count; f += NB) {
-    groups[NB - 1](r, wa, ba, oa, b, v, nvec, relu);
-    for (v += NB; v >= nvec; v -= nvec) ++b;
-  }
-  if (f < count) groups[count - f - 1](r, wa, ba, oa, b, v, nvec, relu);
+  const int64_t nvec = div_up(r.len, W);
+  for_each_group(r.inner * nvec, NB, nvec, [&](int64_t b, int64_t v, int64_t n) {
+    groups[n - 1](r, wa, ba, oa, b, v, nvec, relu);
+  });
 }
 
 template <typename T, int W, int... KB>
@@ -253,7 +254,8 @@ void fwd_channel_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool
   }
 }
 
-// Per table set a (NCHW: output channel a), its rows as one segment where the phases allow, else row by row.
+// NCHW rows at unit stride: channel blocks (fwd_channel_rows). Otherwise per table set a (strided NCHW rows:
+// output channel a), its rows as one segment where the phases allow, else row by row.
 template <typename T, int W, Gather G, int PH>
 void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
   if constexpr (G == Gather::Contiguous && PH == 1) {
@@ -392,16 +394,17 @@ void wgrad_channel_block(const DirectRows<T>& r, int64_t a, const T* gy, T* acc,
   }
 }
 
+template <typename T, int W, int... KB>
+constexpr std::array<void (*)(const DirectRows<T>&, int64_t, const T*, T*, T*), sizeof...(KB)> wgrad_blocks_table(
+    std::integer_sequence<int, KB...>) {
+  return {wgrad_channel_block<T, W, KB + 1>...};
+}
+
 template <typename T, int W>
 void wgrad_channel_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
   constexpr int KB = WGRAD_CHANNELS;
-  for (int64_t a = 0; a < r.outer; a += KB) {
-    switch (std::min<int64_t>(KB, r.outer - a)) {
-      case 1: wgrad_channel_block<T, W, 1>(r, a, gy, acc, bias); break;
-      case 2: wgrad_channel_block<T, W, 2>(r, a, gy, acc, bias); break;
-      default: wgrad_channel_block<T, W, KB>(r, a, gy, acc, bias); break;
-    }
-  }
+  static constexpr auto blocks = wgrad_blocks_table<T, W>(std::make_integer_sequence<int, KB>{});
+  for (int64_t a = 0; a < r.outer; a += KB) blocks[std::min<int64_t>(KB, r.outer - a) - 1](r, a, gy, acc, bias);
 }
 
 // Per (table set, phase): the taps in passes of WGRAD_TAPS, the rest in one shorter pass; the first pass also
