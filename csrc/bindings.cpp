@@ -59,10 +59,7 @@ void conv2d_bwd_binding(const py::array& gy, const py::array& x, const py::array
     const T *gyp = ptr<T>(gy), *xp = ptr<T>(x), *wp = ptr<T>(w);
     T *gxp = mut<T>(gx), *gwp = mut<T>(gw), *gbp = mut<T>(gb);
     py::gil_scoped_release release;
-    const auto alg = static_cast<Algorithm>(algorithm);
-    if (gxp) conv2d_bwd_data<T>(s, alg, threads, gyp, wp, gxp);
-    if (gwp) conv2d_bwd_weight<T>(s, alg, threads, gyp, xp, gwp, gbp);  // the bias too, in one pass where it can
-    else if (gbp) conv2d_bwd_bias<T>(s, threads, gyp, gbp);
+    conv2d_bwd<T>(s, static_cast<Algorithm>(algorithm), threads, gyp, xp, wp, gxp, gwp, gbp);
   });
 }
 

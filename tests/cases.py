@@ -83,4 +83,9 @@ CASES = [
     case("wgrad_channel_rows_g2", c=32, h=10, w=9, k=10, groups=2, padding=1),  # ... per group, Kg below MR
     case("direct_channel_blocks", c=8, h=9, w=21, k=8, padding=1),  # direct NCHW rows: 6 + 2 channels, 2 vectors a row
     case("direct_nhwc_by_channel", c=8, h=10, w=11, k=3, padding=1),  # NHWC, 3 channels x 72 taps: NCHW rows
+    # NHWC 1x1 layers of <= 2 vectors of outputs (dense layers) run skinny products under "gemm": one vector a
+    # row with 33 rows (blocks of 16 + 1), two with a partial second, two whole ones; columns split over threads
+    case("dense_1014x10", n=1, c=1014, h=33, w=1, k=10, r=1, s=1),
+    case("dense_70x17", n=3, c=70, h=7, w=1, k=17, r=1, s=1),
+    case("dense_40x32", n=1, c=40, h=19, w=2, k=32, r=1, s=1),
 ]

@@ -108,14 +108,20 @@ def test_conv2d_backward_matches_finite_differences(kw, layout, isa, rng):
     assert_grad(gb, loss, b)
 
 
+RELU_CASES = [CASES[3]] + [c for c in CASES if c.id.startswith("dense_")]  # and the skinny products' own epilogue
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "gemm"])
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_fused_relu_matches_reference_and_keeps_nan(layout, rng):
-    x, w, b = CASES[3].arrays(rng, np.float32, layout)
+@pytest.mark.parametrize("case", RELU_CASES, ids=lambda c: c.id)
+def test_fused_relu_matches_reference_and_keeps_nan(case, layout, algorithm, isa, rng):
+    x, w, b = case.arrays(rng, np.float32, layout)
     x.reshape(-1)[5] = np.nan
-    got = fastconv.conv2d(x, w, b, activation="relu", layout=layout)
-    want = reference.conv2d(x, w, b, activation="relu", layout=layout)
-    assert_close(got, want, CASES[3].reduction)
-    assert np.isnan(got).any() and (got[~np.isnan(got)] >= 0).all()
+    kw = dict(case.kwargs, layout=layout, algorithm=algorithm)
+    got = fastconv.conv2d(x, w, b, activation="relu", **kw)
+    want = reference.conv2d(x, w, b, activation="relu", **kw)
+    assert_close(got, want, case.reduction)
+    assert np.isnan(got).any() and (got[~np.isnan(got)] >= 0).all() and (got == 0).any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

@@ -65,6 +65,22 @@ void conv2d_space_to_depth_fwd(const ConvShape& s, int threads, const T* x, cons
 template <typename T>
 void conv2d_space_to_depth_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
 
+// Pointwise NHWC layers of few output channels (<= 2 vectors; a dense layer): the GEMM algorithm's passes as skinny
+// products, no packing (conv2d_skinny.cpp). f64: for double operands (their vectors hold half the values).
+bool skinny_applies(const ConvShape& s, bool f64);
+template <typename T>
+void conv2d_skinny_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
+// Any of gx, gw, gb (null: not wanted), in one parallel region.
+template <typename T>
+void conv2d_skinny_bwd(const ConvShape& s, int threads, const T* gy, const T* x, const T* w, T* gx, T* gw, T* gb);
+
+// Both backward passes of one call, gx, gw and gb each where not null: in one parallel region where the algorithm
+// computes them together (skinny layers), else conv2d_bwd_data, then conv2d_bwd_weight (with the bias) or
+// conv2d_bwd_bias.
+template <typename T>
+void conv2d_bwd(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, const T* w, T* gx, T* gw,
+                T* gb);
+
 // Winograd F(4x4, 3x3), forward only: conv2d_winograd.cpp.
 bool winograd_applies(const ConvShape& s);
 template <typename T>

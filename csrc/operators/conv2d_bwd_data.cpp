@@ -4,6 +4,7 @@
 // block of one image; NHWC: whole images), so the scatter needs no atomics and its order is fixed. The direct and
 // Winograd algorithms instead run the input gradient of a stride-1 dense convolution as a forward convolution of gy.
 #include <algorithm>
+#include <type_traits>
 #include <numeric>
 #include <vector>
 
@@ -214,6 +215,8 @@ void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy
     if (!as_forward) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);
   }
   if (chosen != Algorithm::Gemm) return bwd_data_as_forward(s, chosen, threads, gy, w, gx);
+  if (skinny_applies(s, std::is_same_v<T, double>))
+    return conv2d_skinny_bwd<T>(s, threads, gy, nullptr, w, gx, nullptr, nullptr);
   if (is_pointwise(s)) return bwd_data_pointwise(s, threads, gy, w, gx);
   if (s.nhwc) return bwd_data_nhwc(s, threads, gy, w, gx);
   bwd_data_nchw(s, threads, gy, w, gx);

@@ -70,6 +70,8 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
   const Algorithm chosen = choose_algorithm(s, alg, Pass::WeightGrad);
   const bool direct = chosen == Algorithm::Direct;
   if (direct && direct_rows_apply(s)) return conv2d_direct_bwd_weight(s, threads, gy, x, gw, gb);
+  if (chosen == Algorithm::Gemm && skinny_applies(s, std::is_same_v<T, double>))
+    return conv2d_skinny_bwd<T>(s, threads, gy, x, nullptr, nullptr, gw, gb);
   if (gb) conv2d_bwd_bias(s, bias_threads, gy, gb);
   if (chosen == Algorithm::SpaceToDepth) return conv2d_space_to_depth_bwd_weight(s, threads, gy, x, gw);
   if (direct) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);

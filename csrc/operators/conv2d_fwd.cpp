@@ -59,6 +59,7 @@ template <typename T>
 void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   if (s.N == 0) return;
   threads = threads_for(s.flops(), threads);
+  if (skinny_applies(s, std::is_same_v<T, double>)) return conv2d_skinny_fwd(s, threads, x, w, b, relu, y);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels();
   // GEMM columns: NHWC the output channels, NCHW the pixels.
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Kg : pixels);

@@ -78,6 +78,28 @@ struct WinogradKernel {
   void (*output)(const T* m, int64_t m_stride, int64_t channels, const T* bias, bool relu, const int64_t* off, T* y);
 };
 
+// The skinny products of pointwise NHWC layers whose output rows are at most two vectors wide (a dense layer of
+// few units, a classifier's logits; kernels/skinny_rows.h): out[r, 0:width] = bias + sum_j a(r, j) * m_j[0:width]
+// for r < rows, a(r, j) = a[r * ar + j * aj], m_j = m + j * ldm for j < j_safe, else m_tail + (j - j_safe) * ldm
+// (m's rows are read as whole vectors; rows whose vectors would leave the caller's array come from a padded copy).
+// bias (null: 0) is read as whole vectors too. Output rows are written exactly `width` values wide (rows ldo apart).
+template <typename T>
+struct SkinnyProduct {
+  int64_t rows, J, j_safe;
+  const T* a;
+  int64_t ar, aj;
+  const T* m;
+  const T* m_tail;
+  int64_t ldm;
+  const T* bias;
+  bool relu;
+  T* out;
+  int64_t ldo, width;
+};
+
+template <typename T>
+using SkinnyKernel = void (*)(const SkinnyProduct<T>& p);
+
 // Runs `steps` steps of independent FMA chains; each step is f32_peak_flops_per_step flops. Returns a checksum.
 using FmaPeakProbe = float (*)(int64_t steps);
 
@@ -89,6 +111,8 @@ struct KernelTable {
   GemmKernel<double> f64_gemm_narrow;
   DirectKernel<float> f32_direct;
   DirectKernel<double> f64_direct;
+  SkinnyKernel<float> f32_skinny;  // width <= 2 * the direct kernels' lanes
+  SkinnyKernel<double> f64_skinny;
   WinogradKernel<float> f32_winograd;
   WinogradKernel<double> f64_winograd;
   FmaPeakProbe f32_fma_peak;
@@ -101,6 +125,8 @@ struct KernelTable {
   const GemmKernel<T>& gemm_narrow() const { return of<T>(f32_gemm_narrow, f64_gemm_narrow); }
   template <typename T>
   const DirectKernel<T>& direct() const { return of<T>(f32_direct, f64_direct); }
+  template <typename T>
+  SkinnyKernel<T> skinny() const { return of<T>(f32_skinny, f64_skinny); }
   template <typename T>
   const WinogradKernel<T>& winograd() const { return of<T>(f32_winograd, f64_winograd); }
   // The kernel for a GEMM with `columns` columns: the narrow tile where it covers them, else the wide one.

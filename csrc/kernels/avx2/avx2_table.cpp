@@ -7,6 +7,8 @@ float f32_fma_peak_avx2(int64_t steps);
 void f32_gemm_12x8_avx2(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate);
 void f64_gemm_12x4_avx2(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate);
 DirectKernel<float> f32_direct_avx2();
+SkinnyKernel<float> f32_skinny_avx2();
+SkinnyKernel<double> f64_skinny_avx2();
 WinogradKernel<float> f32_winograd_avx2();
 WinogradKernel<double> f64_winograd_avx2();
 DirectKernel<double> f64_direct_avx2();
@@ -27,6 +29,8 @@ KernelTable avx2_table() {
   t.f64_gemm_narrow = {f64_gemm_12x4_avx2, 12, 4, KC, MC, NC};
   t.f32_direct = f32_direct_avx2();
   t.f64_direct = f64_direct_avx2();
+  t.f32_skinny = f32_skinny_avx2();
+  t.f64_skinny = f64_skinny_avx2();
   t.f32_winograd = f32_winograd_avx2();
   t.f64_winograd = f64_winograd_avx2();
   t.f32_fma_peak = f32_fma_peak_avx2;

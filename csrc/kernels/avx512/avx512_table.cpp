@@ -7,6 +7,8 @@ float f32_fma_peak_avx512(int64_t steps);
 void f32_gemm_16x16_avx512(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate);
 void f64_gemm_16x8_avx512(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate);
 DirectKernel<float> f32_direct_avx512();
+SkinnyKernel<float> f32_skinny_avx512();
+SkinnyKernel<double> f64_skinny_avx512();
 WinogradKernel<float> f32_winograd_avx512();
 WinogradKernel<double> f64_winograd_avx512();
 DirectKernel<double> f64_direct_avx512();
@@ -27,6 +29,8 @@ KernelTable avx512_table() {
   t.f64_gemm_narrow = {f64_gemm_16x8_avx512, 16, 8, KC, MC, NC};
   t.f32_direct = f32_direct_avx512();
   t.f64_direct = f64_direct_avx512();
+  t.f32_skinny = f32_skinny_avx512();
+  t.f64_skinny = f64_skinny_avx512();
   t.f32_winograd = f32_winograd_avx512();
   t.f64_winograd = f64_winograd_avx512();
   t.f32_fma_peak = f32_fma_peak_avx512;

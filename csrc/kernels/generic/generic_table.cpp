@@ -7,6 +7,8 @@ float f32_fma_peak_generic(int64_t steps);
 void f32_gemm_8x4_generic(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate);
 void f64_gemm_8x2_generic(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate);
 DirectKernel<float> f32_direct_generic();
+SkinnyKernel<float> f32_skinny_generic();
+SkinnyKernel<double> f64_skinny_generic();
 WinogradKernel<float> f32_winograd_generic();
 WinogradKernel<double> f64_winograd_generic();
 DirectKernel<double> f64_direct_generic();
@@ -27,6 +29,8 @@ KernelTable generic_table() {
   t.f64_gemm_narrow = {f64_gemm_8x2_generic, 8, 2, KC, MC, NC};
   t.f32_direct = f32_direct_generic();
   t.f64_direct = f64_direct_generic();
+  t.f32_skinny = f32_skinny_generic();
+  t.f64_skinny = f64_skinny_generic();
   t.f32_winograd = f32_winograd_generic();
   t.f64_winograd = f64_winograd_generic();
   t.f32_fma_peak = f32_fma_peak_generic;
