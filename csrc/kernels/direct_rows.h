@@ -107,10 +107,12 @@ __attribute__((always_inline)) inline void for_each_group(int64_t count, int64_t
 // per row), from vector v0 of row b0, computed together so that each tap's weights are loaded once for the group,
 // not once per vector. Vector v of a row uses the weights and gather pattern of phase v % phases (a segment spans
 // several rows only where nvec is a multiple of the phases). PH: the phases, known at compile time (1 to 3), or
-// 0: any, each vector then loads its own weights.
-template <typename T, int W, Gather G, int PH, int NB>
+// 0: any, each vector then loads its own weights. `repeat` > 1: the same group in that many consecutive rows (a
+// group of one whole row, row after row), its weights, patterns and offsets set up once: a 2x2 layer has only 4
+// taps to spread that setup over.
+template <typename T, int W, Gather G, int PH, int NB, bool REPEAT>
 __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os,
-                                         int64_t b0, int64_t v0, int64_t nvec, bool relu) {
+                                         int64_t b0, int64_t v0, int64_t nvec, bool relu, int64_t repeat) {
   using V = typename RowVec<T, W>::V;
   // Distinct weight tables in the group: vector i uses table i % NW (a group shorter than its phases loads no more
   // tables than it has vectors).
@@ -133,43 +135,53 @@ __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, co
     xp[i] = xs + b * r.x_step + r.vbase[v];
     if (++v == nvec) v = 0, ++b;
   }
-  V acc[NB];
+  const int64_t reps = REPEAT ? repeat : 1;  // a loop the compiler drops: it cost 10% where rows are long
+  for (int64_t rep = 0, row = 0; rep < reps; ++rep, row += r.x_step, os += r.out_inner) {
+    V acc[NB];
 #pragma GCC unroll 12
-  for (int i = 0; i < NB; ++i) acc[i] = bias[i % NW];
-  for (int64_t t = 0; t < r.ntaps; ++t) {
-    const int64_t off = r.tap_off[t];
-    V w[NW];
+    for (int i = 0; i < NB; ++i) acc[i] = bias[i % NW];
+    for (int64_t t = 0; t < r.ntaps; ++t) {
+      const int64_t off = r.tap_off[t] + row;
+      V w[NW];
 #pragma GCC unroll 12
-    for (int j = 0; j < NW; ++j) w[j] = load_vec<V>(wp[j] + t * W);
+      for (int j = 0; j < NW; ++j) w[j] = load_vec<V>(wp[j] + t * W);
 #pragma GCC unroll 12
-    for (int i = 0; i < NB; ++i) acc[i] += gather<T, W, G>(xp[i] + off, lanes[i % NW]) * w[i % NW];
-  }
-  b = b0, v = v0;
+      for (int i = 0; i < NB; ++i) acc[i] += gather<T, W, G>(xp[i] + off, lanes[i % NW]) * w[i % NW];
+    }
+    b = b0, v = v0;
 #pragma GCC unroll 12
-  for (int i = 0; i < NB; ++i) {
-    store_output(os + b * r.out_inner + v * W, acc[i], r.len - v * W, relu);
-    if (++v == nvec) v = 0, ++b;
+    for (int i = 0; i < NB; ++i) {
+      store_output(os + b * r.out_inner + v * W, acc[i], r.len - v * W, relu);
+      if (++v == nvec) v = 0, ++b;
+    }
   }
 }
 
 template <typename T>
-using GroupFn = void (*)(const DirectRows<T>&, const T*, const T*, const T*, T*, int64_t, int64_t, int64_t, bool);
+using GroupFn = void (*)(const DirectRows<T>&, const T*, const T*, const T*, T*, int64_t, int64_t, int64_t, bool,
+                         int64_t);
 
-template <typename T, int W, Gather G, int PH, int... NB>
+template <typename T, int W, Gather G, int PH, bool REPEAT, int... NB>
 constexpr std::array<GroupFn<T>, sizeof...(NB)> group_table(std::integer_sequence<int, NB...>) {
-  return {fwd_group<T, W, G, PH, NB + 1>...};
+  return {fwd_group<T, W, G, PH, NB + 1, REPEAT>...};
 }
 
 // A segment of `count` vectors in groups of equal size (at most max_group; 4 where the phases are not known, whose
-// vectors share no weight loads: 4 chains still cover the FMA latency), the rest in one smaller group.
+// vectors share no weight loads: 4 chains still cover the FMA latency), the rest in one smaller group; `repeat`
+// times, in consecutive rows (a segment of one row: one group, set up once for all of them).
 template <typename T, int W, Gather G, int PH>
 void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os, int64_t count,
-                 int64_t nvec, bool relu) {
+                 int64_t nvec, bool relu, int64_t repeat = 1) {
   constexpr int MAX = PH == 0 ? 4 : max_group<T, W>();
-  static constexpr auto groups = group_table<T, W, G, PH>(std::make_integer_sequence<int, MAX>{});
-  for_each_group(count, div_up(count, div_up(count, MAX)), nvec, [&](int64_t b, int64_t v, int64_t n) {
-    groups[n - 1](r, xs, wa, ba, os, b, v, nvec, relu);
-  });
+  static constexpr auto groups = group_table<T, W, G, PH, false>(std::make_integer_sequence<int, MAX>{});
+  if constexpr (PH == 2 || PH == 3) {  // rows of a vector count the phases do not divide: taken one at a time
+    static constexpr auto row_groups = group_table<T, W, G, PH, true>(std::make_integer_sequence<int, MAX>{});
+    if (count == nvec && nvec <= MAX) return row_groups[nvec - 1](r, xs, wa, ba, os, 0, 0, nvec, relu, repeat);
+  }
+  for (int64_t rep = 0; rep < repeat; ++rep, xs += r.x_step, os += r.out_inner)
+    for_each_group(count, div_up(count, div_up(count, MAX)), nvec, [&](int64_t b, int64_t v, int64_t n) {
+      groups[n - 1](r, xs, wa, ba, os, b, v, nvec, relu, 1);
+    });
 }
 
 // KB table sets of one phase (NCHW rows: output channels a .. a + KB - 1, wa and ba at the first; one weight per
@@ -270,8 +282,7 @@ void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T
       fwd_segment<T, W, G, PH>(r, r.x, wa, ba, oa, r.inner * nvec, nvec, relu);
       continue;
     }
-    for (int64_t b = 0; b < r.inner; ++b)
-      fwd_segment<T, W, G, PH>(r, r.x + b * r.x_step, wa, ba, oa + b * r.out_inner, nvec, nvec, relu);
+    fwd_segment<T, W, G, PH>(r, r.x, wa, ba, oa, nvec, nvec, relu, r.inner);  // row by row
   }
 }
 

@@ -17,8 +17,11 @@ namespace {
 //   only (160 taps; NHWC rows 32 channels, unit-stride NCHW rows 16, which share each x vector across 3 channels:
 //   lenet 1 -> 6 5x5 1.3x, a 6 -> 16 5x5 on 28x28 2x the GEMM; strided NCHW rows 8);
 // - 1x1 layers, whose GEMM reads x in place (no patch to gather): the same bounds as the weight gradient, NCHW
-//   rows 8 channels (a dense layer, 1014 -> 10 as a 1x1 convolution of one-pixel rows: the GEMM 15 us, direct 106).
+//   rows 8 channels (a dense layer, 1014 -> 10 as a 1x1 convolution of one-pixel rows: the GEMM 15 us, direct 106);
+//   NHWC 1x1 layers of <= 2 vectors of outputs run the GEMM's skinny products: 2-10x direct in every pass (32
+//   rows 120 -> 32: 4.8 vs 22.8 us forward; 784 rows 64 -> 16: 12 vs 105 us).
 bool direct_is_faster(const ConvShape& s, Pass pass) {
+  if (skinny_applies(s, false)) return false;
   const ConvShape f = pass == Pass::InputGrad ? input_grad_as_forward(s) : s;
   const bool nhwc_rows = direct_rows_nhwc(f, pass == Pass::WeightGrad);
   const bool strided = s.stride_h != 1 || s.stride_w != 1, pointwise = s.R == 1 && s.S == 1;
