@@ -291,14 +291,13 @@ void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T
 constexpr int WGRAD_TAPS = 8;
 
 // TB taps from t of weight table (a, phase): sums gather * gy over the phase's vectors of every row b; with BIAS
-// also the gy vectors themselves into bias (the bias gradient: a tap whose input is 1), in the same pass. Every
-// row of gy holds whole vectors, zero past len (DirectWgradKernel), so no vector needs a partial load.
+// also the gy vectors themselves into bias (the bias gradient: a tap whose input is 1), in the same pass. A row's
+// last vector loads only its len values (the lanes past them read zeros).
 template <typename T, int W, Gather G, int TB, bool BIAS>
 __attribute__((noinline)) void wgrad_taps(const DirectRows<T>& r, int64_t a, int64_t phase, int64_t t, const T* gy,
                                           T* acc, T* bias) {
   using V = typename RowVec<T, W>::V;
   const Lanes<T, W> lanes(r.idx + phase * W);
-  const int64_t nvec = div_up(r.len, W);
   int64_t off[TB];
   V sum[TB], gsum{};
 #pragma GCC unroll 8
@@ -306,16 +305,27 @@ __attribute__((noinline)) void wgrad_taps(const DirectRows<T>& r, int64_t a, int
     off[b] = r.tap_off[t + b];
     sum[b] = V{};
   }
+  // The rows' whole vectors, then their partial last ones where this phase has them (a second loop: a test per
+  // vector, or per row, cost rows of whole vectors 6-10%).
+  const int64_t whole = r.len / W, rest = r.len % W;
+  const bool has_rest = rest && whole % r.phases == phase;
   for (int64_t row = 0; row < r.inner; ++row) {
     const T* x = r.x + row * r.x_step;
     const T* g = gy + a * r.out_outer + row * r.out_inner;
-    for (int64_t v = phase; v < nvec; v += r.phases) {
+    for (int64_t v = phase; v < whole; v += r.phases) {
       const V gv = load_vec<V>(g + v * W);
       if (BIAS) gsum += gv;
       const T* xv = x + r.vbase[v];
 #pragma GCC unroll 8
       for (int b = 0; b < TB; ++b) sum[b] += gather<T, W, G>(xv + off[b], lanes) * gv;
     }
+  }
+  for (int64_t row = 0; has_rest && row < r.inner; ++row) {
+    const V gv = load_first<V>(gy + a * r.out_outer + row * r.out_inner + whole * W, rest);
+    if (BIAS) gsum += gv;
+    const T* xv = r.x + row * r.x_step + r.vbase[whole];
+#pragma GCC unroll 8
+    for (int b = 0; b < TB; ++b) sum[b] += gather<T, W, G>(xv + off[b], lanes) * gv;
   }
 #pragma GCC unroll 8
   for (int b = 0; b < TB; ++b) {
@@ -343,7 +353,7 @@ template <typename T, int W, int KB, int TB, bool BIAS>
 __attribute__((noinline)) void wgrad_channels(const DirectRows<T>& r, int64_t a, int64_t /*phase: one*/, int64_t t,
                                               const T* gy, T* acc, T* bias) {
   using V = typename RowVec<T, W>::V;
-  const int64_t nvec = div_up(r.len, W);
+  const int64_t whole = r.len / W, rest = r.len % W;
   int64_t off[TB];
   V sum[KB][TB], gsum[KB];
 #pragma GCC unroll 12
@@ -357,19 +367,21 @@ __attribute__((noinline)) void wgrad_channels(const DirectRows<T>& r, int64_t a,
   for (int64_t row = 0; row < r.inner; ++row) {
     const T* x = r.x + row * r.x_step;
     const T* g = gy + a * r.out_outer + row * r.out_inner;
-    for (int64_t v = 0; v < nvec; ++v) {
+    auto add = [&](int64_t v, auto load) __attribute__((always_inline)) {
       const T* xv = x + r.vbase[v];
       V xs[TB];
 #pragma GCC unroll 12
       for (int b = 0; b < TB; ++b) xs[b] = load_vec<V>(xv + off[b]);
 #pragma GCC unroll 12
       for (int k = 0; k < KB; ++k) {
-        const V gv = load_vec<V>(g + k * r.out_outer + v * W);
+        const V gv = load(g + k * r.out_outer + v * W);
         if (BIAS) gsum[k] += gv;
 #pragma GCC unroll 12
         for (int b = 0; b < TB; ++b) sum[k][b] += xs[b] * gv;
       }
-    }
+    };
+    for (int64_t v = 0; v < whole; ++v) add(v, [](const T* p) { return load_vec<V>(p); });
+    if (rest) add(whole, [rest](const T* p) { return load_first<V>(p, rest); });  // the row's partial last vector
   }
 #pragma GCC unroll 12
   for (int k = 0; k < KB; ++k) {

@@ -63,5 +63,40 @@ inline void store_first(T* p, V v, int64_t n) {
   store_first_lanes(p, v, n);
 }
 
+// The first n (< lanes) values at p, the other lanes zero, reading nothing past p + n (a row may end its buffer):
+// one masked load where the ISA has them for V, else through a zeroed copy (out of line, as store_first_lanes).
+template <typename V, typename T>
+__attribute__((noinline)) V load_first_lanes(const T* p, int64_t n) {
+  T lanes[sizeof(V) / sizeof(T)] = {};
+  std::memcpy(lanes, p, n * sizeof(T));
+  return load_vec<V>(lanes);
+}
+
+template <typename V, typename T>
+inline V load_first(const T* p, int64_t n) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64) {
+    const __mmask16 mask = __mmask16((1u << n) - 1);
+    if constexpr (sizeof(T) == 4) {
+      return V(_mm512_maskz_loadu_ps(mask, p));
+    } else {
+      return V(_mm512_maskz_loadu_pd(__mmask8(mask), p));
+    }
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (sizeof(V) == 32) {
+    if constexpr (sizeof(T) == 4) {
+      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      return V(_mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), lane)));
+    } else {
+      const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+      return V(_mm256_maskload_pd(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), pairs)));
+    }
+  }
+#endif
+  return load_first_lanes<V>(p, n);
+}
+
 }  // namespace
 }  // namespace fastconv

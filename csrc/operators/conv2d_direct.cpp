@@ -284,24 +284,6 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
   });
 }
 
-// gy rows as the weight-gradient kernel reads them: whole vectors, zero past the row's length. Rows of a multiple
-// of the lanes are read in place; others are copied into `padded` (one pass over the band's gy, where the kernel
-// passes over it once per 8 taps) and `rows` is pointed at the copy.
-template <typename T>
-const T* whole_vectors(DirectRows<T>& rows, int lanes, const T* gy, std::vector<T>& padded) {
-  if (rows.len % lanes == 0) return gy;
-  const int64_t pitch = ceil_div(rows.len, int64_t(lanes)) * lanes;
-  padded.resize(rows.outer * rows.inner * pitch);
-  for (int64_t a = 0; a < rows.outer; ++a)
-    for (int64_t b = 0; b < rows.inner; ++b) {
-      T* dst = padded.data() + (a * rows.inner + b) * pitch;
-      std::copy_n(gy + a * rows.out_outer + b * rows.out_inner, rows.len, dst);
-      std::fill(dst + rows.len, dst + pitch, T(0));
-    }
-  rows.out_outer = rows.inner * pitch, rows.out_inner = pitch;
-  return padded.data();
-}
-
 template <typename T>
 void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw, T* gb) {
   const DirectKernel<T>& kr = active_kernels().direct<T>();
@@ -311,7 +293,7 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
   const RowPlan plan(t, W);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan), table = ntaps * W;
   std::vector<T> acc(threads * tables * table, T(0)), bias(gb ? threads * tables * W : 0, T(0));
-  std::vector<std::vector<T>> padded(threads), bands(threads);
+  std::vector<std::vector<T>> bands(threads);
   for_each_band(t, plan, threads, W, pb.user_nhwc, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
                                                           const T* scratch) {
     const int64_t first = thread * tables + pb.first_table(plan, n);
@@ -329,7 +311,6 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
       }
       g = band.data();
     }
-    g = whole_vectors(rows, W, g, padded[thread]);
     kr.wgrad(rows, g, acc.data() + first * table, gb ? bias.data() + first * W : nullptr);
   });
   // Fold lanes (each lane holds one output channel's share) and threads into the user's layout.

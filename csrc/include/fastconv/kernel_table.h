@@ -56,9 +56,8 @@ struct DirectRows {
 template <typename T>
 using DirectFwdKernel = void (*)(const DirectRows<T>& rows, const T* wtab, const T* btab, bool relu, T* out);
 // Weight gradient: acc[(a * P + k) * ntaps + t] (lanes values) += sum over the rows' vectors of phase k of
-// gather(x + tap_off[t]) * gy; gy rows hold ceil(len / lanes) whole vectors each, zero past len (no partial
-// loads in the kernel). With bias not null, also bias[(a * P + k)] (lanes values) += sum of those gy vectors (the
-// bias gradient, in the same pass over gy).
+// gather(x + tap_off[t]) * gy, gy rows of len values (a row's last vector is loaded partially). With bias not
+// null, also bias[(a * P + k)] (lanes values) += sum of those gy vectors (the bias gradient, in the same pass).
 template <typename T>
 using DirectWgradKernel = void (*)(const DirectRows<T>& rows, const T* gy, T* acc, T* bias);
 
