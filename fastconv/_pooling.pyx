@@ -544,6 +544,51 @@ def softmax_xent_fwd(const real[:, ::1] logits,   # IN  (N, K)
     return total
 
 
+def softmax_xent_step(const real[:, ::1] logits,   # IN  (N, K)
+                      const int64_t[::1] labels,   # IN  (N,), each in [0, K)
+                      double scale,                # IN  dL/d(loss_i), e.g. 1/N for the mean
+                      real[:, ::1] grad,           # OUT (N, K): d(scale * sum loss_i)/dlogits
+                      double[::1] losses,          # OUT (N,): -log softmax(logits)[label]
+                      int threads):
+    """softmax_xent_fwd and softmax_xent_bwd in one pass, for a training step: grad = scale * (softmax(z) -
+    onehot(label)), without keeping the probabilities. Returns (sum of the losses, added in row order; rows whose
+    largest probability (the first of equal ones, as numpy.argmax) sits at their label), or None if a label lies
+    outside [0, K)."""
+    cdef int64_t i, k, best, N = logits.shape[0], K = logits.shape[1], bad = 0, hits = 0
+    cdef double m, s, e, total = 0
+    cdef real p, top
+    cdef int t = threads_for(N * K, threads)
+    for i in prange(N, nogil=True, num_threads=t, schedule="static"):
+        m = logits[i, 0]
+        for k in range(1, K):
+            if logits[i, k] > m or isnan(logits[i, k]):
+                m = logits[i, k]
+        s = 0
+        for k in range(K):
+            e = exp(logits[i, k] - m)
+            grad[i, k] = <real> e  # exp(z - m) until s is known
+            s = s + e
+        best = 0
+        top = <real> (grad[i, 0] / s)
+        for k in range(K):
+            p = <real> (grad[i, k] / s)  # the probability softmax_xent_fwd stores
+            if p > top:  # a NaN logit makes every probability NaN: argmax 0, as numpy's
+                top = p
+                best = k
+            grad[i, k] = <real> (scale * (p - (1.0 if k == labels[i] else 0.0)))
+        if <uint64_t> labels[i] < <uint64_t> K:
+            losses[i] = log(s) - (logits[i, labels[i]] - m)
+            hits += best == labels[i]
+        else:
+            losses[i] = 0
+            bad += 1
+    if bad:
+        return None
+    for i in range(N):
+        total += losses[i]
+    return total, hits
+
+
 def softmax_xent_bwd(const real[:, ::1] probs,    # IN  (N, K) from softmax_xent_fwd
                      const int64_t[::1] labels,   # IN  (N,)
                      double scale,                # IN  dL/d(loss_i), e.g. 1/N for the mean

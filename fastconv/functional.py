@@ -221,6 +221,23 @@ def softmax_cross_entropy(logits, labels):
     return total / logits.shape[0], probs
 
 
+def softmax_cross_entropy_step(logits, labels):
+    """softmax_cross_entropy and its backward in one pass, for a training step: (mean loss, gradient of the mean
+    loss with respect to the logits, number of rows whose largest probability is at their label (the first of
+    equal ones, as numpy.argmax of the probabilities)). The probabilities themselves are not kept."""
+    fn = "softmax_cross_entropy_step"
+    logits = _args.logits2d(fn, logits)
+    labels = _args.class_labels(fn, labels, *logits.shape, check_range=False)
+    grad = np.empty_like(logits)
+    if not logits.shape[0]:
+        return 0.0, grad, 0
+    result = _pooling.softmax_xent_step(logits, labels, 1.0 / logits.shape[0], grad, np.empty(logits.shape[0]),
+                                        get_num_threads())
+    if result is None:  # a label outside [0, K): the kernel skipped its row
+        _args.labels_in_range(fn, labels, logits.shape[1])
+    return result[0] / logits.shape[0], grad, result[1]
+
+
 def softmax_cross_entropy_backward(probs, labels):
     """Gradient of the mean loss of softmax_cross_entropy with respect to the logits: (probs - onehot) / N."""
     fn = "softmax_cross_entropy_backward"

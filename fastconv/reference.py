@@ -190,6 +190,14 @@ def softmax_cross_entropy(logits, labels):
     return (float(losses.mean()) if losses.size else 0.0), probs
 
 
+def softmax_cross_entropy_step(logits, labels):
+    """NumPy twin of fastconv.functional.softmax_cross_entropy_step."""
+    loss, probs = softmax_cross_entropy(logits, labels)
+    labels = _args.class_labels("softmax_cross_entropy_step", labels, *probs.shape)
+    hits = int(np.count_nonzero(probs.argmax(axis=1) == labels)) if probs.size else 0
+    return loss, softmax_cross_entropy_backward(probs, labels), hits
+
+
 def softmax_cross_entropy_backward(probs, labels):
     """NumPy twin of fastconv.functional.softmax_cross_entropy_backward."""
     n, k = probs.shape

@@ -49,6 +49,31 @@ def test_softmax_cross_entropy_matches_reference(n, k, dtype, rng):
                  R.softmax_cross_entropy_backward(probs, labels), k)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("n,k", [(0, 10), (1, 1), (32, 10), (5000, 10)])
+def test_softmax_cross_entropy_step_is_forward_backward_and_hits(n, k, dtype, rng):
+    logits = (rng.standard_normal((n, k)) * 5).astype(dtype)
+    labels = rng.integers(0, k, n)
+    if n >= 32:  # a tie (argmax takes the first), a NaN row (all NaN: argmax 0), a row right at its label
+        labels[3:6] = 0, 0, 7
+        logits[3, :] = 1.0
+        logits[4, 2] = np.nan
+        logits[5, 7] = 100
+    for backend in (F, R):
+        loss, grad, hits = backend.softmax_cross_entropy_step(logits, labels)
+        want_loss, probs = R.softmax_cross_entropy(logits, labels)
+        assert np.isclose(loss, want_loss, rtol=1e-12 if dtype == np.float64 else 1e-6, equal_nan=True)
+        assert grad.dtype == dtype
+        assert_close(grad, R.softmax_cross_entropy_backward(probs, labels), k)
+        assert hits == np.count_nonzero(probs.argmax(axis=1) == labels)
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 10]), np.array([-1, 0])])
+def test_softmax_cross_entropy_step_rejects_labels_out_of_range(labels):
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 10\)"):
+        F.softmax_cross_entropy_step(np.zeros((2, 10), np.float32), labels)
+
+
 def test_softmax_cross_entropy_is_stable_for_huge_logits():
     logits = np.array([[1e4, 0, -1e4], [-1e30, 1e30, 0]], np.float32)
     loss, probs = F.softmax_cross_entropy(logits, np.array([1, 1]))

@@ -7,7 +7,8 @@ _EPS = 1e-7  # Keras's clip for probabilities fed to a cross-entropy
 
 class Loss:
     name = "loss"
-    fuses_softmax = False  # has fused(logits, y_true, backend) for a final softmax
+    fuses_softmax = False  # has fused(logits, y_true, backend) for a final softmax: (loss, probabilities or None,
+    # gradient, right predictions or None)
     from_logits = False
 
     def __call__(self, y_true, y_pred):
@@ -41,10 +42,9 @@ class SparseCategoricalCrossentropy(Loss):
         return float(-np.log(p).mean()), grad
 
     def fused(self, logits, y_true, backend):
-        """(mean loss, softmax(logits), d loss / d logits) through the backend's fused kernel."""
-        labels = self.labels(y_true)
-        loss, probs = backend.softmax_cross_entropy(logits, labels)
-        return loss, probs, backend.softmax_cross_entropy_backward(probs, labels)
+        """(mean loss, None, d loss / d logits, rows predicted right) through the backend's fused kernel."""
+        loss, grad, hits = backend.softmax_cross_entropy_step(logits, self.labels(y_true))
+        return loss, None, grad, hits
 
 
 class CategoricalCrossentropy(Loss):
@@ -71,7 +71,7 @@ class CategoricalCrossentropy(Loss):
         loss = float(-(y * (z - log_sum)).sum() / n)
         # differentiates -sum_k y_k (z_k - logsumexp(z)): softmax(z) * sum(y) - y
         grad = ((probs * y.sum(axis=1, keepdims=True) - y) / n).astype(logits.dtype)
-        return loss, probs.astype(logits.dtype), grad
+        return loss, probs.astype(logits.dtype), grad, None  # the model counts the right predictions from probs
 
 
 class MeanSquaredError(Loss):

@@ -191,8 +191,9 @@ class Sequential:
         return last.forward(x, training)
 
     def _compute_gradients(self, x, y):
-        """Forward and backward on one batch: sets every layer's grads; returns (mean loss, predictions)."""
-        loss, pred, grad = self._loss_and_grad(self._forward(x, True, logits=True), y)
+        """Forward and backward on one batch: sets every layer's grads; returns (mean loss, predictions or None,
+        right predictions or None)."""
+        loss, pred, grad, hits = self._loss_and_grad(self._forward(x, True, logits=True), y)
         skip_last = self._strips_softmax() and isinstance(self._layers[-1], Activation)
         layers = self._layers[:-1] if skip_last else self._layers
         relu_done = False  # the gradient already went through the ReLU ending the next layer down
@@ -208,7 +209,7 @@ class Sequential:
                 relu_done = True
             else:
                 grad = layer.backward(grad)
-        return loss, pred
+        return loss, pred, hits
 
     @staticmethod
     def _ends_in_relu(layer):
@@ -218,11 +219,12 @@ class Sequential:
         return isinstance(layer, _Weighted) and layer.ends_in_relu()
 
     def _loss_and_grad(self, out, y):
-        """(mean loss, predictions, d loss / d out)."""
+        """(mean loss, predictions or None, d loss / d out, right predictions or None): a fused sparse
+        cross-entropy counts the right predictions itself and keeps no probabilities."""
         if self._fuses_loss():
             return self.loss.fused(out, y, self._backend)
         loss, grad = self.loss.value_and_grad(y, out)
-        return loss, out, grad
+        return loss, out, grad, None
 
     def _correct(self, pred, y):
         """Number of correct predictions in the batch, by the target's form."""
@@ -243,9 +245,9 @@ class Sequential:
 
     def train_on_batch(self, x, y):
         """One optimizer step on (x, y); returns (mean loss, number correct)."""
-        loss, pred = self._compute_gradients(x, y)
+        loss, pred, hits = self._compute_gradients(x, y)
         self.optimizer.apply(*self._params_and_grads())
-        return loss, self._correct(pred, y)
+        return loss, self._correct(pred, y) if hits is None else hits
 
     # Keras's user-facing loop.
     def _check_compiled(self, fn):
@@ -373,9 +375,9 @@ class Sequential:
             xb, yb = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
             if not len(xb):
                 break
-            loss, pred, _ = self._loss_and_grad(self._forward(xb, False, logits=True), yb)
+            loss, pred, _, hits = self._loss_and_grad(self._forward(xb, False, logits=True), yb)
             total_loss += loss * len(xb)
-            correct += self._correct(pred, yb)
+            correct += self._correct(pred, yb) if hits is None else hits
         n = max(len(x), 1)
         results = {"loss": total_loss / n}
         if self.metrics:
