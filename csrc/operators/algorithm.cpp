@@ -15,7 +15,9 @@ namespace {
 //   scatter costs more than the whole direct pass (64 <- 8 channels 3x3 NCHW: 0.30 vs 1.98 ms);
 // - the weight gradient, and strided layers (whose rows gather x lane by lane): few channels and short reductions
 //   only (160 taps; NHWC rows 32 channels, unit-stride NCHW rows 16, which share each x vector across 3 channels:
-//   lenet 1 -> 6 5x5 1.3x, a 6 -> 16 5x5 on 28x28 2x the GEMM; strided NCHW rows 8);
+//   lenet 1 -> 6 5x5 1.3x, a 6 -> 16 5x5 on 28x28 2x the GEMM; strided NCHW rows 8), and unit-stride NCHW rows of
+//   up to 32 channels where the reduction is short (72 taps: 1 -> 32 3x3 0.11 vs 0.16 ms, 2 -> 20 2.4x; 16 -> 32
+//   3x3, 144 taps, is even);
 // - 1x1 layers, whose GEMM reads x in place (no patch to gather): the same bounds as the weight gradient, NCHW
 //   rows 8 channels (a dense layer, 1014 -> 10 as a 1x1 convolution of one-pixel rows: the GEMM 15 us, direct 106);
 //   NHWC 1x1 layers of <= 2 vectors of outputs run the GEMM's skinny products: 2-10x direct in every pass (32
@@ -25,8 +27,9 @@ bool direct_is_faster(const ConvShape& s, Pass pass) {
   const ConvShape f = pass == Pass::InputGrad ? input_grad_as_forward(s) : s;
   const bool nhwc_rows = direct_rows_nhwc(f, pass == Pass::WeightGrad);
   const bool strided = s.stride_h != 1 || s.stride_w != 1, pointwise = s.R == 1 && s.S == 1;
+  const bool short_nchw_wgrad = pass == Pass::WeightGrad && !nhwc_rows && !strided && f.K <= 32 && f.taps() <= 72;
   if (pass == Pass::WeightGrad || strided || pointwise)
-    return f.K <= (nhwc_rows ? 32 : strided || pointwise ? 8 : 16) && f.taps() <= 160;
+    return short_nchw_wgrad || (f.K <= (nhwc_rows ? 32 : strided || pointwise ? 8 : 16) && f.taps() <= 160);
   if (f.K == 1) return f.taps() <= 160;
   const bool few_gy_channels = pass == Pass::InputGrad && f.R * f.S > 1 && f.taps() <= 72;
   return f.K <= 32 || few_gy_channels || (!nhwc_rows && f.K <= 64 && f.taps() <= 160);
