@@ -37,7 +37,13 @@ def main():
     x, w, b, gy = SHAPES_BY_ID["resnet_64_3x3"].arrays("NCHW")
     compare("resnet_64 3x3 NCHW weight gradient (gemm)",
             lambda a: fastconv.conv2d_backward(gy, a, w, padding=1, need_input=False, need_bias=False), x)
-    pool = np.random.default_rng(0).standard_normal((32, 27, 27, 6)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    dense_x = rng.standard_normal((1, 32, 1, 1014)).astype(np.float32)  # the MNIST dense layer as a 1x1 conv
+    dense_w, dense_gy = rng.standard_normal((1, 1, 1014, 10)).astype(np.float32), np.ones((1, 32, 1, 10), np.float32)
+    compare("dense 1014 -> 10 forward (gemm, skinny)", lambda a: fastconv.conv2d(a, dense_w, layout="NHWC"), dense_x)
+    compare("dense 1014 -> 10 backward (gemm, skinny)",
+            lambda a: fastconv.conv2d_backward(dense_gy, a, dense_w, layout="NHWC"), dense_x)
+    pool = rng.standard_normal((32, 27, 27, 6)).astype(np.float32)
     compare("max pool 2x2 NHWC 6 channels", lambda a: fastconv.max_pool2d(a, 2, layout="NHWC", return_indices=True),
             pool)
     tiny_x, tiny_w = np.ones((1, 1, 4, 4), np.float32), np.ones((1, 1, 2, 2), np.float32)

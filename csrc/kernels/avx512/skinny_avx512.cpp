@@ -1,5 +1,5 @@
-// skinny_avx512: the skinny products (kernels/skinny_rows.h) on 16-lane float and 8-lane double vectors, 16 rows a block
-// with one vector a row, 12 with two.
+// skinny_avx512: the skinny products (kernels/skinny_rows.h) on 16-lane float and 8-lane double vectors, 16 rows a
+// block with one vector a row, 12 with two.
 #include "fastconv/kernel_table.h"
 #include "kernels/skinny_rows.h"
 
