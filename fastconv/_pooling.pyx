@@ -618,18 +618,104 @@ def adam_update(real[::1] p,          # IN/OUT parameter, flattened
                 double lr_t, double beta_1, double beta_2, double epsilon, int threads):
     """One Adam step in one pass, in p's precision: m += (1-b1)(g-m); v += (1-b2)(g^2-v);
     p -= lr_t m / (sqrt(v) + eps). Large parameters are split in equal parts over the threads."""
-    cdef int64_t part, lo, hi, n = p.shape[0]
+    cdef int64_t n = p.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        adam_parts(&p[0], &g[0], &m[0], &v[0], lr_t, beta_1, beta_2, epsilon, n, threads)
+
+
+cdef class AdamGroup:
+    """The Adam steps of several parameters in one call (a training step's optimizer update): each parameter and its
+    moments m, v as flat C-contiguous arrays of one dtype (float32 or float64), their data pointers taken once
+    here (the arrays are kept alive here; in-place writes to them are seen); step() takes only the gradients."""
+    cdef list arrays
+    cdef int64_t count
+    cdef void** p
+    cdef void** m
+    cdef void** v
+    cdef int64_t* n
+    cdef char* f64
+
+    def __cinit__(self, list params, list ms, list vs):
+        self.count = len(params)
+        self.arrays = [tuple(a) for a in zip(params, ms, vs)]
+        self.p = <void**> calloc(self.count + 1, sizeof(void*))
+        self.m = <void**> calloc(self.count + 1, sizeof(void*))
+        self.v = <void**> calloc(self.count + 1, sizeof(void*))
+        self.n = <int64_t*> calloc(self.count + 1, sizeof(int64_t))
+        self.f64 = <char*> calloc(self.count + 1, sizeof(char))
+        if not (self.p and self.m and self.v and self.n and self.f64):
+            raise MemoryError()
+        for i, (p, m, v) in enumerate(self.arrays):
+            self.f64[i] = p.dtype.itemsize == 8
+            self.n[i] = p.shape[0]
+            self.p[i], self.m[i], self.v[i] = data_of(p, True), data_of(m, True), data_of(v, True)
+            if m.dtype != p.dtype or v.dtype != p.dtype or m.shape != p.shape or v.shape != p.shape:
+                raise ValueError("AdamGroup: a parameter's moments must match it in dtype and shape")
+
+    def __dealloc__(self):
+        free(self.p)
+        free(self.m)
+        free(self.v)
+        free(self.n)
+        free(self.f64)
+
+    def step(self, list grads, double lr_t, double beta_1, double beta_2, double epsilon, int threads):
+        """One Adam step of every parameter whose gradient grads[i] is not None (flat, C-contiguous, its dtype and
+        size), as adam_update does it."""
+        cdef int64_t i
+        cdef void* g
+        if len(grads) != self.count:
+            raise ValueError(f"AdamGroup.step: {len(grads)} gradients for {self.count} parameters")
+        for i in range(self.count):
+            if grads[i] is None:
+                continue
+            if grads[i].dtype.itemsize != (8 if self.f64[i] else 4) or grads[i].shape[0] != self.n[i]:
+                raise ValueError(f"AdamGroup.step: gradient {i} does not match its parameter")
+            g = data_of(grads[i], False)
+            with nogil:
+                if self.f64[i]:
+                    adam_parts(<double*> self.p[i], <const double*> g, <double*> self.m[i], <double*> self.v[i],
+                               lr_t, beta_1, beta_2, epsilon, self.n[i], threads)
+                else:
+                    adam_parts(<float*> self.p[i], <const float*> g, <float*> self.m[i], <float*> self.v[i],
+                               lr_t, beta_1, beta_2, epsilon, self.n[i], threads)
+
+
+cdef void* data_of(a, bint writeable) except? NULL:
+    """The data of a flat C-contiguous float32/float64 array (NULL when empty), checked through its buffer."""
+    cdef float[::1] f
+    cdef double[::1] d
+    cdef const float[::1] cf
+    cdef const double[::1] cd
+    if a.dtype.itemsize == 4:
+        if writeable:
+            f = a
+            return &f[0] if f.shape[0] else NULL
+        cf = a
+        return <void*> &cf[0] if cf.shape[0] else NULL
+    if writeable:
+        d = a
+        return &d[0] if d.shape[0] else NULL
+    cd = a
+    return <void*> &cd[0] if cd.shape[0] else NULL
+
+
+cdef void adam_parts(real* p, const real* g, real* m, real* v, double lr_t, double beta_1, double beta_2,
+                     double epsilon, int64_t n, int threads) noexcept nogil:
+    """adam_update's split of one parameter over the threads."""
+    cdef int64_t part, lo, hi
     cdef int parts = threads_for(n * ADAM_WEIGHT, threads)
     if n == 0:
         return
     if parts == 1:  # no parallel region: most parameters are small, and a fork/join costs more than they do
-        with nogil:
-            adam_span(&p[0], &g[0], &m[0], &v[0], lr_t, beta_1, beta_2, epsilon, n)
+        adam_span(p, g, m, v, lr_t, beta_1, beta_2, epsilon, n)
         return
-    for part in prange(parts, nogil=True, num_threads=parts, schedule="static"):
+    for part in prange(parts, num_threads=parts, schedule="static"):
         lo = n * part // parts
         hi = n * (part + 1) // parts
-        adam_span(&p[lo], &g[lo], &m[lo], &v[lo], lr_t, beta_1, beta_2, epsilon, hi - lo)
+        adam_span(p + lo, g + lo, m + lo, v + lo, lr_t, beta_1, beta_2, epsilon, hi - lo)
 
 
 cdef inline void adam_span(real* p, const real* g, real* m, real* v, double lr_t, double beta_1, double beta_2,

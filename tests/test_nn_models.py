@@ -190,3 +190,39 @@ def test_adam_on_a_strided_parameter_matches_the_fused_update(rng):
         fallback.apply([strided[:, ::2]], [g])  # a view: updated in place through NumPy, not the kernel
     np.testing.assert_allclose(strided[:, ::2], contiguous, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(strided[:, 1::2], base[:, 1::2])
+
+
+def test_adam_group_steps_every_parameter_as_its_own_update(rng):
+    """One AdamGroup call per step over float32 and float64 parameters, a frozen one (gradient None), an empty one
+    and a strided one (NumPy's update): each must equal the single-parameter kernel applied in turn."""
+    from fastconv import _pooling
+    shapes = [((3, 4), np.float32), ((10140,), np.float32), ((5,), np.float64), ((0,), np.float32), ((2, 3), np.float32)]
+    params = [rng.standard_normal(s).astype(d) for s, d in shapes]
+    want = [p.copy() for p in params]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    adam = optimizers.Adam(0.01)
+    base = rng.standard_normal((2, 6)).astype(np.float32)
+    strided = base.copy()
+    want_strided = np.ascontiguousarray(base[:, ::2])
+    strided_moments = (np.zeros_like(want_strided), np.zeros_like(want_strided))
+    for t in range(1, 4):
+        grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
+        grads[2] = None if t == 2 else grads[2]  # frozen for one step
+        g_strided = rng.standard_normal(want_strided.shape).astype(np.float32)
+        adam.apply(params + [strided[:, ::2]], grads + [g_strided])
+        lr_t = 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+        for p, g, (m, v) in zip(want + [want_strided], grads + [g_strided], moments + [strided_moments]):
+            if g is not None:
+                _pooling.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), lr_t, 0.9, 0.999,
+                                     1e-7, 2)
+    for got, expected in zip(params, want):
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(strided[:, ::2], want_strided, rtol=1e-5, atol=1e-6)
+    resumed = optimizers.Adam(0.01)
+    resumed.set_state(adam.get_state())
+    g = [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
+    a, b = [p.copy() for p in params], [p.copy() for p in params]
+    adam.apply(a, g)  # new arrays: the group is made again for them
+    resumed.apply(b, g)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)

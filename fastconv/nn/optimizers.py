@@ -67,16 +67,47 @@ class Adam(Optimizer):
         super().__init__(learning_rate)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         self._flat = {}  # position -> (p, flat views of p, m, v): made once, not per step
+        self._group = None  # (the parameters, their AdamGroup, each one's place in it, its size): _group_for
 
     def apply(self, params, grads):
+        """One step: the parameters that take the fused kernel in one call (an AdamGroup, made once for a list
+        of parameters), any other one by NumPy."""
         t = self.iterations + 1
+        self.iterations = t
         self._lr_t = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         self._threads = get_num_threads()
-        super().apply(params, grads)
+        group, fused, size = self._group_for(params)
+        flat_grads = [None] * size
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if g is None:
+                continue
+            if fused[i] is None:
+                self._update(i, p, g)
+            else:
+                flat_grads[fused[i]] = kernel_ready(g, p.dtype).reshape(-1)
+        group.step(flat_grads, self._lr_t, self.beta_1, self.beta_2, self.epsilon, self._threads)
+
+    def _group_for(self, params):
+        """(AdamGroup of the parameters that take the fused kernel, each parameter's place in it or None, how
+        many it holds), kept while the same parameter arrays come back."""
+        cached = self._group
+        if cached is not None and len(cached[0]) == len(params) and all(a is b for a, b in zip(cached[0], params)):
+            return cached[1:]
+        members, fused = [], []
+        for i, p in enumerate(params):
+            flat = self._flat_views(i, p)
+            fused.append(None if flat is None else len(members))
+            if flat is not None:
+                members.append(flat)
+        group = _pooling.AdamGroup(*(list(column) for column in zip(*members))) if members else \
+            _pooling.AdamGroup([], [], [])
+        self._group = (list(params), group, fused, len(members))
+        return self._group[1:]
 
     def set_state(self, state):
         super().set_state(state)
         self._flat = {}
+        self._group = None
 
     def _flat_views(self, i, p):
         """Flat views of parameter i and its slots for the fused kernel, or None if p cannot take it in place."""
@@ -84,19 +115,14 @@ class Adam(Optimizer):
         if entry is not None and entry[0] is p:
             return entry[1:]
         m, v = self._slots(i, p, 2)
-        if not (p.flags.c_contiguous and p.flags.aligned and p.flags.writeable and m.dtype == p.dtype):
+        if not (p.dtype in (np.float32, np.float64) and p.flags.c_contiguous and p.flags.aligned and p.flags.writeable
+                and m.dtype == p.dtype):
             return None
         self._flat[i] = (p, p.reshape(-1), m.reshape(-1), v.reshape(-1))
         return self._flat[i][1:]
 
     def _update(self, i, p, g):
-        flat = self._flat_views(i, p)
-        g = kernel_ready(g, p.dtype)
-        if flat is not None:  # one fused pass (the common case)
-            p_flat, m_flat, v_flat = flat
-            _pooling.adam_update(p_flat, g.reshape(-1), m_flat, v_flat, self._lr_t, self.beta_1, self.beta_2,
-                                 self.epsilon, self._threads)
-            return
+        """NumPy's step, for a parameter the fused kernel cannot update in place (see _flat_views)."""
         m, v = self._slots(i, p, 2)
         m += (1 - self.beta_1) * (g - m)
         v += (1 - self.beta_2) * (g * g - v)
