@@ -16,8 +16,10 @@ namespace fastconv {
 namespace {
 
 // Rows [r0, r0 + n) of the product, n <= RB. A short block repeats its last row in the spare accumulators (same
-// loads, results dropped): compile-time register indices without an instantiation per block size.
-template <typename T, int W, int NV, int RB>
+// loads, results dropped): compile-time register indices without an instantiation per block size. UNIT: a whole
+// block (n == RB) of rows that are adjacent values (ar == 1: the weight gradient's x columns), each broadcast at a
+// constant offset; otherwise RB row offsets, which spill to the stack.
+template <typename T, int W, int NV, int RB, bool UNIT>
 __attribute__((noinline)) void skinny_block(const SkinnyProduct<T>& p, int64_t r0, int64_t n) {
   typedef typename SimdVec<T, W>::type V;
   const T* a = p.a + r0 * p.ar;
@@ -38,7 +40,7 @@ __attribute__((noinline)) void skinny_block(const SkinnyProduct<T>& p, int64_t r
       const T* aj = a + j * p.aj;
 #pragma GCC unroll 16
       for (int i = 0; i < RB; ++i) {
-        const T ai = aj[row_off[i]];
+        const T ai = aj[UNIT ? i : row_off[i]];
 #pragma GCC unroll 16
         for (int v = 0; v < NV; ++v) acc[i][v] += ai * mv[v];
       }
@@ -63,7 +65,11 @@ __attribute__((noinline)) void skinny_block(const SkinnyProduct<T>& p, int64_t r
 
 template <typename T, int W, int NV, int RB>
 void skinny_rows(const SkinnyProduct<T>& p) {
-  for (int64_t r0 = 0; r0 < p.rows; r0 += RB) skinny_block<T, W, NV, RB>(p, r0, std::min<int64_t>(RB, p.rows - r0));
+  for (int64_t r0 = 0; r0 < p.rows; r0 += RB) {
+    const int64_t n = std::min<int64_t>(RB, p.rows - r0);
+    if (p.ar == 1 && n == RB) skinny_block<T, W, NV, RB, true>(p, r0, n);
+    else skinny_block<T, W, NV, RB, false>(p, r0, n);
+  }
 }
 
 // RB1 / RB2: rows per block for one / two vectors a row (accumulators + a row of m + a broadcast within the
