@@ -509,6 +509,22 @@ def bias_grad(const real[:, ::1] gy,  # IN  (rows, K)
         free(partial)
 
 
+cdef inline double shifted_exp(const real* z, real* e, int64_t K, double* m) noexcept nogil:
+    """e[k] = exp(z[k] - m) for the row's maximum m (the first NaN if any: then every e is NaN); returns their sum
+    (in double) and sets *m."""
+    cdef int64_t k
+    cdef double s = 0, top = z[0], v
+    for k in range(1, K):
+        if z[k] > top or isnan(z[k]):
+            top = z[k]
+    for k in range(K):
+        v = exp(z[k] - top)
+        e[k] = <real> v
+        s += v
+    m[0] = top
+    return s
+
+
 def softmax_xent_fwd(const real[:, ::1] logits,   # IN  (N, K)
                      const int64_t[::1] labels,   # IN  (N,), each in [0, K)
                      real[:, ::1] probs,          # OUT (N, K): softmax of each row
@@ -518,18 +534,10 @@ def softmax_xent_fwd(const real[:, ::1] logits,   # IN  (N, K)
     loss as log(sum exp(z - m)) - (z[label] - m) rather than -log(p), which would overflow to inf.
     Returns the sum of the losses (added in row order), or None if a label lies outside [0, K)."""
     cdef int64_t i, k, N = logits.shape[0], K = logits.shape[1], bad = 0
-    cdef double m, s, e, total = 0
+    cdef double m, s, total = 0
     cdef int t = threads_for(N * K, threads)
     for i in prange(N, nogil=True, num_threads=t, schedule="static"):
-        m = logits[i, 0]
-        for k in range(1, K):
-            if logits[i, k] > m or isnan(logits[i, k]):
-                m = logits[i, k]
-        s = 0
-        for k in range(K):
-            e = exp(logits[i, k] - m)
-            probs[i, k] = <real> e
-            s = s + e
+        s = shifted_exp(&logits[i, 0], &probs[i, 0], K, &m)
         for k in range(K):
             probs[i, k] = <real> (probs[i, k] / s)
         if <uint64_t> labels[i] < <uint64_t> K:
@@ -555,19 +563,11 @@ def softmax_xent_step(const real[:, ::1] logits,   # IN  (N, K)
     largest probability (the first of equal ones, as numpy.argmax) sits at their label), or None if a label lies
     outside [0, K)."""
     cdef int64_t i, k, best, N = logits.shape[0], K = logits.shape[1], bad = 0, hits = 0
-    cdef double m, s, e, total = 0
+    cdef double m, s, total = 0
     cdef real p, top
     cdef int t = threads_for(N * K, threads)
     for i in prange(N, nogil=True, num_threads=t, schedule="static"):
-        m = logits[i, 0]
-        for k in range(1, K):
-            if logits[i, k] > m or isnan(logits[i, k]):
-                m = logits[i, k]
-        s = 0
-        for k in range(K):
-            e = exp(logits[i, k] - m)
-            grad[i, k] = <real> e  # exp(z - m) until s is known
-            s = s + e
+        s = shifted_exp(&logits[i, 0], &grad[i, 0], K, &m)  # grad holds exp(z - m) until s is known
         best = 0
         top = <real> (grad[i, 0] / s)
         for k in range(K):
