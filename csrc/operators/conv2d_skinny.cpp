@@ -29,8 +29,7 @@ int lanes() {
 
 // m: J rows ldm apart, each read as whole vectors of `reach` values. The rows whose reads stay inside m's J * ldm
 // values are read in place; the others from a copy padded with zeros (tail).
-template <typename T>
-int64_t rows_in_place(int64_t J, int64_t ldm, int64_t reach) {
+inline int64_t rows_in_place(int64_t J, int64_t ldm, int64_t reach) {
   return reach <= ldm ? J : std::max<int64_t>(0, J - ceil_div(reach - ldm, ldm));
 }
 
@@ -41,7 +40,7 @@ std::vector<T> padded_tail(const T* m, int64_t J, int64_t j_safe, int64_t ldm, i
   return tail;
 }
 
-// Parts of [0, n) for `threads`: part i is [n * i / parts, n * (i + 1) / parts), in whole multiples of `unit`.
+// The first index of part i of [0, n) split into `parts` parts of whole multiples of `unit` (the last may be short).
 inline int64_t part_begin(int64_t n, int64_t unit, int64_t parts, int64_t i) {
   return std::min(n, ceil_div(n, unit) * i / parts * unit);
 }
@@ -56,7 +55,7 @@ bool skinny_applies(const ConvShape& s, bool f64) {
 template <typename T>
 void conv2d_skinny_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   const int64_t rows = s.N * s.H * s.W, reach = ceil_div(s.K, lanes<T>()) * lanes<T>();
-  const int64_t j_safe = rows_in_place<T>(s.C, s.K, reach);
+  const int64_t j_safe = rows_in_place(s.C, s.K, reach);
   const std::vector<T> tail = padded_tail(w, s.C, j_safe, s.K, reach);
   std::vector<T> bias(reach, T(0));
   if (b) std::copy(b, b + s.K, bias.begin());
@@ -75,7 +74,7 @@ void conv2d_skinny_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
 template <typename T>
 void conv2d_skinny_bwd(const ConvShape& s, int threads, const T* gy, const T* x, const T* w, T* gx, T* gw, T* gb) {
   const int64_t rows = s.N * s.H * s.W, chunk = 2 * lanes<T>(), reach = ceil_div(s.K, lanes<T>()) * lanes<T>();
-  const int64_t j_safe = rows_in_place<T>(rows, s.K, reach);
+  const int64_t j_safe = rows_in_place(rows, s.K, reach);
   const std::vector<T> tail = gw || gb ? padded_tail(gy, rows, j_safe, s.K, reach) : std::vector<T>();
   const int64_t parts = std::min<int64_t>(threads, ceil_div(s.C, chunk));
   const SkinnyKernel<T> product = active_kernels().skinny<T>();
