@@ -25,6 +25,9 @@ cdef extern from "pooling/isa_loops.h" nogil:
                            int64_t C, int64_t HW)
     int64_t pool_scatter_d(double* gx, const double* gy, const int64_t* idx, const double* pooled, int64_t PQ,
                            int64_t C, int64_t HW)
+    void pool_window_pick_f_avx512(float* y, int64_t* idx, const float* x, const int64_t* off, const float* tap,
+                                   int64_t taps, const uint16_t* masks, const int64_t* col, int64_t base,
+                                   int64_t span)
     void pool_pick_f_avx512_compress(float* y, int64_t* idx, const float* best, const float* tap,
                                      const uint16_t* masks, const int64_t* col, int64_t base, int64_t span)
     void pool_window_f(float* best, float* tap, float* vb, float* vt, const float* x, int64_t row_step,
@@ -219,6 +222,10 @@ cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, real* best_tap, con
                 idx[o + c] = -1 if t < 0 else base + tap_offset[t]
 
 
+cdef enum:
+    ONE_PASS_TAPS = 4  # window and pick in one pass up to this many taps (2x2); more: the separable window pass
+
+
 # The outputs [p0, p1) x [q0, q1) whose windows lie inside the input, for NHWC images of few channels (NCHW planes
 # are images of one channel): a row holds W pixels of C values. For each output row, the window maximum is taken
 # over vectors of consecutive values starting at every input column (pool_window: the whole window per vector,
@@ -244,6 +251,17 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
     cdef const real* xr
     cdef bint s2 = stride_two(C, sw, dw)
     cdef int64_t nb = s2_columns(q1 - q0, kw)
+    # AVX-512 floats, windows of <= 4 taps: window and pick in one pass (pool_window_pick_f_avx512); its taps'
+    # offsets from a window row's start in the tensor (direct) or in the copied rows, and in the plane (tap_plane)
+    cdef bint one_pass = real is float and fc_isa == FC_ISA_AVX512 and kh * kw <= ONE_PASS_TAPS
+    cdef int64_t direct[ONE_PASS_TAPS]
+    cdef int64_t copied[ONE_PASS_TAPS]
+    cdef float tap_plane[ONE_PASS_TAPS]
+    if one_pass:
+        for i in range(kh * kw):
+            direct[i] = (i // kw) * dh * W * C + (i % kw) * dw * C
+            copied[i] = (i // kw) * reach + (i % kw) * dw * C
+            tap_plane[i] = <float> ((i // kw) * dh * W + (i % kw) * dw)
     for r in prange(N * rows, num_threads=threads, schedule="static"):
         best = scratch + threadid() * stride
         if s2:  # one-channel rows, stride 2: even/odd columns, nothing to pick
@@ -271,6 +289,10 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
         p = p0 + r % rows
         row = o * P + p
         xr = x + ((o * H + p * sh - ph) * W + q0 * sw - pw) * C
+        if one_pass:
+            window_pick(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, xr, x_end, rows_copy, direct, copied,
+                        tap_plane, kh, kw, dh * W * C, reach, masks, col, (p * sh - ph) * W, span)
+            continue
         if xr + (kh - 1) * dh * W * C + reach <= x_end:
             window(best, best_tap, down, down_tap, xr, dh * W * C, dw * C, kh, kw, dh * W, dw, whole, reach)
         else:
@@ -281,6 +303,24 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
             window(best, best_tap, down, down_tap, rows_copy, reach, dw * C, kh, kw, dh * W, dw, whole, reach)
         pick(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, best, best_tap, src, masks, col, (p * sh - ph) * W,
              (q1 - q0) * C, span)
+
+
+cdef inline void window_pick(real* y, int64_t* idx, const real* xr, const real* x_end, real* rows_copy,
+                             const int64_t* direct, const int64_t* copied, const float* tap_plane, int64_t kh,
+                             int64_t kw, int64_t row_step, int64_t reach, const uint16_t* masks, const int64_t* col,
+                             int64_t base, int64_t span) noexcept nogil:
+    """maxpool_inside's row through pool_window_pick_f_avx512 (floats only), from the tensor or, where the rounded
+    reads would pass its end, from a copy of the window rows."""
+    cdef int64_t i, avail
+    if real is float:
+        if xr + (kh - 1) * row_step + reach <= x_end:
+            pool_window_pick_f_avx512(y, idx, xr, direct, tap_plane, kh * kw, masks, col, base, span)
+            return
+        for i in range(kh):
+            avail = min(reach, x_end - (xr + i * row_step))
+            memcpy(rows_copy + i * reach, xr + i * row_step, avail * sizeof(real))
+            memset(rows_copy + i * reach + avail, 0, (reach - avail) * sizeof(real))
+        pool_window_pick_f_avx512(y, idx, rows_copy, copied, tap_plane, kh * kw, masks, col, base, span)
 
 
 cdef inline int64_t inside_span(int64_t C, int64_t Q, int64_t sw) noexcept nogil:

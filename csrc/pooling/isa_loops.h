@@ -46,7 +46,27 @@
 #undef FC_VECTOR_BYTES
 
 /* pool_pick_f for AVX-512: the outputs of a row are the span's elements whose mask bit is set (the first C of
- * every sw * C: each window's first column), in order. One compress per 16 elements replaces 16 gathers. */
+ * every sw * C: each window's first column), in order. One compress per 16 elements replaces 16 gathers.
+ * pool_pick16 takes one block of 16: its maxima v, their taps t (in-plane offsets as floats) and mask k; it writes
+ * the block's outputs from y + *pos, idx + *pos on and advances *pos. */
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), always_inline)) static inline void pool_pick16(
+    float* restrict y, int64_t* restrict idx, __m512 v, __m512 t, __mmask16 k, const int64_t* restrict col,
+    __m512i vbase, int64_t* pos) {
+  const int64_t at = *pos;
+  const int count = __builtin_popcount(k);
+  const __mmask16 out = (__mmask16)((1u << count) - 1);
+  v = _mm512_maskz_compress_ps(k, v);
+  t = _mm512_maskz_compress_ps(k, t);
+  _mm512_mask_storeu_ps(y + at, out, v);
+  const __mmask8 lo = (__mmask8)(out & 0xff), hi = (__mmask8)(out >> 8);
+  const __m512i ilo = _mm512_cvttps_epi64(_mm512_castps512_ps256(t));
+  const __m512i ihi = _mm512_cvttps_epi64(_mm512_extractf32x8_ps(t, 1));
+  const __m512i clo = _mm512_maskz_loadu_epi64(lo, col + at), chi = _mm512_maskz_loadu_epi64(hi, col + at + 8);
+  _mm512_mask_storeu_epi64(idx + at, lo, _mm512_add_epi64(_mm512_add_epi64(ilo, vbase), clo));
+  _mm512_mask_storeu_epi64(idx + at + 8, hi, _mm512_add_epi64(_mm512_add_epi64(ihi, vbase), chi));
+  *pos = at + count;
+}
+
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), noinline)) static void pool_pick_f_avx512_compress(
     float* restrict y, int64_t* restrict idx, const float* restrict best, const float* restrict tap,
     const uint16_t* restrict masks, const int64_t* restrict col, int64_t base, int64_t span) {
@@ -55,18 +75,36 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), noinline)) static v
   for (int64_t m = 0; m * 16 < span; ++m) {
     const __mmask16 k = masks[m];
     if (!k) continue;
-    const int count = __builtin_popcount(k);
-    const __mmask16 out = (__mmask16)((1u << count) - 1);
-    const __m512 v = _mm512_maskz_compress_ps(k, _mm512_maskz_loadu_ps(k, best + m * 16));
-    const __m512 t = _mm512_maskz_compress_ps(k, _mm512_maskz_loadu_ps(k, tap + m * 16));
-    _mm512_mask_storeu_ps(y + pos, out, v);
-    const __mmask8 lo = (__mmask8)(out & 0xff), hi = (__mmask8)(out >> 8);
-    const __m512i ilo = _mm512_cvttps_epi64(_mm512_castps512_ps256(t));
-    const __m512i ihi = _mm512_cvttps_epi64(_mm512_extractf32x8_ps(t, 1));
-    const __m512i clo = _mm512_maskz_loadu_epi64(lo, col + pos), chi = _mm512_maskz_loadu_epi64(hi, col + pos + 8);
-    _mm512_mask_storeu_epi64(idx + pos, lo, _mm512_add_epi64(_mm512_add_epi64(ilo, vbase), clo));
-    _mm512_mask_storeu_epi64(idx + pos + 8, hi, _mm512_add_epi64(_mm512_add_epi64(ihi, vbase), chi));
-    pos += count;
+    pool_pick16(y, idx, _mm512_maskz_loadu_ps(k, best + m * 16), _mm512_maskz_loadu_ps(k, tap + m * 16), k, col,
+                vbase, &pos);
+  }
+}
+
+/* pool_window_f and pool_pick_f in one pass for AVX-512 and small windows (2x2): each block of 16 values takes
+ * its maximum over the taps directly, x + off[q] for q < taps in row-major order, keeping tap[q] (the in-plane
+ * offset, as a float) of the one that takes it, by the pooling rule alone: visited in the reference's order, ties
+ * and NaN go as there. Then the block's outputs are compressed out (pool_pick16). The separable window pass needs
+ * kh + kw loads per block where this needs kh * kw, but it stores and reloads its maxima three times. */
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"), noinline)) static void pool_window_pick_f_avx512(
+    float* restrict y, int64_t* restrict idx, const float* restrict x, const int64_t* restrict off,
+    const float* restrict tap, int64_t taps, const uint16_t* restrict masks, const int64_t* restrict col,
+    int64_t base, int64_t span) {
+  const __m512i vbase = _mm512_set1_epi64(base);
+  int64_t pos = 0;
+  for (int64_t m = 0; m * 16 < span; ++m) {
+    const __mmask16 k = masks[m];
+    if (!k) continue;
+    const float* xm = x + m * 16;
+    __m512 b = _mm512_loadu_ps(xm + off[0]), t = _mm512_set1_ps(tap[0]);
+    for (int64_t q = 1; q < taps; ++q) {
+      const __m512 a = _mm512_loadu_ps(xm + off[q]);
+      /* FC_TAKES: larger, or the first NaN (a NaN while b is not) */
+      const __mmask16 take = _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ) |
+                             (_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(b, b, _CMP_ORD_Q));
+      b = _mm512_mask_mov_ps(b, take, a);
+      t = _mm512_mask_mov_ps(t, take, _mm512_set1_ps(tap[q]));
+    }
+    pool_pick16(y, idx, b, t, k, col, vbase, &pos);
   }
 }
 
