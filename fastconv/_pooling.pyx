@@ -565,6 +565,26 @@ cdef inline double shifted_exp(const real* z, real* e, int64_t K, double* m) noe
     return s
 
 
+cdef inline int64_t row_loss(const real* z, int64_t label, int64_t K, double s, double m,
+                             double* loss) noexcept nogil:
+    """*loss = log(sum exp(z - m)) - (z[label] - m) from shifted_exp's s and m; a label outside [0, K) gives 0 and
+    returns 1 (the caller counts them), else 0."""
+    if <uint64_t> label < <uint64_t> K:
+        loss[0] = log(s) - (z[label] - m)
+        return 0
+    loss[0] = 0
+    return 1
+
+
+cdef double in_order(const double[::1] losses):
+    """The losses' sum, added in row order (the same for any thread count)."""
+    cdef int64_t i
+    cdef double total = 0
+    for i in range(losses.shape[0]):
+        total += losses[i]
+    return total
+
+
 def softmax_xent_fwd(const real[:, ::1] logits,   # IN  (N, K)
                      const int64_t[::1] labels,   # IN  (N,), each in [0, K)
                      real[:, ::1] probs,          # OUT (N, K): softmax of each row
@@ -574,22 +594,14 @@ def softmax_xent_fwd(const real[:, ::1] logits,   # IN  (N, K)
     loss as log(sum exp(z - m)) - (z[label] - m) rather than -log(p), which would overflow to inf.
     Returns the sum of the losses (added in row order), or None if a label lies outside [0, K)."""
     cdef int64_t i, k, N = logits.shape[0], K = logits.shape[1], bad = 0
-    cdef double m, s, total = 0
+    cdef double m, s
     cdef int t = threads_for(N * K, threads)
     for i in prange(N, nogil=True, num_threads=t, schedule="static"):
         s = shifted_exp(&logits[i, 0], &probs[i, 0], K, &m)
         for k in range(K):
             probs[i, k] = <real> (probs[i, k] / s)
-        if <uint64_t> labels[i] < <uint64_t> K:
-            losses[i] = log(s) - (logits[i, labels[i]] - m)
-        else:
-            losses[i] = 0
-            bad += 1
-    if bad:
-        return None
-    for i in range(N):
-        total += losses[i]
-    return total
+        bad += row_loss(&logits[i, 0], labels[i], K, s, m, &losses[i])
+    return None if bad else in_order(losses)
 
 
 def softmax_xent_step(const real[:, ::1] logits,   # IN  (N, K)
@@ -603,7 +615,7 @@ def softmax_xent_step(const real[:, ::1] logits,   # IN  (N, K)
     largest probability (the first of equal ones, as numpy.argmax) sits at their label), or None if a label lies
     outside [0, K)."""
     cdef int64_t i, k, best, N = logits.shape[0], K = logits.shape[1], bad = 0, hits = 0
-    cdef double m, s, total = 0
+    cdef double m, s
     cdef real p, top
     cdef int t = threads_for(N * K, threads)
     for i in prange(N, nogil=True, num_threads=t, schedule="static"):
@@ -616,17 +628,9 @@ def softmax_xent_step(const real[:, ::1] logits,   # IN  (N, K)
                 top = p
                 best = k
             grad[i, k] = <real> (scale * (p - (1.0 if k == labels[i] else 0.0)))
-        if <uint64_t> labels[i] < <uint64_t> K:
-            losses[i] = log(s) - (logits[i, labels[i]] - m)
-            hits += best == labels[i]
-        else:
-            losses[i] = 0
-            bad += 1
-    if bad:
-        return None
-    for i in range(N):
-        total += losses[i]
-    return total, hits
+        bad += row_loss(&logits[i, 0], labels[i], K, s, m, &losses[i])
+        hits += best == labels[i]  # never true for a label outside [0, K)
+    return None if bad else (in_order(losses), hits)
 
 
 def softmax_xent_bwd(const real[:, ::1] probs,    # IN  (N, K) from softmax_xent_fwd
