@@ -11,7 +11,7 @@ import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 LAYOUTS = ("NCHW", "NHWC")
-# direct: dense (groups == 1) or depthwise (C/groups == 1); winograd: forward of 3x3, stride 1, dilation 1, groups 1
+# direct: dense (groups == 1) or depthwise (C/groups == 1); winograd: 3x3, stride 1, dilation 1, groups 1
 ALGORITHMS = {"auto": 0, "gemm": 1, "direct": 2, "winograd": 3}
 MAX_DIM = 2**31 - 1  # spatial sizes and offsets within one axis are 32-bit inside the kernels
 
@@ -47,17 +47,13 @@ def fused_relu(fn, activation):
     return activation == "relu"
 
 
-def algorithm_id(fn, algorithm, shape, forward=True):
-    """The kernel's number for a named convolution algorithm that applies to a convolution (ConvParams.shape), for
-    its forward pass or (forward=False) its backward passes."""
+def algorithm_id(fn, algorithm, shape):
+    """The kernel's number for a named convolution algorithm that applies to a convolution (ConvParams.shape)."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"{fn}: algorithm must be one of {sorted(ALGORITHMS)}, got {algorithm!r}")
     c, groups = shape[1], shape[9]
     if algorithm == "winograd":
         r, s, stride, dilation = shape[5], shape[6], shape[10:12], shape[14:16]
-        if not forward:
-            raise ValueError(f"{fn}: algorithm 'winograd' computes the forward pass only; use 'auto', 'gemm' or "
-                             f"'direct'")
         if (r, s) != (3, 3) or tuple(stride) != (1, 1) or tuple(dilation) != (1, 1) or groups != 1:
             raise ValueError(f"{fn}: algorithm 'winograd' applies to 3x3 kernels with stride 1, dilation 1 and "
                              f"groups 1, got kernel {(r, s)}, stride {tuple(stride)}, dilation {tuple(dilation)}, "

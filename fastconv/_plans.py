@@ -30,7 +30,6 @@ class Conv2dPlan:
         p = _args.conv2d_params(fn, x, w, b, stride, padding, dilation, groups, layout)
         self._relu = _args.fused_relu(fn, activation)
         self._algorithm = _args.algorithm_id(fn, algorithm, p.shape)
-        self._backward_algorithm = None  # "winograd" is refused there: checked on the first backward call
         self._kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout)
         self._activation, self._algorithm_name = activation, algorithm
         self._shape = p.shape  # the 17 ints the kernels take

@@ -67,7 +67,7 @@ def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, 
     fn = "conv2d_backward"
     p = _args.conv2d_params(fn, x, w, None, stride, padding, dilation, groups, layout)
     grad_y = _args.conv2d_grad_y(fn, grad_y, p)
-    alg = _args.algorithm_id(fn, algorithm, p.shape, forward=False)
+    alg = _args.algorithm_id(fn, algorithm, p.shape)
     return _conv2d_bwd(grad_y, p.x, p.w, p.shape, alg, need_input, need_weight, need_bias)
 
 
@@ -270,10 +270,7 @@ class Conv2dPlan(_plans.Conv2dPlan):
         dtype = self.dtype
         if not (fits(grad_y, self.y_shape, dtype) and fits(x, self.x_shape, dtype) and fits(w, self.w_shape, dtype)):
             return super().backward(grad_y, x, w, need_input, need_weight, need_bias)
-        if self._backward_algorithm is None:  # raises as conv2d_backward does for "winograd"
-            self._backward_algorithm = _args.algorithm_id("conv2d_backward", self._algorithm_name, self._shape,
-                                                          forward=False)
-        return _conv2d_bwd(grad_y, x, w, self._shape, self._backward_algorithm, need_input, need_weight, need_bias)
+        return _conv2d_bwd(grad_y, x, w, self._shape, self._algorithm, need_input, need_weight, need_bias)
 
 
 class MaxPool2dPlan(_plans.MaxPool2dPlan):

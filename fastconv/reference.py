@@ -76,7 +76,7 @@ def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, 
     differentiated term by term (algorithm is checked and ignored)."""
     fn = "conv2d_backward"
     p = _args.conv2d_params(fn, x, w, None, stride, padding, dilation, groups, layout)
-    _args.algorithm_id(fn, algorithm, p.shape, forward=False)
+    _args.algorithm_id(fn, algorithm, p.shape)
     gy = _args.conv2d_grad_y(fn, grad_y, p).astype(np.float64)
     n, c, h, wd, k, r, s, pp, q, g, sh, sw, pt, pl, dh, dw, rows, cols = _conv_geometry(p)
     x64, w64 = _nchw_operands(p)

@@ -30,11 +30,11 @@ def winograd_fits(r, s, kwargs):
             and kwargs.get("groups", 1) == 1)
 
 
-def applies(case, algorithm, forward=True):
-    """Whether an explicit algorithm applies to the case ("direct": dense or depthwise shapes; "winograd": the
-    forward pass of 3x3, stride 1, dilation 1, groups 1)."""
+def applies(case, algorithm):
+    """Whether an explicit algorithm applies to the case ("direct": dense or depthwise shapes; "winograd": 3x3,
+    stride 1, dilation 1, groups 1)."""
     if algorithm == "winograd":
-        return forward and winograd_fits(case.r, case.s, case.kwargs)
+        return winograd_fits(case.r, case.s, case.kwargs)
     return algorithm != "direct" or case.groups == 1 or case.c == case.groups
 
 
@@ -57,8 +57,8 @@ def test_conv2d_matches_reference(case, dtype, layout, algorithm, isa, rng):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_conv2d_backward_matches_reference(case, dtype, layout, algorithm, isa, rng):
-    if not applies(case, algorithm, forward=False):
-        pytest.skip(f"{algorithm} does not apply to this shape's backward passes")
+    if not applies(case, algorithm):
+        pytest.skip(f"{algorithm} does not apply to this shape")
     x, w, _ = case.arrays(rng, dtype, layout)
     kw = dict(case.kwargs, layout=layout, algorithm=algorithm)
     g = rng.standard_normal(reference.conv2d(x, w, **kw).shape).astype(dtype)
@@ -66,8 +66,9 @@ def test_conv2d_backward_matches_reference(case, dtype, layout, algorithm, isa, 
     want = reference.conv2d_backward(g, x, w, **kw)
     pixels = g.size // max(g.shape[3 if layout == "NHWC" else 1], 1)  # N * P * Q
     k_per_group = case.k // case.groups
-    assert_close(got[0], want[0], k_per_group * case.r * case.s)
-    assert_close(got[1], want[1], max(pixels, 1))
+    error = WINOGRAD_ERROR if algorithm == "winograd" else 1
+    assert_close(got[0], want[0], k_per_group * case.r * case.s * error)
+    assert_close(got[1], want[1], max(pixels, 1) * error)
     assert_close(got[2], want[2], max(pixels, 1))
 
 
@@ -76,8 +77,8 @@ def test_conv2d_backward_matches_reference(case, dtype, layout, algorithm, isa, 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_backward_is_adjoint_of_forward(case, layout, algorithm, rng):
     """<conv(x; w), g> == <x, bwd_data(g)> == <w, bwd_weight(x, g)>: no finite differences needed."""
-    if not applies(case, algorithm, forward=False):
-        pytest.skip(f"{algorithm} does not apply to this shape's backward passes")
+    if not applies(case, algorithm):
+        pytest.skip(f"{algorithm} does not apply to this shape")
     x, w, _ = case.arrays(rng, np.float64, layout)
     kw = dict(case.kwargs, layout=layout, algorithm=algorithm)
     y = fastconv.conv2d(x, w, **kw)
@@ -233,14 +234,34 @@ def test_winograd_property_based(n, c, k, h, w, padding, layout, dtype, relu, se
     assert_close(got, reference.conv2d(x, wt, b, **kw), c * 9 * WINOGRAD_ERROR)
 
 
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 3), c=st.integers(1, 40), k=st.integers(1, 40), h=st.integers(1, 13), w=st.integers(1, 13),
+       padding=st.one_of(st.integers(0, 3), st.sampled_from(["same", "valid"])), layout=st.sampled_from(LAYOUTS),
+       dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**32 - 1))
+def test_winograd_backward_property_based(n, c, k, h, w, padding, layout, dtype, seed):
+    """Both gradients by Winograd on any 3x3 stride-1 shape: partial gy tiles, padding past the kernel's reach
+    (input gradient), channel tails, no images."""
+    assume(_fits(h, w, 3, 3, dict(padding=padding, stride=(1, 1), dilation=(1, 1))))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c) if layout == "NHWC" else (n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((3, 3, c, k) if layout == "NHWC" else (k, c, 3, 3)).astype(dtype)
+    kw = dict(padding=padding, layout=layout)
+    g = rng.standard_normal(reference.conv2d(x, wt, **kw).shape).astype(dtype)
+    got = fastconv.conv2d_backward(g, x, wt, algorithm="winograd", **kw)
+    want = reference.conv2d_backward(g, x, wt, **kw)
+    assert_close(got[0], want[0], k * 9 * WINOGRAD_ERROR)
+    assert_close(got[1], want[1], max(g.size // k, 1) * WINOGRAD_ERROR)
+    assert_close(got[2], want[2], max(g.size // k, 1))
+
+
 def test_winograd_is_refused_where_it_does_not_apply():
     x = np.zeros((1, 4, 6, 6))
     for w, kw in [(np.zeros((4, 4, 5, 5)), {}), (np.zeros((4, 4, 3, 3)), dict(stride=2)),
                   (np.zeros((4, 4, 3, 3)), dict(dilation=2)), (np.zeros((4, 2, 3, 3)), dict(groups=2))]:
         with pytest.raises(ValueError, match="algorithm 'winograd' applies to 3x3 kernels"):
             fastconv.conv2d(x, w, algorithm="winograd", **kw)
-    with pytest.raises(ValueError, match="'winograd' computes the forward pass only"):
-        fastconv.conv2d_backward(np.zeros((1, 4, 4, 4)), x, np.zeros((4, 4, 3, 3)), algorithm="winograd")
+        with pytest.raises(ValueError, match="algorithm 'winograd' applies to 3x3 kernels"):
+            fastconv.conv2d_backward(fastconv.conv2d(x, w, **kw), x, w, algorithm="winograd", **kw)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -258,6 +279,13 @@ def test_auto_picks_winograd_for_3x3_layers_with_many_tiles(layout, rng):
     assert not np.array_equal(gx, gx_gemm)  # a different algorithm ran
     want = reference.conv2d_backward(g, x, w, padding=1, layout=layout, need_weight=False, need_bias=False)[0]
     assert_close(gx, want, 32 * 9 * WINOGRAD_ERROR)
+    # And the weight gradient (tiles enough for its GEMMs over the tiles): the same as an explicit "winograd".
+    gw = fastconv.conv2d_backward(g, x, w, padding=1, layout=layout, need_input=False, need_bias=False)[1]
+    gw_winograd = fastconv.conv2d_backward(g, x, w, padding=1, layout=layout, need_input=False, need_bias=False,
+                                           algorithm="winograd")[1]
+    np.testing.assert_array_equal(gw, gw_winograd)
+    assert not np.array_equal(gw, fastconv.conv2d_backward(g, x, w, padding=1, layout=layout, need_input=False,
+                                                           need_bias=False, algorithm="gemm")[1])
 
 
 @settings(max_examples=25, deadline=None)

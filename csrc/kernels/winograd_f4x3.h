@@ -1,7 +1,9 @@
 // Winograd F(4x4, 3x3) tile transforms (Lavin & Gray, interpolation points 0, +-1, +-2, infinity), vectorized
 // across channels: channels are contiguous in NHWC, so each of a tile's 36 (input) or 16 (output) pixels is one
 // vector load or store per W channels. Y = A^T [(G g G^T) . (B^T d B)] A; the weight transform G g G^T is done
-// once per call by the operator. Instantiated per ISA like gemm_tile.h (internal linkage).
+// once per call by the operator. The weight gradient is that formula differentiated in g: for each tile the
+// product's gradient is (A gy A^T) . (B^T d B), summed over tiles, and gw = G^T (that sum) G.
+// Instantiated per ISA like gemm_tile.h (internal linkage).
 #pragma once
 #include <cstdint>
 
@@ -30,6 +32,27 @@ inline void at_apply(const V in[6], V out[4]) {
   out[1] = d12 + 2 * d34;
   out[2] = s12 + 4 * s34;
   out[3] = d12 + 8 * d34 + in[5];
+}
+
+// out = A in: four values to six, the transpose of at_apply (how an output tile's gradient reaches the products).
+template <typename V>
+inline void a_apply(const V in[4], V out[6]) {
+  const V s02 = in[0] + in[2], s13 = in[1] + in[3], e = in[0] + 4 * in[2], o = 2 * in[1] + 8 * in[3];
+  out[0] = in[0];
+  out[1] = s02 + s13;
+  out[2] = s02 - s13;
+  out[3] = e + o;
+  out[4] = e - o;
+  out[5] = in[3];
+}
+
+// out = G^T in: six values to three, the transpose of the weight transform's G (operators/conv2d_winograd.cpp).
+template <typename V, typename T>
+inline void gt_apply(const V in[6], V out[3]) {
+  const V s12 = in[1] + in[2], d21 = in[2] - in[1], s34 = in[3] + in[4], d34 = in[3] - in[4];
+  out[0] = in[0] * T(0.25) - s12 * T(1.0 / 6) + s34 * T(1.0 / 24);
+  out[1] = d21 * T(1.0 / 6) + d34 * T(1.0 / 12);
+  out[2] = (s34 - s12) * T(1.0 / 6) + in[5];
 }
 
 // One vector (V = T: one channel) of a tile: d = the 6x6 input pixels (offset < 0: padding, zero), v[xi] = B^T d B.
@@ -74,6 +97,43 @@ inline void output_tile(const T* m, int64_t m_stride, const T* bias, bool relu, 
   }
 }
 
+// One vector of output-gradient channels of a tile: g = the 4x4 gy pixels (offset < 0: outside gy, zero),
+// u[xi] = (A g A^T)[xi].
+template <typename V, typename T>
+inline void grad_tile(const T* gy, const int64_t* off, T* u, int64_t u_stride) {
+  V g[4][4], t[6][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) g[i][j] = off[i * 4 + j] < 0 ? V{} : load_vec<V>(gy + off[i * 4 + j]);
+  for (int j = 0; j < 4; ++j) {  // columns: t = A g
+    V col[4], out[6];
+    for (int i = 0; i < 4; ++i) col[i] = g[i][j];
+    a_apply(col, out);
+    for (int i = 0; i < 6; ++i) t[i][j] = out[i];
+  }
+  for (int i = 0; i < 6; ++i) {  // rows: (A g) A^T
+    V out[6];
+    a_apply(t[i], out);
+    for (int j = 0; j < 6; ++j) store_vec(u + (i * 6 + j) * u_stride, out[j]);
+  }
+}
+
+// One vector of output channels of one input channel's summed products: gw[tap] = (G^T m G)[tap], 9 taps.
+template <typename V, typename T>
+inline void weight_grad_tile(const T* m, int64_t m_stride, T* gw, int64_t gw_stride) {
+  V t[3][6];
+  for (int j = 0; j < 6; ++j) {  // columns: G^T m
+    V col[6], out[3];
+    for (int i = 0; i < 6; ++i) col[i] = load_vec<V>(m + (i * 6 + j) * m_stride);
+    gt_apply<V, T>(col, out);
+    for (int i = 0; i < 3; ++i) t[i][j] = out[i];
+  }
+  for (int i = 0; i < 3; ++i) {  // rows: (G^T m) G
+    V out[3];
+    gt_apply<V, T>(t[i], out);
+    for (int j = 0; j < 3; ++j) store_vec(gw + (i * 3 + j) * gw_stride, out[j]);
+  }
+}
+
 template <typename T, int W>
 void winograd_input(const T* x, const int64_t* off, int64_t channels, T* v, int64_t v_stride) {
   typedef T V __attribute__((vector_size(W * sizeof(T))));
@@ -92,8 +152,24 @@ void winograd_output(const T* m, int64_t m_stride, int64_t channels, const T* bi
 }
 
 template <typename T, int W>
+void winograd_output_grad(const T* gy, const int64_t* off, int64_t channels, T* u, int64_t u_stride) {
+  typedef T V __attribute__((vector_size(W * sizeof(T))));
+  int64_t k = 0;
+  for (; k + W <= channels; k += W) grad_tile<V>(gy + k, off, u + k, u_stride);
+  for (; k < channels; ++k) grad_tile<T>(gy + k, off, u + k, u_stride);
+}
+
+template <typename T, int W>
+void winograd_weight_grad(const T* m, int64_t m_stride, int64_t channels, T* gw, int64_t gw_stride) {
+  typedef T V __attribute__((vector_size(W * sizeof(T))));
+  int64_t k = 0;
+  for (; k + W <= channels; k += W) weight_grad_tile<V, T>(m + k, m_stride, gw + k, gw_stride);
+  for (; k < channels; ++k) weight_grad_tile<T, T>(m + k, m_stride, gw + k, gw_stride);
+}
+
+template <typename T, int W>
 WinogradKernel<T> winograd_kernel() {
-  return {winograd_input<T, W>, winograd_output<T, W>};
+  return {winograd_input<T, W>, winograd_output<T, W>, winograd_output_grad<T, W>, winograd_weight_grad<T, W>};
 }
 
 }  // namespace

@@ -6,10 +6,9 @@
 namespace fastconv {
 
 // The passes of a convolution, and the algorithm each runs: "direct" (depthwise loops, or the dense row kernels),
-// "gemm" or "winograd" (forward, and auto's choice for the input gradient of stride-1 3x3 layers, computed as a
-// forward). An explicit request is followed where it applies to the pass; the input gradient of a strided dense
-// convolution always runs the GEMM (direct computes it as a stride-1 forward), and the backward passes of a
-// "winograd" call are chosen as for "auto".
+// "gemm" or "winograd" (3x3 stride-1 layers: every pass, the input gradient computed as a forward of gy). An
+// explicit request is followed where it applies to the pass; the input gradient of a strided dense convolution
+// always runs the GEMM (direct computes it as a stride-1 forward).
 enum class Pass { Forward, InputGrad, WeightGrad };
 Algorithm choose_algorithm(const ConvShape& s, Algorithm requested, Pass pass);
 
@@ -81,9 +80,12 @@ template <typename T>
 void conv2d_bwd(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, const T* w, T* gx, T* gw,
                 T* gb);
 
-// Winograd F(4x4, 3x3), forward only: conv2d_winograd.cpp.
+// Winograd F(4x4, 3x3): conv2d_winograd.cpp. The forward and the weight gradient (the input gradient runs as a
+// forward of gy).
 bool winograd_applies(const ConvShape& s);
 template <typename T>
 void conv2d_winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
+template <typename T>
+void conv2d_winograd_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
 
 }  // namespace fastconv

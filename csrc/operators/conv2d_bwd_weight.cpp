@@ -47,18 +47,7 @@ void bwd_weight_via_nhwc(const ConvShape& s, int threads, const T* gy, const T* 
   transpose_planes(x, xt.get(), s.N, s.C, s.H * s.W, threads);
   transpose_planes(gy, gyt.get(), s.N, s.K, s.pixels(), threads);
   conv2d_bwd_weight<T>(t, Algorithm::Gemm, threads, gyt.get(), xt.get(), hwio.get(), nullptr);
-  const int64_t Cg = s.Cg(), RS = s.R * s.S;
-  // HWIO (R, S, C/G, K) -> OIHW (K, C/G, R, S) in blocks of 16 output channels: each HWIO cache line is read
-  // once, each OIHW row written in order.
-  constexpr int64_t KB = 16;
-  parallel_for(ceil_div(s.K, KB), threads, [&](int64_t kb) {
-    const int64_t k0 = kb * KB, k1 = std::min(s.K, k0 + KB);
-    for (int64_t c = 0; c < Cg; ++c)
-      for (int64_t rs = 0; rs < RS; ++rs) {
-        const T* src = hwio.get() + (rs * Cg + c) * s.K;
-        for (int64_t k = k0; k < k1; ++k) gw[(k * Cg + c) * RS + rs] = src[k];
-      }
-  });
+  hwio_to_oihw(hwio.get(), s.K, s.Cg(), s.R * s.S, gw, threads);
 }
 
 }  // namespace
@@ -74,6 +63,7 @@ void conv2d_bwd_weight(const ConvShape& s, Algorithm alg, int threads, const T* 
     return conv2d_skinny_bwd<T>(s, threads, gy, x, nullptr, nullptr, gw, gb);
   if (gb) conv2d_bwd_bias(s, bias_threads, gy, gb);
   if (chosen == Algorithm::SpaceToDepth) return conv2d_space_to_depth_bwd_weight(s, threads, gy, x, gw);
+  if (chosen == Algorithm::Winograd) return conv2d_winograd_bwd_weight(s, threads, gy, x, gw);
   if (direct) return conv2d_depthwise_bwd_weight(s, threads, gy, x, gw);
   if (nhwc_is_faster(s)) return bwd_weight_via_nhwc(s, threads, gy, x, gw);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels(), block = Kg * taps;

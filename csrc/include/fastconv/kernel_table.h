@@ -71,10 +71,15 @@ struct DirectKernel {
 // Winograd F(4x4, 3x3) tile transforms over NHWC channels (kernels/winograd_f4x3.h). input: the 36 pixels of a
 // 6x6 input tile at x + off[i] (off < 0: zero padding) -> v[xi * v_stride + c] = (B^T d B)[xi] for every channel c.
 // output: m[xi * m_stride + k] -> y[off[i] + k] = (A^T m A)[i] (+ bias[k]) (relu) for the 16 pixels with off >= 0.
+// The weight gradient's: output_grad: the 16 pixels of a 4x4 gy tile at gy + off[i] (off < 0: outside gy, zero) ->
+// u[xi * u_stride + k] = (A g A^T)[xi]; weight_grad: m[xi * m_stride + k] -> gw[tap * gw_stride + k] = (G^T m G)[tap]
+// for the 9 taps of a 3x3 kernel.
 template <typename T>
 struct WinogradKernel {
   void (*input)(const T* x, const int64_t* off, int64_t channels, T* v, int64_t v_stride);
   void (*output)(const T* m, int64_t m_stride, int64_t channels, const T* bias, bool relu, const int64_t* off, T* y);
+  void (*output_grad)(const T* gy, const int64_t* off, int64_t channels, T* u, int64_t u_stride);
+  void (*weight_grad)(const T* m, int64_t m_stride, int64_t channels, T* gw, int64_t gw_stride);
 };
 
 // The skinny products of pointwise NHWC layers whose output rows are at most two vectors wide (a dense layer of
