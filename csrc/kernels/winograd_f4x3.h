@@ -34,6 +34,19 @@ inline void at_apply(const V in[6], V out[4]) {
   out[3] = d12 + 8 * d34 + in[5];
 }
 
+// out = G in: three values to six (the weight transform).
+template <typename V, typename T>
+inline void g_apply(const V in[3], V out[6]) {
+  const V a = in[0] * T(0.25), s02 = in[0] + in[2], e = in[0] * T(1.0 / 24) + in[2] * T(1.0 / 6);
+  const V o = in[1] * T(1.0 / 12);
+  out[0] = a;
+  out[1] = -(s02 + in[1]) * T(1.0 / 6);
+  out[2] = (in[1] - s02) * T(1.0 / 6);
+  out[3] = e + o;
+  out[4] = e - o;
+  out[5] = in[2];
+}
+
 // out = A in: four values to six, the transpose of at_apply (how an output tile's gradient reaches the products).
 template <typename V>
 inline void a_apply(const V in[4], V out[6]) {
@@ -97,6 +110,23 @@ inline void output_tile(const T* m, int64_t m_stride, const T* bias, bool relu, 
   }
 }
 
+// One vector of output channels of one input channel's 3x3 kernel (tap t at g + t * g_stride): u[xi] = (G g G^T)[xi].
+template <typename V, typename T>
+inline void weight_tile(const T* g, int64_t g_stride, T* u, int64_t u_stride) {
+  V t[6][3];
+  for (int q = 0; q < 3; ++q) {  // columns: t = G g
+    V col[3], out[6];
+    for (int r = 0; r < 3; ++r) col[r] = load_vec<V>(g + (r * 3 + q) * g_stride);
+    g_apply<V, T>(col, out);
+    for (int i = 0; i < 6; ++i) t[i][q] = out[i];
+  }
+  for (int i = 0; i < 6; ++i) {  // rows: (G g) G^T
+    V out[6];
+    g_apply<V, T>(t[i], out);
+    for (int j = 0; j < 6; ++j) store_vec(u + (i * 6 + j) * u_stride, out[j]);
+  }
+}
+
 // One vector of output-gradient channels of a tile: g = the 4x4 gy pixels (offset < 0: outside gy, zero),
 // u[xi] = (A g A^T)[xi].
 template <typename V, typename T>
@@ -151,6 +181,20 @@ void winograd_output(const T* m, int64_t m_stride, int64_t channels, const T* bi
   for (; k < channels; ++k) output_tile<T>(m + k, m_stride, bias ? bias + k : nullptr, relu, off, y + k);
 }
 
+// Output channel k's values go to u[xi * u_stride + k / nr * panel_stride + k % nr] (the GEMM's packed B panels of
+// nr columns; nr is a multiple of W on every ISA, so no vector straddles two panels); columns from `channels` to
+// the end of the last panel are zeroed.
+template <typename T, int W>
+void winograd_weights(const T* g, int64_t g_stride, int64_t channels, int64_t nr, int64_t panel_stride, T* u,
+                      int64_t u_stride) {
+  typedef T V __attribute__((vector_size(W * sizeof(T))));
+  int64_t k = 0;
+  for (; k + W <= channels; k += W) weight_tile<V, T>(g + k, g_stride, u + k / nr * panel_stride + k % nr, u_stride);
+  for (; k < channels; ++k) weight_tile<T, T>(g + k, g_stride, u + k / nr * panel_stride + k % nr, u_stride);
+  for (; k % nr; ++k)
+    for (int xi = 0; xi < 36; ++xi) u[xi * u_stride + k / nr * panel_stride + k % nr] = T(0);
+}
+
 template <typename T, int W>
 void winograd_output_grad(const T* gy, const int64_t* off, int64_t channels, T* u, int64_t u_stride) {
   typedef T V __attribute__((vector_size(W * sizeof(T))));
@@ -169,7 +213,8 @@ void winograd_weight_grad(const T* m, int64_t m_stride, int64_t channels, T* gw,
 
 template <typename T, int W>
 WinogradKernel<T> winograd_kernel() {
-  return {winograd_input<T, W>, winograd_output<T, W>, winograd_output_grad<T, W>, winograd_weight_grad<T, W>};
+  return {winograd_weights<T, W>, winograd_input<T, W>, winograd_output<T, W>, winograd_output_grad<T, W>,
+          winograd_weight_grad<T, W>};
 }
 
 }  // namespace

@@ -36,19 +36,14 @@ bool direct_is_faster(const ConvShape& s, Pass pass) {
 }
 
 // Winograd F(4x4, 3x3) does a quarter of the multiplies, for about 1e-5 relative float32 error (documented in
-// benchmarks/RESULTS.md). The forward (and the input gradient, a forward) transforms the weights on every call
-// (36 C x K matrices): it pays where the tiles outnumber the channels enough to amortize that, and the channels
-// keep its 36 GEMMs busy. Measured with `fastconv bench --shapes large,small` (forward, resnet 64/128/256
-// channels: 1.5-4x the GEMM; 512 channels at 7x7: slower) and a sweep of weight gradients against the GEMM and
-// the direct kernels (fewer than 16 channels on either side: direct up to 3x faster).
-bool winograd_is_faster(const ConvShape& s, Pass pass) {
+// benchmarks/RESULTS.md). Its fixed cost per call is a transform of 36 C x K matrices (the weights, or the weight
+// gradient's sums) against GEMMs over its tiles: it pays from 16 tiles, whatever the channels, once each pass has
+// 16 or more of them (a sweep of 64-512 channels on 7x7 to 32x32 images, 2 threads, against the GEMM: 8 x 512 x 7x7,
+// 32 tiles, 1.35-1.76x in every pass; 16 tiles 0.97-1.5x; 4-8 tiles 0.53-1.0x at 512 channels; weight gradients
+// of fewer than 16 channels on either side: the direct kernels up to 3x faster).
+bool winograd_is_faster(const ConvShape& s) {
   const int64_t tiles = s.N * ((s.P + 3) / 4) * ((s.Q + 3) / 4);
-  if (!winograd_applies(s) || s.C < 16 || s.K < 16) return false;
-  // The weight gradient transforms no weights, only its C x K x 36 sums once at the end; its GEMMs reduce over
-  // the tiles, which must be enough to keep them from streaming those sums (1 x 512 x 7x7, 4 tiles: 2.4 vs 1.4 ms
-  // with the GEMM; resnet_512, 32 tiles: 3.0 vs 5.7 ms; 16 -> 16 channels on 28x28: 0.46 vs 0.60 ms direct).
-  if (pass == Pass::WeightGrad) return tiles >= 16;
-  return 2 * tiles >= s.C;
+  return winograd_applies(s) && s.C >= 16 && s.K >= 16 && tiles >= 16;
 }
 
 }  // namespace
@@ -65,9 +60,9 @@ Algorithm choose_algorithm(const ConvShape& s, Algorithm requested, Pass pass) {
   if (requested == Algorithm::Winograd) return Algorithm::Winograd;  // Python checked that it applies
   if (requested == Algorithm::Auto) {
     if (pass != Pass::InputGrad && space_to_depth_pays(s)) return Algorithm::SpaceToDepth;
-    if (pass != Pass::InputGrad && winograd_is_faster(s, pass)) return Algorithm::Winograd;
+    if (pass != Pass::InputGrad && winograd_is_faster(s)) return Algorithm::Winograd;
     if (pass == Pass::InputGrad && s.G == 1 && s.stride_h == 1 && s.stride_w == 1 &&
-        winograd_is_faster(input_grad_as_forward(s), Pass::Forward))
+        winograd_is_faster(input_grad_as_forward(s)))
       return Algorithm::Winograd;
   }
   if (is_depthwise(s)) return requested == Algorithm::Gemm ? Algorithm::Gemm : Algorithm::Direct;

@@ -80,11 +80,13 @@ template <typename T>
 void conv2d_bwd(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, const T* w, T* gx, T* gw,
                 T* gb);
 
-// Winograd F(4x4, 3x3): conv2d_winograd.cpp. The forward and the weight gradient (the input gradient runs as a
-// forward of gy).
+// Winograd F(4x4, 3x3): conv2d_winograd.cpp. The input gradient is the forward input_grad_as_forward(s) of gy,
+// its weights read from w flipped.
 bool winograd_applies(const ConvShape& s);
 template <typename T>
 void conv2d_winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);
+template <typename T>
+void conv2d_winograd_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx);
 template <typename T>
 void conv2d_winograd_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw);
 

@@ -21,10 +21,10 @@ namespace {
 constexpr int64_t COL_ELEMENTS = 1 << 16;  // Col block (256 KiB of float) stays in L2 between GEMM and scatter.
 constexpr int64_t WEIGHT_BLOCK = 1 << 18;  // packed W^T values a thread keeps in L2 (1 MiB of float) across images
 
-// The input gradient as the forward convolution input_grad_as_forward(s) of gy with the flipped kernel, run by
-// `alg` (direct or Winograd).
+// The input gradient as the forward convolution input_grad_as_forward(s) of gy with the flipped kernel, run by the
+// direct kernels.
 template <typename T>
-void bwd_data_as_forward(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* w, T* gx) {
+void bwd_data_as_forward(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
   std::vector<T> flipped(s.K * s.Cg() * s.R * s.S);
   parallel_for(s.K, threads, [&](int64_t k) {
     if (is_depthwise(s)) {  // (K, 1, R, S) or (R, S, 1, K): each channel's kernel flipped, channels unchanged
@@ -44,10 +44,8 @@ void bwd_data_as_forward(const ConvShape& s, Algorithm alg, int threads, const T
           else flipped[((c * s.K + k) * s.R + fr) * s.S + fq] = w[((k * s.C + c) * s.R + r) * s.S + q];
         }
   });
-  const ConvShape t = input_grad_as_forward(s);
   const T* no_bias = nullptr;
-  if (alg == Algorithm::Winograd) return conv2d_winograd_fwd(t, threads, gy, flipped.data(), no_bias, false, gx);
-  conv2d_direct_fwd(t, threads, gy, flipped.data(), no_bias, false, gx);
+  conv2d_direct_fwd(input_grad_as_forward(s), threads, gy, flipped.data(), no_bias, false, gx);
 }
 
 // Pointwise convolutions: Col is gx itself, no scatter. NHWC GEMMs write column blocks of gx, split when there are
@@ -214,7 +212,8 @@ void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy
     const bool as_forward = s.K == s.C && s.stride_h == 1 && s.stride_w == 1 && direct_rows_apply(s);
     if (!as_forward) return conv2d_depthwise_bwd_data(s, threads, gy, w, gx);
   }
-  if (chosen != Algorithm::Gemm) return bwd_data_as_forward(s, chosen, threads, gy, w, gx);
+  if (chosen == Algorithm::Winograd) return conv2d_winograd_bwd_data(s, threads, gy, w, gx);
+  if (chosen != Algorithm::Gemm) return bwd_data_as_forward(s, threads, gy, w, gx);
   if (skinny_applies(s, std::is_same_v<T, double>))
     return conv2d_skinny_bwd<T>(s, threads, gy, nullptr, w, gx, nullptr, nullptr);
   if (is_pointwise(s)) return bwd_data_pointwise(s, threads, gy, w, gx);

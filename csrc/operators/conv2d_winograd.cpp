@@ -1,11 +1,13 @@
-// The Winograd F(4x4, 3x3) forward convolution (3x3, stride 1, no dilation, groups == 1): each 4x4 output tile
-// costs 36 multiply-adds per (input, output) channel pair instead of 144. Per block of tiles, all threads:
+// Winograd F(4x4, 3x3) convolutions (3x3, stride 1, no dilation, groups == 1): each 4x4 output tile costs 36
+// multiply-adds per (input, output) channel pair instead of 144. Forward, per block of tiles, all threads:
 //   1. transform the input tiles: V[xi] (tiles x C) = B^T d B, vectorized over channels (NHWC);
 //   2. multiply, one GEMM per xi of the 36: M[xi] (tiles x K) = V[xi] * U[xi] (U = G g G^T, packed once a call);
 //   3. transform back: y = A^T M A (+ bias) (relu).
-// Blocks bound the workspace (V and M hold 36 * block * (C + K) values). NCHW runs on NHWC copies of x and y.
-// float32 error: a few 1e-4 relative to the largest output (the transforms scale values by up to 8 x 5 / 24);
-// benchmarks/RESULTS.md states the measured error.
+// The input gradient is the same forward of gy, the weights read flipped; the weight gradient transforms tiles of
+// x and gy and sums their products over the tiles (winograd_bwd_weight_nhwc). Blocks bound the workspace (36 x
+// block x (C + K) values). NCHW runs on NHWC copies of x and y (or gy).
+// float32 error: the transforms scale values by up to 8 x 5 / 24; benchmarks/RESULTS.md states the measured error
+// (about 5e-6 of the largest result, 10x a GEMM's).
 #include <algorithm>
 #include <vector>
 
@@ -25,49 +27,53 @@ constexpr int64_t BLOCK_BYTES = 4 << 20;  // V + M of one block of tiles (forwar
 // faster than 4-16 MB (each GEMM then reads its xi's tiles from L2 or L3, not memory).
 constexpr int64_t WGRAD_BLOCK_BYTES = 2 << 20;
 
-// U[xi] = (G g G^T)[xi] for every (c, k) (w is OIHW or HWIO, as s.nhwc says), written straight into the GEMM's
-// packed B layout (C x K per xi, as prepack_b lays it out: per KC block of rows, panels of nr columns; columns past
-// K zero). In parallel over c; G g then (G g) G^T, each a short loop over k that vectorizes.
+// Where weight (k, c, r, q) of the convolution Winograd runs lies: w[origin + k * k + c * c + r * r + q * q]. The
+// forward reads the user's OIHW or HWIO weights; the input gradient the same weights flipped, input and output
+// channels swapped, through negative tap strides (no flipped copy).
+struct WeightLayout {
+  int64_t origin, k, c, r, q;
+  static WeightLayout of(const ConvShape& s) {
+    return s.nhwc ? WeightLayout{0, 1, s.K, 3 * s.C * s.K, s.C * s.K} : WeightLayout{0, 9 * s.C, 9, 3, 1};
+  }
+  // input_grad_as_forward(s)'s weights, w(k', c', r, q) = w(c', k', 2 - r, 2 - q) of s's.
+  static WeightLayout flipped(const ConvShape& s) {
+    const WeightLayout l = of(s);
+    return {2 * l.r + 2 * l.q, l.c, l.k, -l.r, -l.q};
+  }
+};
+
+// U[xi] = (G g G^T)[xi] for every (c, k), written straight into the GEMM's packed B layout (C x K per xi, as
+// prepack_b lays it out: per KC block of rows, panels of nr columns; columns past K zero). In parallel over c, each
+// input channel's 9 x K weights vectorized over k by the ISA's kernel: read in place where output channels are
+// consecutive and the taps evenly spaced (HWIO), else gathered first into 9 rows of K (OIHW: 9 values per output
+// channel, one cache line, read once each; straight from OIHW, the transform's passes over them thrashed L1 and
+// took 40% of a 256-channel NCHW forward).
 template <typename T>
-void transform_weights(const ConvShape& s, const T* w, const GemmKernel<T>& kr, int64_t padded, T* packed,
-                       int threads) {
-  static const T G[ALPHA][3] = {{T(0.25), 0, 0},
-                                {T(-1.0 / 6), T(-1.0 / 6), T(-1.0 / 6)},
-                                {T(-1.0 / 6), T(1.0 / 6), T(-1.0 / 6)},
-                                {T(1.0 / 24), T(1.0 / 12), T(1.0 / 6)},
-                                {T(1.0 / 24), T(-1.0 / 12), T(1.0 / 6)},
-                                {0, 0, 1}};
-  // Input channel c's 3 x 3 x K weights, output channels consecutive: in place for (R, S, C, K); for (K, C, R, S)
-  // gathered first, each output channel's 9 values one cache line (the transform below reads every (r, q) row of
-  // them 6 times: straight from OIHW, 18 passes of K lines 9 C values apart thrashed L1 and took 40% of a
-  // 256-channel NCHW forward).
-  const int64_t sr = s.nhwc ? 3 * s.C * s.K : 3 * s.K, sq = s.nhwc ? s.C * s.K : s.K;
-  parallel_for(s.C, threads, [&](int64_t c) {
-    std::vector<T> gw(ALPHA * 3 * padded, T(0)), u(padded, T(0)), slice(s.nhwc ? 0 : 9 * s.K);
-    const T* wc = w + c * s.K;
-    if (!s.nhwc) {
+void transform_weights(const ConvShape& s, const T* w, const WeightLayout& l, const GemmKernel<T>& kr,
+                       int64_t padded, T* packed, int threads) {
+  const WinogradKernel<T>& wk = active_kernels().winograd<T>();
+  const bool in_place = l.k == 1 && l.r == 3 * l.q && l.origin == 0;
+  // Where input channels are consecutive in w (the input gradient's view of HWIO weights, output channels
+  // kernel_rows apart) blocks of 32 are gathered at once, each tap's a blocked transpose; else one at a time.
+  const bool channel_runs = !in_place && l.c == 1;
+  const int64_t cb = channel_runs ? 32 : 1;
+  parallel_for(ceil_div(s.C, cb), threads, [&](int64_t unit) {
+    const int64_t c0 = unit * cb, cn = std::min(cb, s.C - c0);
+    thread_local std::vector<T> slices;
+    if (!in_place) slices.resize(cn * 9 * s.K);
+    for (int64_t tap = 0; tap < 9 && channel_runs; ++tap)
+      transpose(w + l.origin + c0 + tap / 3 * l.r + tap % 3 * l.q, s.K, cn, l.k, slices.data() + tap * s.K, 9 * s.K);
+    if (!in_place && !channel_runs) {
+      const T* wc = w + l.origin + c0 * l.c;
       for (int64_t k = 0; k < s.K; ++k)
-        for (int64_t rq = 0; rq < 9; ++rq) slice[rq * s.K + k] = w[(k * s.C + c) * 9 + rq];
-      wc = slice.data();
+        for (int64_t tap = 0; tap < 9; ++tap) slices[tap * s.K + k] = wc[k * l.k + tap / 3 * l.r + tap % 3 * l.q];
     }
-    for (int i = 0; i < ALPHA; ++i)
-      for (int q = 0; q < 3; ++q) {
-        T* dst = gw.data() + (i * 3 + q) * padded;
-        for (int r = 0; r < 3; ++r) {
-          const T* src = wc + r * sr + q * sq;
-          const T coef = G[i][r];
-          for (int64_t k = 0; k < s.K; ++k) dst[k] += coef * src[k];
-        }
-      }
-    const int64_t pc = c / kr.kc * kr.kc, kb = std::min<int64_t>(kr.kc, s.C - pc);
-    for (int i = 0; i < ALPHA; ++i)
-      for (int j = 0; j < ALPHA; ++j) {
-        const T *g0 = gw.data() + (i * 3) * padded, *g1 = g0 + padded, *g2 = g1 + padded;
-        for (int64_t k = 0; k < s.K; ++k) u[k] = g0[k] * G[j][0] + g1[k] * G[j][1] + g2[k] * G[j][2];
-        T* block = packed + (i * ALPHA + j) * padded * s.C + padded * pc + (c - pc) * kr.nr;
-        for (int64_t panel = 0; panel < padded / kr.nr; ++panel)
-          std::copy_n(u.data() + panel * kr.nr, kr.nr, block + panel * kr.nr * kb);
-      }
+    for (int64_t j = 0; j < cn; ++j) {
+      const int64_t c = c0 + j, pc = c / kr.kc * kr.kc, kb = std::min<int64_t>(kr.kc, s.C - pc);
+      const T* g = in_place ? w + c * l.c : slices.data() + j * 9 * s.K;
+      wk.weights(g, in_place ? l.q : s.K, s.K, kr.nr, kr.nr * kb, packed + padded * pc + (c - pc) * kr.nr,
+                 padded * s.C);
+    }
   });
 }
 
@@ -104,14 +110,15 @@ struct TileGrid {
   }
 };
 
-// x and y are NHWC whatever s.nhwc says; w is in s's layout.
+// x and y are NHWC whatever s.nhwc says; w is laid out as l says.
 template <typename T>
-void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
+void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
+                   bool relu, T* y) {
   const WinogradKernel<T>& wk = active_kernels().winograd<T>();
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.K);
   const int64_t padded = ceil_div(s.K, kr.nr) * kr.nr;
   const ScratchBuffer<T> packed(Scratch::PackedWeights, POINTS * padded * s.C);
-  transform_weights(s, w, kr, padded, packed.get(), threads);
+  transform_weights(s, w, l, kr, padded, packed.get(), threads);
 
   const TileGrid grid(s);
   const int64_t tiles = grid.tiles, fit = BLOCK_BYTES / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
@@ -204,6 +211,17 @@ void winograd_bwd_weight_nhwc(const ConvShape& s, int threads, const T* gy, cons
   }
 }
 
+// The forward of s with weights laid out as l says; NCHW runs on NHWC copies of x and y.
+template <typename T>
+void winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
+                  bool relu, T* y) {
+  if (s.nhwc) return winograd_nhwc(s, threads, x, w, l, b, relu, y);
+  const ScratchBuffer<T> xt(Scratch::LayoutIn, s.N * s.C * s.H * s.W), yt(Scratch::LayoutOut, s.N * s.K * s.P * s.Q);
+  transpose_planes(x, xt.get(), s.N, s.C, s.H * s.W, threads);
+  winograd_nhwc(s, threads, xt.get(), w, l, b, relu, yt.get());
+  transpose_planes(yt.get(), y, s.N, s.P * s.Q, s.K, threads);
+}
+
 }  // namespace
 
 bool winograd_applies(const ConvShape& s) {
@@ -212,12 +230,13 @@ bool winograd_applies(const ConvShape& s) {
 
 template <typename T>
 void conv2d_winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
-  if (s.nhwc) return winograd_nhwc(s, threads, x, w, b, relu, y);
-  // NCHW: the tiles run on NHWC copies of x and y; the weights are read in place.
-  const ScratchBuffer<T> xt(Scratch::LayoutIn, s.N * s.C * s.H * s.W), yt(Scratch::LayoutOut, s.N * s.K * s.P * s.Q);
-  transpose_planes(x, xt.get(), s.N, s.C, s.H * s.W, threads);
-  winograd_nhwc(s, threads, xt.get(), w, b, relu, yt.get());
-  transpose_planes(yt.get(), y, s.N, s.P * s.Q, s.K, threads);
+  winograd_fwd(s, threads, x, w, WeightLayout::of(s), b, relu, y);
+}
+
+template <typename T>
+void conv2d_winograd_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+  const T* no_bias = nullptr;
+  winograd_fwd(input_grad_as_forward(s), threads, gy, w, WeightLayout::flipped(s), no_bias, false, gx);
 }
 
 template <typename T>
@@ -236,6 +255,8 @@ template void conv2d_winograd_fwd<float>(const ConvShape&, int, const float*, co
                                          float*);
 template void conv2d_winograd_fwd<double>(const ConvShape&, int, const double*, const double*, const double*, bool,
                                           double*);
+template void conv2d_winograd_bwd_data<float>(const ConvShape&, int, const float*, const float*, float*);
+template void conv2d_winograd_bwd_data<double>(const ConvShape&, int, const double*, const double*, double*);
 template void conv2d_winograd_bwd_weight<float>(const ConvShape&, int, const float*, const float*, float*);
 template void conv2d_winograd_bwd_weight<double>(const ConvShape&, int, const double*, const double*, double*);
 

@@ -68,7 +68,9 @@ struct DirectKernel {
   int lanes;
 };
 
-// Winograd F(4x4, 3x3) tile transforms over NHWC channels (kernels/winograd_f4x3.h). input: the 36 pixels of a
+// Winograd F(4x4, 3x3) tile transforms over NHWC channels (kernels/winograd_f4x3.h). weights: one input channel's
+// 3x3 kernel, tap t's output channels at g + t * g_stride -> u[xi * u_stride + k / nr * panel_stride + k % nr] =
+// (G g G^T)[xi] (panels of nr columns, zero past `channels`). input: the 36 pixels of a
 // 6x6 input tile at x + off[i] (off < 0: zero padding) -> v[xi * v_stride + c] = (B^T d B)[xi] for every channel c.
 // output: m[xi * m_stride + k] -> y[off[i] + k] = (A^T m A)[i] (+ bias[k]) (relu) for the 16 pixels with off >= 0.
 // The weight gradient's: output_grad: the 16 pixels of a 4x4 gy tile at gy + off[i] (off < 0: outside gy, zero) ->
@@ -76,6 +78,8 @@ struct DirectKernel {
 // for the 9 taps of a 3x3 kernel.
 template <typename T>
 struct WinogradKernel {
+  void (*weights)(const T* g, int64_t g_stride, int64_t channels, int64_t nr, int64_t panel_stride, T* u,
+                  int64_t u_stride);
   void (*input)(const T* x, const int64_t* off, int64_t channels, T* v, int64_t v_stride);
   void (*output)(const T* m, int64_t m_stride, int64_t channels, const T* bias, bool relu, const int64_t* off, T* y);
   void (*output_grad)(const T* gy, const int64_t* off, int64_t channels, T* u, int64_t u_stride);
