@@ -113,23 +113,24 @@ cdef void maxpool_nchw(const real* x, real* y, int64_t* idx, real* best_tap, con
                        int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t p0, int64_t p1,
                        int64_t q0, int64_t q1, int threads) noexcept nogil:
     cdef int64_t row, p
+    cdef real* bt
     for row in prange(planes * P, num_threads=threads, schedule="static"):
         p = row % P
+        bt = best_tap + threadid() * Q
         if p0 <= p < p1:
-            nchw_columns(x, y, idx, best_tap, tap_offset, row, 0, q0, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
-            nchw_columns(x, y, idx, best_tap, tap_offset, row, q1, Q, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
+            nchw_columns(x, y, idx, bt, tap_offset, row, 0, q0, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
+            nchw_columns(x, y, idx, bt, tap_offset, row, q1, Q, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
         else:
-            nchw_columns(x, y, idx, best_tap, tap_offset, row, 0, Q, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
+            nchw_columns(x, y, idx, bt, tap_offset, row, 0, Q, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
-# Output columns [qa, qb) of one NCHW output row: tap by tap along the row.
-cdef inline void nchw_columns(const real* x, real* y, int64_t* idx, real* best_tap, const int64_t* tap_offset,
+# Output columns [qa, qb) of one NCHW output row: tap by tap along the row; btr: the thread's row of best taps.
+cdef inline void nchw_columns(const real* x, real* y, int64_t* idx, real* btr, const int64_t* tap_offset,
                               int64_t row, int64_t qa, int64_t qb, int64_t H, int64_t W, int64_t P, int64_t Q,
                               int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
                               int64_t dw) noexcept nogil:
     cdef int64_t plane = row // P, p = row % P, q, i, j, ih, off, lo, hi, t, base
     cdef real* yr = y + row * Q
-    cdef real* btr = best_tap + row * Q  # scratch: one float per output, carved from the caller's buffer
     cdef const real* xr
     if qa >= qb:
         return
@@ -188,17 +189,20 @@ cdef inline void nchw_windows(const real* plane, real* yr, int64_t* ir, int64_t 
 
 
 # x: (N, H, W, C) -> y, idx: (N, P, Q, C); one output row (n, p) per iteration, vectorized along channels.
+# in_plane: the best taps are kept as their in-plane indices ih * W + iw (exact as floats below 2^24), which are
+# the indices themselves (a table lookup per value took a third of a 64-channel pooling's time); else tap numbers.
 cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, real* best_tap, const int64_t* tap_offset,
                        int64_t N, int64_t C, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t kh, int64_t kw,
                        int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t p0,
                        int64_t p1, int64_t q0, int64_t q1, int threads) noexcept nogil:
+    cdef bint in_plane = H * W < (1 << 24) or real is double
     cdef int64_t row, n, p, q, i, j, ih, iw, c, o, t, base
     cdef real* bt
     cdef real* yp
     for row in prange(N * P, num_threads=threads, schedule="static"):
         n = row // P
         p = row % P
-        bt = best_tap + row * Q * C  # scratch like y's row, carved from the caller's buffer
+        bt = best_tap + threadid() * Q * C  # the thread's scratch row, like y's
         for q in range(Q):
             if p0 <= p < p1 and q0 <= q < q1:
                 continue
@@ -215,7 +219,12 @@ cdef void maxpool_nhwc(const real* x, real* y, int64_t* idx, real* best_tap, con
                     iw = q * sw - pw + j * dw
                     if iw < 0 or iw >= W:
                         continue
-                    row_take(yp, bt + q * C, x + ((n * H + ih) * W + iw) * C, 1, <real> (i * kw + j), C)
+                    row_take(yp, bt + q * C, x + ((n * H + ih) * W + iw) * C, 1,
+                             <real> (ih * W + iw if in_plane else i * kw + j), C)
+            if in_plane:
+                for c in range(C):
+                    idx[o + c] = <int64_t> bt[q * C + c]
+                continue
             base = (p * sh - ph) * W + q * sw - pw
             for c in range(C):
                 t = <int64_t> bt[q * C + c]
@@ -237,7 +246,7 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
                          const uint16_t* masks, const int64_t* col, int64_t N, int64_t C, int64_t H, int64_t W,
                          int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
                          int64_t pw, int64_t dh, int64_t dw, int64_t p0, int64_t p1, int64_t q0, int64_t q1,
-                         int64_t stride, int threads) noexcept nogil:
+                         int64_t stride, bint borders, int threads) noexcept nogil:
     cdef int64_t rows = p1 - p0, span = inside_span(C, q1 - q0, sw)  # values from the first window's start on
     cdef int64_t whole = run_stride(span)      # rounded up to whole vectors: the extra values are never picked
     cdef int64_t reach = inside_reach(whole, kw, dw, C)  # values read from each window row's start
@@ -280,6 +289,9 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
             else:
                 row_s2(y + row * Q + q0, idx + row * Q + q0, best, nb, xr, dh * W, kh, kw, dh * W,
                        (p * sh - ph) * W + q0 * 2 - pw, q1 - q0)
+            if borders:
+                row_borders(x + o * H * W, y + row * Q, idx + row * Q, p, q0, q1, H, W, Q, kh, kw, sh, sw, ph, pw,
+                            dh, dw)
             continue
         best_tap = best + whole
         down = best_tap + whole
@@ -303,6 +315,20 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
             window(best, best_tap, down, down_tap, rows_copy, reach, dw * C, kh, kw, dh * W, dw, whole, reach)
         pick(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, best, best_tap, src, masks, col, (p * sh - ph) * W,
              (q1 - q0) * C, span)
+        if borders:
+            row_borders(x + o * H * W, y + row * Q, idx + row * Q, p, q0, q1, H, W, Q, kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+cdef inline void row_borders(const real* plane, real* yr, int64_t* ir, int64_t p, int64_t q0, int64_t q1,
+                             int64_t H, int64_t W, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                             int64_t ph, int64_t pw, int64_t dh, int64_t dw) noexcept nogil:
+    """A one-channel row's few columns outside [q0, q1), right after its inside ones, while its lines of y and
+    indices are in cache (a later pass over every row took a cache miss per row: a third of the ResNet stem
+    pooling's NCHW time)."""
+    if q0 > 0:
+        nchw_windows(plane, yr, ir, p, 0, q0, H, W, kh, kw, sh, sw, ph, pw, dh, dw)
+    if q1 < Q:
+        nchw_windows(plane, yr, ir, p, q1, Q, H, W, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 cdef inline void window_pick(real* y, int64_t* idx, const real* xr, const real* x_end, real* rows_copy,
@@ -391,13 +417,17 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
                         and ((kh - 1) * dh * W + (kw - 1) * dw < (1 << 24) or real is double))
     if not inside:
         p0 = p1 = q0 = q1 = 0
-    # inside: maxima, taps and kh copied rows per thread; the per-window loops: the best-tap numbers, one per output
+    # one-channel rows: maxpool_inside also does each row's few border columns (scalar windows)
+    cdef bint borders = inside and channels == 1 and q0 <= NARROW_COLUMNS and Q - q1 <= NARROW_COLUMNS
+    # inside: maxima, taps and kh copied rows per thread; the per-window loops: the best-tap numbers of a row
     cdef int64_t span = inside_span(channels, q1 - q0, sw) if inside else 0
     cdef int64_t reach = inside_reach(run_stride(span), kw, dw, channels)
     cdef int64_t stride = inside_stride(span, kh, reach)  # per thread; pool_row_s2: 4 + 2 kh rows of its columns
     if inside and stride_two(channels, sw, dw):
         stride = (4 + 2 * kh) * s2_columns(q1 - q0, kw) // 1024 * 1024 + 1024
-    cdef int64_t scratch_size = max(threads * stride if inside else 0, N * C * P * Q)
+    # (the per-window loops: one output row of best taps per thread; as large as the output, the buffer's pages
+    # faulted in on every call, a fifth of the ResNet stem pooling's time)
+    cdef int64_t scratch_size = max(threads * stride if inside else 0, threads * Q * C)
     cdef int64_t picks = (q1 - q0) * channels  # inside: where each output of a row sits in its maxima
     cdef real* scratch = <real*> malloc(scratch_size * sizeof(real))
     cdef int64_t* tap_offset = <int64_t*> malloc(kh * kw * sizeof(int64_t))  # tap -> offset in the plane
@@ -417,7 +447,9 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
         with nogil:
             if inside:
                 maxpool_inside(xp, yp, ip, scratch, src, masks, col, images, channels, H, W, P, Q, kh, kw, sh, sw,
-                               ph, pw, dh, dw, p0, p1, q0, q1, stride, threads)
+                               ph, pw, dh, dw, p0, p1, q0, q1, stride, borders, threads)
+            if borders:  # the inside rows are whole: only the rows outside [p0, p1) are left
+                q0, q1 = 0, Q
             if inside and p0 == 0 and p1 == P and q0 == 0 and q1 == Q:
                 pass  # every window inside: nothing left for the per-window loops
             elif nhwc:
