@@ -304,8 +304,7 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
         if one_pass:
             window_pick(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, xr, x_end, rows_copy, direct, copied,
                         tap_plane, kh, kw, dh * W * C, reach, masks, col, (p * sh - ph) * W, span)
-            continue
-        if xr + (kh - 1) * dh * W * C + reach <= x_end:
+        elif xr + (kh - 1) * dh * W * C + reach <= x_end:
             window(best, best_tap, down, down_tap, xr, dh * W * C, dw * C, kh, kw, dh * W, dw, whole, reach)
         else:
             for i in range(kh):
@@ -313,8 +312,9 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
                 memcpy(rows_copy + i * reach, xr + i * dh * W * C, avail * sizeof(real))
                 memset(rows_copy + i * reach + avail, 0, (reach - avail) * sizeof(real))
             window(best, best_tap, down, down_tap, rows_copy, reach, dw * C, kh, kw, dh * W, dw, whole, reach)
-        pick(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, best, best_tap, src, masks, col, (p * sh - ph) * W,
-             (q1 - q0) * C, span)
+        if not one_pass:
+            pick(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, best, best_tap, src, masks, col,
+                 (p * sh - ph) * W, (q1 - q0) * C, span)
         if borders:
             row_borders(x + o * H * W, y + row * Q, idx + row * Q, p, q0, q1, H, W, Q, kh, kw, sh, sw, ph, pw, dh, dw)
 
