@@ -59,7 +59,7 @@ inline void a_apply(const V in[4], V out[6]) {
   out[5] = in[3];
 }
 
-// out = G^T in: six values to three, the transpose of the weight transform's G (operators/conv2d_winograd.cpp).
+// out = G^T in: six values to three, the transpose of g_apply's G.
 template <typename V, typename T>
 inline void gt_apply(const V in[6], V out[3]) {
   const V s12 = in[1] + in[2], d21 = in[2] - in[1], s34 = in[3] + in[4], d34 = in[3] - in[4];
