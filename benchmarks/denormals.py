@@ -32,11 +32,18 @@ def main():
     compare("resnet_64 3x3 NHWC forward (winograd)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
     compare("resnet_64 3x3 NHWC input gradient (winograd, gy)",
             lambda a: fastconv.conv2d_backward(a, x, w, need_weight=False, need_bias=False, **kw), gy)
-    compare("resnet_64 3x3 NHWC weight gradient (gemm)",
+    compare("resnet_64 3x3 NHWC weight gradient (winograd)",
             lambda a: fastconv.conv2d_backward(gy, a, w, need_input=False, need_bias=False, **kw), x)
+    compare("resnet_64 3x3 NHWC weight gradient (winograd, gy)",
+            lambda a: fastconv.conv2d_backward(a, x, w, need_input=False, need_bias=False, **kw), gy)
+    compare("resnet_64 3x3 NHWC weight gradient (gemm)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, need_input=False, need_bias=False, algorithm="gemm", **kw), x)
     x, w, b, gy = SHAPES_BY_ID["resnet_64_3x3"].arrays("NCHW")
-    compare("resnet_64 3x3 NCHW weight gradient (gemm)",
+    compare("resnet_64 3x3 NCHW weight gradient (winograd)",
             lambda a: fastconv.conv2d_backward(gy, a, w, padding=1, need_input=False, need_bias=False), x)
+    compare("resnet_64 3x3 NCHW weight gradient (gemm)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, padding=1, need_input=False, need_bias=False,
+                                               algorithm="gemm"), x)
     rng = np.random.default_rng(0)
     dense_x = rng.standard_normal((1, 32, 1, 1014)).astype(np.float32)  # the MNIST dense layer as a 1x1 conv
     dense_w, dense_gy = rng.standard_normal((1, 1, 1014, 10)).astype(np.float32), np.ones((1, 32, 1, 10), np.float32)
