@@ -164,21 +164,29 @@ inline void weight_grad_tile(const T* m, int64_t m_stride, T* gw, int64_t gw_str
   }
 }
 
-template <typename T, int W>
-void winograd_input(const T* x, const int64_t* off, int64_t channels, T* v, int64_t v_stride) {
+// Calls f(V{}, c) for each whole vector of W channels from c = 0 on, then f(T{}, c) for each channel left: the tile
+// functions above instantiated for a vector of channels or one channel.
+template <typename T, int W, class F>
+inline void over_channels(int64_t channels, F&& f) {
   typedef T V __attribute__((vector_size(W * sizeof(T))));
   int64_t c = 0;
-  for (; c + W <= channels; c += W) input_tile<V>(x + c, off, v + c, v_stride);
-  for (; c < channels; ++c) input_tile<T>(x + c, off, v + c, v_stride);
+  for (; c + W <= channels; c += W) f(V{}, c);
+  for (; c < channels; ++c) f(T{}, c);
+}
+
+template <typename T, int W>
+void winograd_input(const T* x, const int64_t* off, int64_t channels, T* v, int64_t v_stride) {
+  over_channels<T, W>(channels, [&](auto lanes, int64_t c) {
+    input_tile<decltype(lanes)>(x + c, off, v + c, v_stride);
+  });
 }
 
 template <typename T, int W>
 void winograd_output(const T* m, int64_t m_stride, int64_t channels, const T* bias, bool relu, const int64_t* off,
                      T* y) {
-  typedef T V __attribute__((vector_size(W * sizeof(T))));
-  int64_t k = 0;
-  for (; k + W <= channels; k += W) output_tile<V>(m + k, m_stride, bias ? bias + k : nullptr, relu, off, y + k);
-  for (; k < channels; ++k) output_tile<T>(m + k, m_stride, bias ? bias + k : nullptr, relu, off, y + k);
+  over_channels<T, W>(channels, [&](auto lanes, int64_t k) {
+    output_tile<decltype(lanes)>(m + k, m_stride, bias ? bias + k : nullptr, relu, off, y + k);
+  });
 }
 
 // Output channel k's values go to u[xi * u_stride + k / nr * panel_stride + k % nr] (the GEMM's packed B panels of
@@ -187,28 +195,25 @@ void winograd_output(const T* m, int64_t m_stride, int64_t channels, const T* bi
 template <typename T, int W>
 void winograd_weights(const T* g, int64_t g_stride, int64_t channels, int64_t nr, int64_t panel_stride, T* u,
                       int64_t u_stride) {
-  typedef T V __attribute__((vector_size(W * sizeof(T))));
-  int64_t k = 0;
-  for (; k + W <= channels; k += W) weight_tile<V, T>(g + k, g_stride, u + k / nr * panel_stride + k % nr, u_stride);
-  for (; k < channels; ++k) weight_tile<T, T>(g + k, g_stride, u + k / nr * panel_stride + k % nr, u_stride);
-  for (; k % nr; ++k)
+  over_channels<T, W>(channels, [&](auto lanes, int64_t k) {
+    weight_tile<decltype(lanes), T>(g + k, g_stride, u + k / nr * panel_stride + k % nr, u_stride);
+  });
+  for (int64_t k = channels; k % nr; ++k)
     for (int xi = 0; xi < 36; ++xi) u[xi * u_stride + k / nr * panel_stride + k % nr] = T(0);
 }
 
 template <typename T, int W>
 void winograd_output_grad(const T* gy, const int64_t* off, int64_t channels, T* u, int64_t u_stride) {
-  typedef T V __attribute__((vector_size(W * sizeof(T))));
-  int64_t k = 0;
-  for (; k + W <= channels; k += W) grad_tile<V>(gy + k, off, u + k, u_stride);
-  for (; k < channels; ++k) grad_tile<T>(gy + k, off, u + k, u_stride);
+  over_channels<T, W>(channels, [&](auto lanes, int64_t k) {
+    grad_tile<decltype(lanes)>(gy + k, off, u + k, u_stride);
+  });
 }
 
 template <typename T, int W>
 void winograd_weight_grad(const T* m, int64_t m_stride, int64_t channels, T* gw, int64_t gw_stride) {
-  typedef T V __attribute__((vector_size(W * sizeof(T))));
-  int64_t k = 0;
-  for (; k + W <= channels; k += W) weight_grad_tile<V, T>(m + k, m_stride, gw + k, gw_stride);
-  for (; k < channels; ++k) weight_grad_tile<T, T>(m + k, m_stride, gw + k, gw_stride);
+  over_channels<T, W>(channels, [&](auto lanes, int64_t k) {
+    weight_grad_tile<decltype(lanes), T>(m + k, m_stride, gw + k, gw_stride);
+  });
 }
 
 template <typename T, int W>
