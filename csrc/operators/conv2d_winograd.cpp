@@ -110,6 +110,23 @@ struct TileGrid {
   }
 };
 
+// One parallel region over the blocks of tiles: every thread runs body(t0, nt, ws, off) for each block [t0, t0 +
+// nt), the body's own `omp for` loops splitting its phases; ws is the thread's GEMM workspace (products of at most
+// M x N x K), off a buffer for a tile's offsets.
+template <typename T, class Body>
+void over_blocks(int threads, int64_t tiles, int64_t block, const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K,
+                 Body&& body) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+    FlushDenormals ftz;
+    GemmWorkspace<T> ws(kr, M, N, K);
+    int64_t off[POINTS];
+    for (int64_t t0 = 0; t0 < tiles; t0 += block) body(t0, std::min(block, tiles - t0), ws, off);
+  }
+}
+
 // x and y are NHWC whatever s.nhwc says; w is laid out as l says.
 template <typename T>
 void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
@@ -126,37 +143,29 @@ void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, cons
   const int64_t vs = point_stride<T>(block * s.C), ms = point_stride<T>(block * s.K);
   const ScratchBuffer<T> v(Scratch::TileInputs, POINTS * vs), m(Scratch::TileProducts, POINTS * ms);
 
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-  {
-    FlushDenormals ftz;
-    GemmWorkspace<T> ws(kr, block, s.K, s.C);
-    int64_t off[POINTS];
-    for (int64_t t0 = 0; t0 < tiles; t0 += block) {
-      const int64_t nt = std::min(block, tiles - t0);
+  over_blocks(threads, tiles, block, kr, block, s.K, s.C, [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws,
+                                                             int64_t* off) {
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-      for (int64_t t = 0; t < nt; ++t) {
-        grid.input_offsets(t0 + t, off);
-        wk.input(x, off, s.C, v.get() + t * s.C, vs);
-      }
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (int64_t xi = 0; xi < POINTS; ++xi)
-        gemm(kr, nt, s.K, s.C, MatrixView<T>{v.get() + xi * vs, s.C, 1},
-             Prepacked<T>{packed.get() + xi * padded * s.C, padded}, m.get() + xi * ms, s.K, false, ws);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (int64_t t = 0; t < nt; ++t) {
-        grid.output_offsets(t0 + t, off);
-        wk.output(m.get() + t * s.K, ms, s.K, b, relu, off, y);
-      }
+    for (int64_t t = 0; t < nt; ++t) {
+      grid.input_offsets(t0 + t, off);
+      wk.input(x, off, s.C, v.get() + t * s.C, vs);
     }
-  }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t xi = 0; xi < POINTS; ++xi)
+      gemm(kr, nt, s.K, s.C, MatrixView<T>{v.get() + xi * vs, s.C, 1},
+           Prepacked<T>{packed.get() + xi * padded * s.C, padded}, m.get() + xi * ms, s.K, false, ws);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t t = 0; t < nt; ++t) {
+      grid.output_offsets(t0 + t, off);
+      wk.output(m.get() + t * s.K, ms, s.K, b, relu, off, y);
+    }
+  });
 }
 
 // gw (HWIO) for x and gy NHWC. Per block of tiles, all threads: transform the input tiles V[xi] (tiles x C) as the
@@ -178,37 +187,28 @@ void winograd_bwd_weight_nhwc(const ConvShape& s, int threads, const T* gy, cons
   const ScratchBuffer<T> v(Scratch::TileInputs, POINTS * vs), u(Scratch::TileProducts, POINTS * us);
   const ScratchBuffer<T> m(Scratch::Partials, POINTS * ms);
 
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-  {
-    FlushDenormals ftz;
-    GemmWorkspace<T> ws(kr, s.C, s.K, block);
-    int64_t off[POINTS];
-    for (int64_t t0 = 0; t0 < tiles; t0 += block) {
-      const int64_t nt = std::min(block, tiles - t0);
+  over_blocks(threads, tiles, block, kr, s.C, s.K, block, [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws,
+                                                             int64_t* off) {
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-      for (int64_t t = 0; t < nt; ++t) {
-        grid.input_offsets(t0 + t, off);
-        wk.input(x, off, s.C, v.get() + t * s.C, vs);
-        grid.output_offsets(t0 + t, off);
-        wk.output_grad(gy, off, s.K, u.get() + t * s.K, us);
-      }
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (int64_t xi = 0; xi < POINTS; ++xi) {
-        const Transposed<MatrixView<T>> vt{{v.get() + xi * vs, s.C, 1}};
-        gemm(kr, s.C, s.K, nt, vt, MatrixView<T>{u.get() + xi * us, s.K, 1}, m.get() + xi * ms, s.K, t0 > 0, ws);
-      }
+    for (int64_t t = 0; t < nt; ++t) {
+      grid.input_offsets(t0 + t, off);
+      wk.input(x, off, s.C, v.get() + t * s.C, vs);
+      grid.output_offsets(t0 + t, off);
+      wk.output_grad(gy, off, s.K, u.get() + t * s.K, us);
     }
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t c = 0; c < s.C; ++c) wk.weight_grad(m.get() + c * s.K, ms, s.K, gw + c * s.K, s.C * s.K);
-  }
+    for (int64_t xi = 0; xi < POINTS; ++xi) {
+      const Transposed<MatrixView<T>> vt{{v.get() + xi * vs, s.C, 1}};
+      gemm(kr, s.C, s.K, nt, vt, MatrixView<T>{u.get() + xi * us, s.K, 1}, m.get() + xi * ms, s.K, t0 > 0, ws);
+    }
+  });
+  parallel_for(s.C, threads, [&](int64_t c) {
+    wk.weight_grad(m.get() + c * s.K, ms, s.K, gw + c * s.K, s.C * s.K);
+  });
 }
 
 // The forward of s with weights laid out as l says; NCHW runs on NHWC copies of x and y.
