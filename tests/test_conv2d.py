@@ -254,26 +254,33 @@ def test_winograd_backward_property_based(n, c, k, h, w, padding, layout, dtype,
     assert_close(got[2], want[2], max(g.size // k, 1))
 
 
-# The Winograd weight gradient in its two ways of splitting work: 64 -> 64 channels (36 x C x K sums small enough
-# for one set per thread) on 2 x 48 x 48 (288 tiles: each thread's 144 in several blocks), and 96 -> 96 (shared
-# sums) on 40 x 40 (100 tiles, blocks of 75): sums carried across blocks, on 1, 2 and 3 threads.
+# Winograd in its two ways of splitting work: 64 -> 64 channels (36 x C x K transformed weights or sums small
+# enough for each thread to take whole parts of the tiles) on 2 x 48 x 48 (288 tiles: each thread's 144 in several
+# blocks), and 96 -> 96 (threads share each block) on 40 x 40 (100 tiles, weight-gradient blocks of 75): the
+# weight gradient's sums carried across blocks; every pass, on 1, 2 and 3 threads.
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("n,c,hw", [(2, 64, 48), (1, 96, 40)], ids=["per-thread-sums", "shared-sums"])
-def test_winograd_weight_gradient_over_many_blocks(n, c, hw, layout, threads, rng):
+@pytest.mark.parametrize("n,c,hw", [(2, 64, 48), (1, 96, 40)], ids=["parts", "shared-blocks"])
+def test_winograd_over_many_blocks(n, c, hw, layout, threads, rng):
     nhwc = layout == "NHWC"
     x = rng.standard_normal((n, hw, hw, c) if nhwc else (n, c, hw, hw)).astype(np.float32)
     w = rng.standard_normal((3, 3, c, c) if nhwc else (c, c, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)
-    kw = dict(padding=1, layout=layout, need_input=False, need_bias=False)
+    kw = dict(padding=1, layout=layout)
     before = fastconv.get_num_threads()
     try:
         fastconv.set_num_threads(threads)
-        gw = fastconv.conv2d_backward(g, x, w, algorithm="winograd", **kw)[1]
-        assert np.array_equal(gw, fastconv.conv2d_backward(g, x, w, algorithm="winograd", **kw)[1])  # repeatable
+        y = fastconv.conv2d(x, w, b, algorithm="winograd", **kw)
+        gx, gw, _ = fastconv.conv2d_backward(g, x, w, algorithm="winograd", need_bias=False, **kw)
+        again = fastconv.conv2d_backward(g, x, w, algorithm="winograd", need_bias=False, **kw)
+        assert np.array_equal(gw, again[1]) and np.array_equal(gx, again[0])  # repeatable
     finally:
         fastconv.set_num_threads(before)
-    assert_close(gw, reference.conv2d_backward(g, x, w, **kw)[1], g.size // c * WINOGRAD_ERROR)
+    want_gx, want_gw, _ = reference.conv2d_backward(g, x, w, need_bias=False, **kw)
+    assert_close(y, reference.conv2d(x, w, b, **kw), c * 9 * WINOGRAD_ERROR)
+    assert_close(gx, want_gx, c * 9 * WINOGRAD_ERROR)
+    assert_close(gw, want_gw, g.size // c * WINOGRAD_ERROR)
 
 
 def test_winograd_is_refused_where_it_does_not_apply():

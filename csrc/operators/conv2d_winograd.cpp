@@ -1,11 +1,13 @@
 // Winograd F(4x4, 3x3) convolutions (3x3, stride 1, no dilation, groups == 1): each 4x4 output tile costs 36
-// multiply-adds per (input, output) channel pair instead of 144. Forward, per block of tiles, all threads:
+// multiply-adds per (input, output) channel pair instead of 144. Forward, per block of tiles:
 //   1. transform the input tiles: V[xi] (tiles x C) = B^T d B, vectorized over channels (NHWC);
 //   2. multiply, one GEMM per xi of the 36: M[xi] (tiles x K) = V[xi] * U[xi] (U = G g G^T, packed once a call);
 //   3. transform back: y = A^T M A (+ bias) (relu).
 // The input gradient is the same forward of gy, the weights read flipped; the weight gradient transforms tiles of
 // x and gy and sums their products over the tiles (winograd_bwd_weight_nhwc). Blocks bound the workspace (36 x
-// block x (C + K) values). NCHW runs on NHWC copies of x and y (or gy).
+// block x (C + K) values). Where 36 x C x K values are small, each thread takes whole parts of the tiles through
+// every step (over_parts); else the threads share each block, split step by step (over_blocks). NCHW runs on NHWC
+// copies of x and y (or gy).
 // float32 error: the transforms scale values by up to 8 x 5 / 24; benchmarks/RESULTS.md states the measured error
 // (3e-6 to 1.2e-5 of the largest result on ResNet's layers, 10-40x a GEMM's).
 #include <algorithm>
@@ -26,9 +28,10 @@ constexpr int64_t BLOCK_BYTES = 4 << 20;  // V + M of one block of tiles (forwar
 // V + U of one block of tiles (weight gradient): 2 MB, the size of a core's L2 here, ran resnet_64's 10-15%
 // faster than 4-16 MB (each GEMM then reads its xi's tiles from L2 or L3, not memory).
 constexpr int64_t WGRAD_BLOCK_BYTES = 2 << 20;
-// Weight gradients whose 36 C x K sums fit this are summed per thread (winograd_bwd_weight_nhwc), each part at
-// least MIN_PART_TILES tiles: 15-25% faster for small_32x64, resnet_64 and AlexNet's 48 -> 64 (36 x C x K up to
-// 590 KB), 9% slower for resnet_128 (2.4 MB per thread: the sums no longer stay in cache).
+// Where 36 x C x K values (transformed weights, or the weight gradient's sums) fit this, each thread takes whole
+// parts of the tiles (tile_parts), each part at least MIN_PART_TILES tiles: weight gradients 15-25% faster for
+// small_32x64, resnet_64 and AlexNet's 48 -> 64 (36 x C x K up to 590 KB), 9% slower for resnet_128 (2.4 MB per
+// thread: the sums no longer stay in cache).
 constexpr int64_t PRIVATE_SUMS_BYTES = 1 << 20, MIN_PART_TILES = 16;
 
 // Where weight (k, c, r, q) of the convolution Winograd runs lies: w[origin + k * k + c * c + r * r + q * q]. The
@@ -131,6 +134,28 @@ void over_blocks(int threads, int64_t tiles, int64_t block, const GemmKernel<T>&
   }
 }
 
+// Each of `parts` threads takes its own range of the tiles, in blocks: body(part, t0, nt, first, ws, off) for each
+// block [t0, t0 + nt) of the part's range (first: the range's first block), all of it on that thread.
+template <typename T, class Body>
+void over_parts(int64_t parts, int threads, int64_t tiles, int64_t block, const GemmKernel<T>& kr, int64_t M,
+                int64_t N, int64_t K, Body&& body) {
+  parallel_for(parts, threads, [&](int64_t part) {
+    GemmWorkspace<T> ws(kr, M, N, K);
+    int64_t off[POINTS];
+    const int64_t first = tiles * part / parts, last = tiles * (part + 1) / parts;
+    for (int64_t t0 = first; t0 < last; t0 += block) body(part, t0, std::min(block, last - t0), t0 == first, ws, off);
+  });
+}
+
+// How many parts of a call's tiles the threads take whole (over_parts), each with its own tile buffers, where the
+// transformed weights or the weight gradient's sums (36 x C x K) are small enough for every thread to hold them in
+// its caches; else 1 (over_blocks: the threads share each block, its phases split among them).
+template <typename T>
+int64_t tile_parts(const ConvShape& s, int threads, int64_t tiles) {
+  const bool small = POINTS * s.C * s.K * int64_t(sizeof(T)) <= PRIVATE_SUMS_BYTES;
+  return small ? std::clamp<int64_t>(threads, 1, ceil_div(tiles, MIN_PART_TILES)) : 1;
+}
+
 // x and y are NHWC whatever s.nhwc says; w is laid out as l says.
 template <typename T>
 void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
@@ -142,33 +167,47 @@ void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, cons
   transform_weights(s, w, l, kr, padded, packed.get(), threads);
 
   const TileGrid grid(s);
-  const int64_t tiles = grid.tiles, fit = BLOCK_BYTES / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
-  const int64_t block = std::min(tiles, std::clamp<int64_t>(fit / kr.mr * kr.mr, 4 * kr.mr, 512));
+  const int64_t tiles = grid.tiles, parts = tile_parts<T>(s, threads, tiles);
+  const int64_t fit = BLOCK_BYTES / parts / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
+  const int64_t block = std::min(ceil_div(tiles, parts), std::clamp<int64_t>(fit / kr.mr * kr.mr, 4 * kr.mr, 512));
   const int64_t vs = point_stride<T>(block * s.C), ms = point_stride<T>(block * s.K);
-  const ScratchBuffer<T> v(Scratch::TileInputs, POINTS * vs), m(Scratch::TileProducts, POINTS * ms);
+  const ScratchBuffer<T> scratch(Scratch::TileInputs, parts * POINTS * (vs + ms));
+  auto v_of = [&](int64_t part) { return scratch.get() + part * POINTS * (vs + ms); };
+  auto m_of = [&](int64_t part) { return v_of(part) + POINTS * vs; };
+  auto transform_in = [&](int64_t part, int64_t t0, int64_t t, int64_t* off) {
+    grid.input_offsets(t0 + t, off);
+    wk.input(x, off, s.C, v_of(part) + t * s.C, vs);
+  };
+  auto multiply = [&](int64_t part, int64_t xi, int64_t nt, GemmWorkspace<T>& ws) {
+    gemm(kr, nt, s.K, s.C, MatrixView<T>{v_of(part) + xi * vs, s.C, 1},
+         Prepacked<T>{packed.get() + xi * padded * s.C, padded}, m_of(part) + xi * ms, s.K, false, ws);
+  };
+  auto transform_out = [&](int64_t part, int64_t t0, int64_t t, int64_t* off) {
+    grid.output_offsets(t0 + t, off);
+    wk.output(m_of(part) + t * s.K, ms, s.K, b, relu, off, y);
+  };
 
+  if (parts > 1)
+    return over_parts(parts, threads, tiles, block, kr, block, s.K, s.C,
+                      [&](int64_t part, int64_t t0, int64_t nt, bool, GemmWorkspace<T>& ws, int64_t* off) {
+                        for (int64_t t = 0; t < nt; ++t) transform_in(part, t0, t, off);
+                        for (int64_t xi = 0; xi < POINTS; ++xi) multiply(part, xi, nt, ws);
+                        for (int64_t t = 0; t < nt; ++t) transform_out(part, t0, t, off);
+                      });
   over_blocks(threads, tiles, block, kr, block, s.K, s.C, [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws,
                                                              int64_t* off) {
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t t = 0; t < nt; ++t) {
-      grid.input_offsets(t0 + t, off);
-      wk.input(x, off, s.C, v.get() + t * s.C, vs);
-    }
+    for (int64_t t = 0; t < nt; ++t) transform_in(0, t0, t, off);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t xi = 0; xi < POINTS; ++xi)
-      gemm(kr, nt, s.K, s.C, MatrixView<T>{v.get() + xi * vs, s.C, 1},
-           Prepacked<T>{packed.get() + xi * padded * s.C, padded}, m.get() + xi * ms, s.K, false, ws);
+    for (int64_t xi = 0; xi < POINTS; ++xi) multiply(0, xi, nt, ws);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t t = 0; t < nt; ++t) {
-      grid.output_offsets(t0 + t, off);
-      wk.output(m.get() + t * s.K, ms, s.K, b, relu, off, y);
-    }
+    for (int64_t t = 0; t < nt; ++t) transform_out(0, t0, t, off);
   });
 }
 
@@ -189,8 +228,7 @@ void winograd_bwd_weight_nhwc(const ConvShape& s, int threads, const T* gy, cons
     std::fill_n(gw, 9 * s.C * s.K, T(0));
     return;
   }
-  const int64_t sums = s.C * s.K, small = POINTS * sums * int64_t(sizeof(T)) <= PRIVATE_SUMS_BYTES;
-  const int64_t parts = small ? std::clamp<int64_t>(threads, 1, ceil_div(tiles, MIN_PART_TILES)) : 1;
+  const int64_t sums = s.C * s.K, parts = tile_parts<T>(s, threads, tiles);
   const int64_t fit = WGRAD_BLOCK_BYTES / parts / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
   const int64_t block = std::min(ceil_div(tiles, parts), std::clamp<int64_t>(fit, 64, 512));
   const int64_t vs = point_stride<T>(block * s.C), us = point_stride<T>(block * s.K), ms = point_stride<T>(sums);
@@ -212,16 +250,11 @@ void winograd_bwd_weight_nhwc(const ConvShape& s, int threads, const T* gy, cons
   };
 
   if (parts > 1) {
-    parallel_for(parts, threads, [&](int64_t part) {
-      GemmWorkspace<T> ws(kr, s.C, s.K, block);
-      int64_t off[POINTS];
-      const int64_t first = tiles * part / parts, last = tiles * (part + 1) / parts;
-      for (int64_t t0 = first; t0 < last; t0 += block) {
-        const int64_t nt = std::min(block, last - t0);
-        for (int64_t t = 0; t < nt; ++t) transform(part, t0, t, off);
-        for (int64_t xi = 0; xi < POINTS; ++xi) multiply(part, xi, nt, t0 > first, ws);
-      }
-    });
+    over_parts(parts, threads, tiles, block, kr, s.C, s.K, block,
+               [&](int64_t part, int64_t t0, int64_t nt, bool first, GemmWorkspace<T>& ws, int64_t* off) {
+                 for (int64_t t = 0; t < nt; ++t) transform(part, t0, t, off);
+                 for (int64_t xi = 0; xi < POINTS; ++xi) multiply(part, xi, nt, !first, ws);
+               });
     parallel_for(POINTS, threads, [&](int64_t xi) {
       T* sum = m_of(0) + xi * ms;
       for (int64_t part = 1; part < parts; ++part) {
