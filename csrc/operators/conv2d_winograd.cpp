@@ -32,7 +32,7 @@ constexpr int64_t WGRAD_BLOCK_BYTES = 2 << 20;
 // parts of the tiles (tile_parts), each part at least MIN_PART_TILES tiles: weight gradients 15-25% faster for
 // small_32x64, resnet_64 and AlexNet's 48 -> 64 (36 x C x K up to 590 KB), 9% slower for resnet_128 (2.4 MB per
 // thread: the sums no longer stay in cache).
-constexpr int64_t PRIVATE_SUMS_BYTES = 1 << 20, MIN_PART_TILES = 16;
+constexpr int64_t PART_VALUES_BYTES = 1 << 20, MIN_PART_TILES = 16;
 
 // Where weight (k, c, r, q) of the convolution Winograd runs lies: w[origin + k * k + c * c + r * r + q * q]. The
 // forward reads the user's OIHW or HWIO weights; the input gradient the same weights flipped, input and output
@@ -152,7 +152,7 @@ void over_parts(int64_t parts, int threads, int64_t tiles, int64_t block, const 
 // its caches; else 1 (over_blocks: the threads share each block, its phases split among them).
 template <typename T>
 int64_t tile_parts(const ConvShape& s, int threads, int64_t tiles) {
-  const bool small = POINTS * s.C * s.K * int64_t(sizeof(T)) <= PRIVATE_SUMS_BYTES;
+  const bool small = POINTS * s.C * s.K * int64_t(sizeof(T)) <= PART_VALUES_BYTES;
   return small ? std::clamp<int64_t>(threads, 1, ceil_div(tiles, MIN_PART_TILES)) : 1;
 }
 
