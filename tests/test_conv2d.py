@@ -254,20 +254,23 @@ def test_winograd_backward_property_based(n, c, k, h, w, padding, layout, dtype,
     assert_close(got[2], want[2], max(g.size // k, 1))
 
 
-# Winograd in its two ways of splitting work: 64 -> 64 channels (36 x C x K transformed weights or sums small
+# Winograd in its three ways of splitting work: 64 -> 64 channels (36 x C x K transformed weights or sums small
 # enough for each thread to take whole parts of the tiles) on 2 x 48 x 48 (288 tiles: each thread's 144 in several
-# blocks), and 96 -> 96 (threads share each block) on 40 x 40 (100 tiles, weight-gradient blocks of 75): the
-# weight gradient's sums carried across blocks; every pass, on 1, 2 and 3 threads.
+# blocks); 96 -> 96 (threads share each block) on 40 x 40 (100 tiles, weight-gradient blocks of 75): the weight
+# gradient's sums carried across blocks; and 150 -> 72 on 2 x 14 x 14 (32 tiles: the forward and input gradient
+# stream their weights, block by block of input and output channels, with a tail block of each). Every pass, on
+# 1, 2 and 3 threads.
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("n,c,hw", [(2, 64, 48), (1, 96, 40)], ids=["parts", "shared-blocks"])
-def test_winograd_over_many_blocks(n, c, hw, layout, threads, rng):
+@pytest.mark.parametrize("n,c,k,hw", [(2, 64, 64, 48), (1, 96, 96, 40), (2, 150, 72, 14)],
+                         ids=["parts", "shared-blocks", "streamed"])
+def test_winograd_over_many_blocks(n, c, k, hw, layout, threads, rng):
     nhwc = layout == "NHWC"
     x = rng.standard_normal((n, hw, hw, c) if nhwc else (n, c, hw, hw)).astype(np.float32)
-    w = rng.standard_normal((3, 3, c, c) if nhwc else (c, c, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(c).astype(np.float32)
-    g = rng.standard_normal(x.shape).astype(np.float32)
+    w = rng.standard_normal((3, 3, c, k) if nhwc else (k, c, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(k).astype(np.float32)
     kw = dict(padding=1, layout=layout)
+    g = rng.standard_normal(reference.conv2d(x, w, **kw).shape).astype(np.float32)
     before = fastconv.get_num_threads()
     try:
         fastconv.set_num_threads(threads)
@@ -279,8 +282,27 @@ def test_winograd_over_many_blocks(n, c, hw, layout, threads, rng):
         fastconv.set_num_threads(before)
     want_gx, want_gw, _ = reference.conv2d_backward(g, x, w, need_bias=False, **kw)
     assert_close(y, reference.conv2d(x, w, b, **kw), c * 9 * WINOGRAD_ERROR)
-    assert_close(gx, want_gx, c * 9 * WINOGRAD_ERROR)
-    assert_close(gw, want_gw, g.size // c * WINOGRAD_ERROR)
+    assert_close(gx, want_gx, k * 9 * WINOGRAD_ERROR)
+    assert_close(gw, want_gw, g.size // k * WINOGRAD_ERROR)
+
+
+# The streamed forward and input gradient (few tiles, many weights) on every ISA in both precisions: channel counts
+# that leave a tail in every block (input channels past 128 and past a run of 32, output channels past 32).
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_winograd_streamed_on_every_isa(isa, dtype, layout, rng):
+    nhwc = layout == "NHWC"
+    c, k = 150, 72
+    x = rng.standard_normal((1, 9, 10, c) if nhwc else (1, c, 9, 10)).astype(dtype)
+    w = rng.standard_normal((3, 3, c, k) if nhwc else (k, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    kw = dict(padding=1, layout=layout)
+    y = fastconv.conv2d(x, w, b, algorithm="winograd", **kw)
+    assert_close(y, reference.conv2d(x, w, b, **kw), c * 9 * WINOGRAD_ERROR)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    gx = fastconv.conv2d_backward(g, x, w, algorithm="winograd", need_weight=False, need_bias=False, **kw)[0]
+    assert_close(gx, reference.conv2d_backward(g, x, w, need_weight=False, need_bias=False, **kw)[0],
+                 k * 9 * WINOGRAD_ERROR)
 
 
 def test_winograd_is_refused_where_it_does_not_apply():

@@ -6,11 +6,13 @@
 // The input gradient is the same forward of gy, the weights read flipped; the weight gradient transforms tiles of
 // x and gy and sums their products over the tiles (winograd_bwd_weight_nhwc). Blocks bound the workspace (36 x
 // block x (C + K) values). Where 36 x C x K values are small, each thread takes whole parts of the tiles through
-// every step (over_parts); else the threads share each block, split step by step (over_blocks). NCHW runs on NHWC
-// copies of x and y (or gy).
+// every step (over_parts); where there are few tiles, the weights are transformed a block at a time and multiplied
+// with every tile at once (winograd_streamed); else the threads share each block, split step by step (over_blocks).
+// NCHW runs on NHWC copies of x and y (or gy).
 // float32 error: the transforms scale values by up to 8 x 5 / 24; benchmarks/RESULTS.md states the measured error
 // (3e-6 to 1.2e-5 of the largest result on ResNet's layers, 10-40x a GEMM's).
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "fastconv/cpu.h"
@@ -49,38 +51,54 @@ struct WeightLayout {
   }
 };
 
-// U[xi] = (G g G^T)[xi] for every (c, k), written straight into the GEMM's packed B layout (C x K per xi, as
-// prepack_b lays it out: per KC block of rows, panels of nr columns; columns past K zero). In parallel over c, each
-// input channel's 9 x K weights vectorized over k by the ISA's kernel: read in place where output channels are
-// consecutive and the taps evenly spaced (HWIO), else gathered first into 9 rows of K (OIHW: 9 values per output
-// channel, one cache line, read once each; straight from OIHW, the transform's passes over them thrashed L1 and
-// took 40% of a 256-channel NCHW forward).
+// The transform of the weights of input channels [c0, c0 + cn) (cn <= CHANNEL_RUN), output channels [k0, k0 + kn),
+// on the calling thread: channel c's U[xi] = (G g G^T)[xi] go to dest(c).first + xi * u_stride, in panels of nr
+// columns dest(c).second apart (the GEMM's packed B layout; columns past kn zero). Each input channel's 9 x kn
+// weights are vectorized over k by the ISA's kernel: read in place where output channels are consecutive and the
+// taps evenly spaced (HWIO), else gathered first into 9 rows of kn (OIHW: 9 values per output channel, one cache
+// line, read once each; straight from OIHW, the transform's passes over them thrashed L1 and took 40% of a
+// 256-channel NCHW forward). Where input channels are consecutive in w (the input gradient's view of HWIO weights:
+// its input channels are the user's output channels) they are gathered cn at a time, a blocked transpose per tap.
+constexpr int64_t CHANNEL_RUN = 32;
+
+template <typename T, class Dest>
+void transform_channels(const T* w, const WeightLayout& l, int64_t c0, int64_t cn, int64_t k0, int64_t kn,
+                        int64_t nr, int64_t u_stride, Dest&& dest) {
+  const WinogradKernel<T>& wk = active_kernels().winograd<T>();
+  const bool in_place = l.k == 1 && l.r == 3 * l.q && l.origin == 0;
+  const T* wk0 = w + l.origin + k0 * l.k;
+  thread_local std::vector<T> slices;
+  if (!in_place) slices.resize(cn * 9 * kn);
+  if (!in_place && l.c == 1) {
+    for (int64_t tap = 0; tap < 9; ++tap)
+      transpose(wk0 + c0 + tap / 3 * l.r + tap % 3 * l.q, kn, cn, l.k, slices.data() + tap * kn, 9 * kn);
+  } else if (!in_place) {
+    for (int64_t j = 0; j < cn; ++j) {
+      const T* wc = wk0 + (c0 + j) * l.c;
+      T* slice = slices.data() + j * 9 * kn;
+      for (int64_t k = 0; k < kn; ++k)
+        for (int64_t tap = 0; tap < 9; ++tap) slice[tap * kn + k] = wc[k * l.k + tap / 3 * l.r + tap % 3 * l.q];
+    }
+  }
+  for (int64_t j = 0; j < cn; ++j) {
+    const auto [u, panel_stride] = dest(c0 + j);
+    const T* g = in_place ? wk0 + (c0 + j) * l.c : slices.data() + j * 9 * kn;
+    wk.weights(g, in_place ? l.q : kn, kn, nr, panel_stride, u, u_stride);
+  }
+}
+
+// U for every (c, k), written straight into the GEMM's packed B layout (C x K per xi, as prepack_b lays it out: per
+// KC block of rows, panels of nr columns), in parallel over input channels.
 template <typename T>
 void transform_weights(const ConvShape& s, const T* w, const WeightLayout& l, const GemmKernel<T>& kr,
                        int64_t padded, T* packed, int threads) {
-  const WinogradKernel<T>& wk = active_kernels().winograd<T>();
-  const bool in_place = l.k == 1 && l.r == 3 * l.q && l.origin == 0;
-  // Where input channels are consecutive in w (the input gradient's view of HWIO weights: its input channels are
-  // the user's output channels) blocks of 32 are gathered at once, a blocked transpose per tap; else one at a time.
-  const bool channel_runs = !in_place && l.c == 1;
-  const int64_t cb = channel_runs ? 32 : 1;
+  const int64_t cb = l.c == 1 && l.k != 1 ? CHANNEL_RUN : 1;  // runs where the gather is a transpose
   parallel_for(ceil_div(s.C, cb), threads, [&](int64_t unit) {
-    const int64_t c0 = unit * cb, cn = std::min(cb, s.C - c0);
-    thread_local std::vector<T> slices;
-    if (!in_place) slices.resize(cn * 9 * s.K);
-    for (int64_t tap = 0; tap < 9 && channel_runs; ++tap)
-      transpose(w + l.origin + c0 + tap / 3 * l.r + tap % 3 * l.q, s.K, cn, l.k, slices.data() + tap * s.K, 9 * s.K);
-    if (!in_place && !channel_runs) {
-      const T* wc = w + l.origin + c0 * l.c;
-      for (int64_t k = 0; k < s.K; ++k)
-        for (int64_t tap = 0; tap < 9; ++tap) slices[tap * s.K + k] = wc[k * l.k + tap / 3 * l.r + tap % 3 * l.q];
-    }
-    for (int64_t j = 0; j < cn; ++j) {
-      const int64_t c = c0 + j, pc = c / kr.kc * kr.kc, kb = std::min<int64_t>(kr.kc, s.C - pc);
-      const T* g = in_place ? w + c * l.c : slices.data() + j * 9 * s.K;
-      wk.weights(g, in_place ? l.q : s.K, s.K, kr.nr, kr.nr * kb, packed + padded * pc + (c - pc) * kr.nr,
-                 padded * s.C);
-    }
+    const int64_t c0 = unit * cb;
+    transform_channels(w, l, c0, std::min(cb, s.C - c0), 0, s.K, kr.nr, padded * s.C, [&](int64_t c) {
+      const int64_t pc = c / kr.kc * kr.kc, kb = std::min<int64_t>(kr.kc, s.C - pc);
+      return std::pair<T*, int64_t>{packed + padded * pc + (c - pc) * kr.nr, kr.nr * kb};
+    });
   });
 }
 
@@ -156,18 +174,82 @@ int64_t tile_parts(const ConvShape& s, int threads, int64_t tiles) {
   return small ? std::clamp<int64_t>(threads, 1, ceil_div(tiles, MIN_PART_TILES)) : 1;
 }
 
+// Few tiles and many weights (resnet_512: 32 tiles, 38 MB of transformed weights): transformed all at once, the
+// weights go out to L3 and come back for a single use each. Instead each thread takes blocks of STREAM_K output
+// channels and, input channels STREAM_C at a time, transforms that block's weights into a buffer that stays in its
+// L2 and multiplies it with every tile at once (each block's GEMMs then read V, all tiles' transformed inputs, again:
+// past ~48 tiles that costs more than it saves). x and y are NHWC; w is laid out as l says. Measured on 128-512
+// channels, 4-256 tiles: up to 32 tiles 1.1-2x faster than transforming all weights first (resnet_512 NHWC 3.9 ->
+// 3.3 ms), even at 64, slower from 128 (resnet_256: 0.85x). Blocks of 32 x 128 (590 KB of U) ran 3-10% faster than
+// 64 x 64 in NCHW, as fast in NHWC.
+constexpr int64_t STREAM_K = 32, STREAM_C = 128, STREAM_MAX_TILES = 48;
+
+template <typename T>
+void winograd_streamed(const ConvShape& s, const TileGrid& grid, int threads, const T* x, const T* w,
+                       const WeightLayout& l, const T* b, bool relu, T* y) {
+  const WinogradKernel<T>& wk = active_kernels().winograd<T>();
+  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.K);
+  const int64_t tiles = grid.tiles, vs = point_stride<T>(tiles * s.C), ms = point_stride<T>(tiles * s.K);
+  const int64_t kb = std::min(ceil_div(s.K, kr.nr) * kr.nr, ceil_div(STREAM_K, kr.nr) * kr.nr);
+  const int64_t cb = std::min<int64_t>({s.C, STREAM_C, kr.kc}), us = point_stride<T>(cb * kb);
+  const ScratchBuffer<T> scratch(Scratch::TileInputs, POINTS * (vs + ms));
+  const ScratchBuffer<T> blocks(Scratch::PackedWeights, int64_t(threads) * POINTS * us);
+  T* const v = scratch.get();
+  T* const m = v + POINTS * vs;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+  {
+    FlushDenormals ftz;
+    GemmWorkspace<T> ws(kr, tiles, kb, cb);
+    int64_t off[POINTS];
+    T* const u = blocks.get() + thread_index() * POINTS * us;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t t = 0; t < tiles; ++t) {
+      grid.input_offsets(t, off);
+      wk.input(x, off, s.C, v + t * s.C, vs);
+    }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t k0 = 0; k0 < s.K; k0 += kb) {
+      const int64_t kn = std::min(kb, s.K - k0), padded = ceil_div(kn, kr.nr) * kr.nr;
+      for (int64_t c0 = 0; c0 < s.C; c0 += cb) {
+        const int64_t cn = std::min(cb, s.C - c0);
+        for (int64_t j = 0; j < cn; j += CHANNEL_RUN)
+          transform_channels(w, l, c0 + j, std::min(CHANNEL_RUN, cn - j), k0, kn, kr.nr, us, [&](int64_t c) {
+            return std::pair<T*, int64_t>{u + (c - c0) * kr.nr, kr.nr * cn};
+          });
+        for (int64_t xi = 0; xi < POINTS; ++xi)
+          gemm(kr, tiles, kn, cn, MatrixView<T>{v + xi * vs + c0, s.C, 1}, Prepacked<T>{u + xi * us, padded},
+               m + xi * ms + k0, s.K, c0 > 0, ws);
+      }
+    }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t t = 0; t < tiles; ++t) {
+      grid.output_offsets(t, off);
+      wk.output(m + t * s.K, ms, s.K, b, relu, off, y);
+    }
+  }
+}
+
 // x and y are NHWC whatever s.nhwc says; w is laid out as l says.
 template <typename T>
 void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
                    bool relu, T* y) {
+  const TileGrid grid(s);
+  const int64_t tiles = grid.tiles, parts = tile_parts<T>(s, threads, tiles);
+  if (parts == 1 && tiles <= STREAM_MAX_TILES) return winograd_streamed(s, grid, threads, x, w, l, b, relu, y);
   const WinogradKernel<T>& wk = active_kernels().winograd<T>();
   const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.K);
   const int64_t padded = ceil_div(s.K, kr.nr) * kr.nr;
   const ScratchBuffer<T> packed(Scratch::PackedWeights, POINTS * padded * s.C);
   transform_weights(s, w, l, kr, padded, packed.get(), threads);
 
-  const TileGrid grid(s);
-  const int64_t tiles = grid.tiles, parts = tile_parts<T>(s, threads, tiles);
   const int64_t fit = BLOCK_BYTES / parts / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
   const int64_t block = std::min(ceil_div(tiles, parts), std::clamp<int64_t>(fit / kr.mr * kr.mr, 4 * kr.mr, 512));
   const int64_t vs = point_stride<T>(block * s.C), ms = point_stride<T>(block * s.K);

@@ -45,6 +45,15 @@ void parallel_for(int64_t units, int threads, Body&& body) {
   for (int64_t u = 0; u < units; ++u) body(u);
 }
 
+// The calling thread's number in its parallel region (0 outside one).
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // An OpenMP fork/join costs about a microsecond: give each woken thread at least this many flops (~2 us of work).
