@@ -1,6 +1,7 @@
 """The convolution case list: tile edges, not random sizes. Feeds the kernel, gradient, thread and ISA tests.
 
-Register tiles are NR = 32/16/8 (f32) and 16/8/4 (f64) output columns by MR = 8/6/4 rows (AVX-512/AVX2/generic);
+Register tiles are NR = 32/16/8 (f32) and 16/8/4 (f64) output columns by MR = 8/6/4 rows (AVX-512/AVX2/generic),
+and on AVX-512 a wide 6 x 64 (f32) / 6 x 32 (f64) for forward-style GEMMs whose columns are a multiple of that;
 cache blocks KC = 256 (reduction), MC = 192/144/128, NC = 2048; bwd_weight sums pixels in chunks of 4096.
 """
 from dataclasses import dataclass, field
@@ -81,6 +82,11 @@ CASES = [
     case("batched_images_gt_kc", n=3, c=5, h=12, w=12, k=7, padding=1),  # small images batched, > KC pixels
     case("weights_gt_l2_block", c=64, h=4, w=5, k=512, padding=1),   # bwd_data: W^T in several cached blocks
     case("wgrad_channel_rows_g2", c=32, h=10, w=9, k=10, groups=2, padding=1),  # ... per group, Kg below MR
+    # forward-style GEMMs with a multiple of 64 columns run the wide tile (6x64 f32, 6x32 f64 on AVX-512): NHWC
+    # output channels, NCHW pixels (8x8), the pointwise input gradient's 320 input channels (the forward's 320 > KC:
+    # accumulated); 35 rows: a row tail
+    case("wide_tile_k64", n=2, c=5, h=8, w=8, k=64, padding=1),
+    case("wide_tile_pointwise", n=1, c=320, h=5, w=7, k=64, r=1, s=1),
     case("direct_channel_blocks", c=8, h=9, w=21, k=8, padding=1),  # direct NCHW rows: 6 + 2 channels, 2 vectors a row
     case("direct_nhwc_by_channel", c=8, h=10, w=11, k=3, padding=1),  # NHWC, 3 channels x 72 taps: NCHW rows
     # NHWC 1x1 layers of <= 2 vectors of outputs (dense layers) run skinny products under "gemm": one vector a

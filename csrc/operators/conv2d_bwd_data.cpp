@@ -53,7 +53,7 @@ void bwd_data_as_forward(const ConvShape& s, int threads, const T* gy, const T* 
 template <typename T>
 void bwd_data_pointwise(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
   const int64_t Kg = s.Kg(), Cg = s.Cg(), pixels = s.pixels(), plane = s.H * s.W, image = s.C * plane;
-  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Cg : pixels);
+  const GemmKernel<T>& kr = active_kernels().gemm_for_forward<T>(s.nhwc ? Cg : pixels);
   const int64_t split = ceil_div(int64_t(threads) * 2, s.N * s.G);
   const int64_t cblocks = !s.nhwc                 ? std::clamp<int64_t>(split, 1, Cg)
                           : s.N * s.G < threads ? std::clamp<int64_t>(threads, 1, ceil_div(Cg, kr.nr))
@@ -91,7 +91,7 @@ template <typename T>
 void bwd_data_nchw(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
   const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels();
   const int64_t plane = s.H * s.W, image = s.C * plane;
-  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(pixels);
+  const GemmKernel<T>& kr = active_kernels().gemm_for_forward<T>(pixels);
   const PatchIndex idx(s);
   const int64_t padded = ceil_div(taps, kr.mr) * kr.mr;
   const ScratchBuffer<T> packed(Scratch::PackedWeights, s.G * padded * Kg);
@@ -142,7 +142,7 @@ void bwd_data_nchw(const ConvShape& s, int threads, const T* gy, const T* w, T* 
 template <typename T>
 void bwd_data_nhwc(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
   const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.taps(), pixels = s.pixels(), plane = s.H * s.W;
-  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(taps);
+  const GemmKernel<T>& kr = active_kernels().gemm_for_forward<T>(taps);
   const PatchIndex idx(s);
   const int64_t padded = ceil_div(taps, kr.nr) * kr.nr;
   const ScratchBuffer<T> packed(Scratch::PackedWeights, s.G * padded * Kg);

@@ -62,7 +62,7 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
   if (skinny_applies(s, std::is_same_v<T, double>)) return conv2d_skinny_fwd(s, threads, x, w, b, relu, y);
   const int64_t Kg = s.Kg(), taps = s.taps(), pixels = s.pixels();
   // GEMM columns: NHWC the output channels, NCHW the pixels.
-  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.nhwc ? Kg : pixels);
+  const GemmKernel<T>& kr = active_kernels().gemm_for_forward<T>(s.nhwc ? Kg : pixels);
   const int64_t images = batches_images(s) ? s.N : 1, span = images * pixels;  // pixels of one GEMM's patch
   const PatchIndex idx(s, images);
   const int64_t chunks = pixel_chunks(s, threads, kr, images), chunk = ceil_div(span, chunks);

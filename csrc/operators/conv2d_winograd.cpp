@@ -245,7 +245,7 @@ void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, cons
   const int64_t tiles = grid.tiles, parts = tile_parts<T>(s, threads, tiles);
   if (parts == 1 && tiles <= STREAM_MAX_TILES) return winograd_streamed(s, grid, threads, x, w, l, b, relu, y);
   const WinogradKernel<T>& wk = active_kernels().winograd<T>();
-  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.K);
+  const GemmKernel<T>& kr = active_kernels().gemm_for_forward<T>(s.K);
   const int64_t padded = ceil_div(s.K, kr.nr) * kr.nr;
   const ScratchBuffer<T> packed(Scratch::PackedWeights, POINTS * padded * s.C);
   transform_weights(s, w, l, kr, padded, packed.get(), threads);

@@ -117,6 +117,8 @@ struct KernelTable {
   GemmKernel<double> f64_gemm;
   GemmKernel<float> f32_gemm_narrow;  // one vector of columns: for GEMMs with few columns (N <= nr)
   GemmKernel<double> f64_gemm_narrow;
+  GemmKernel<float> f32_gemm_wide;  // four vectors of columns: forward-style GEMMs whose columns fill its panels
+  GemmKernel<double> f64_gemm_wide;
   DirectKernel<float> f32_direct;
   DirectKernel<double> f64_direct;
   SkinnyKernel<float> f32_skinny;  // width <= 2 * the direct kernels' lanes
@@ -132,6 +134,8 @@ struct KernelTable {
   template <typename T>
   const GemmKernel<T>& gemm_narrow() const { return of<T>(f32_gemm_narrow, f64_gemm_narrow); }
   template <typename T>
+  const GemmKernel<T>& gemm_wide() const { return of<T>(f32_gemm_wide, f64_gemm_wide); }
+  template <typename T>
   const DirectKernel<T>& direct() const { return of<T>(f32_direct, f64_direct); }
   template <typename T>
   SkinnyKernel<T> skinny() const { return of<T>(f32_skinny, f64_skinny); }
@@ -142,6 +146,14 @@ struct KernelTable {
   const GemmKernel<T>& gemm_for(int64_t columns) const {
     const GemmKernel<T>& narrow = gemm_narrow<T>();
     return columns <= narrow.nr ? narrow : gemm<T>();
+  }
+  // The same for the forward and the input gradient, with the wide tile where the columns are a multiple of its
+  // width: 6x64 on AVX-512 ran those passes 7-13% faster than 8x32 where both tiles fill every panel (1x1 layers,
+  // Winograd's 64-channel products), but weight gradients 0-8% slower.
+  template <typename T>
+  const GemmKernel<T>& gemm_for_forward(int64_t columns) const {
+    const GemmKernel<T>& wide = gemm_wide<T>();
+    return columns >= wide.nr && columns % wide.nr == 0 ? wide : gemm_for<T>(columns);
   }
 
  private:

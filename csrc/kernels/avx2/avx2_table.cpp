@@ -27,6 +27,8 @@ KernelTable avx2_table() {
   t.f64_gemm = {f64_gemm_6x8_avx2, 6, 8, KC, MC, NC};
   t.f32_gemm_narrow = {f32_gemm_12x8_avx2, 12, 8, KC, MC, NC};
   t.f64_gemm_narrow = {f64_gemm_12x4_avx2, 12, 4, KC, MC, NC};
+  t.f32_gemm_wide = t.f32_gemm;  // the 6x16 tile already takes 15 of the 16 registers
+  t.f64_gemm_wide = t.f64_gemm;
   t.f32_direct = f32_direct_avx2();
   t.f64_direct = f64_direct_avx2();
   t.f32_skinny = f32_skinny_avx2();

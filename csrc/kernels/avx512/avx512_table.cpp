@@ -14,6 +14,8 @@ WinogradKernel<double> f64_winograd_avx512();
 DirectKernel<double> f64_direct_avx512();
 void f32_gemm_8x32_avx512(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate);
 void f64_gemm_8x16_avx512(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate);
+void f32_gemm_6x64_avx512(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate);
+void f64_gemm_6x32_avx512(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate);
 
 // KC: a B panel of 256 x 32 floats (32 KiB) fits a 48 KiB L1 beside the A panel (8 KiB).
 constexpr int KC = 256;
@@ -27,6 +29,8 @@ KernelTable avx512_table() {
   t.f64_gemm = {f64_gemm_8x16_avx512, 8, 16, KC, MC, NC};
   t.f32_gemm_narrow = {f32_gemm_16x16_avx512, 16, 16, KC, MC, NC};
   t.f64_gemm_narrow = {f64_gemm_16x8_avx512, 16, 8, KC, MC, NC};
+  t.f32_gemm_wide = {f32_gemm_6x64_avx512, 6, 64, KC, MC, NC};
+  t.f64_gemm_wide = {f64_gemm_6x32_avx512, 6, 32, KC, MC, NC};
   t.f32_direct = f32_direct_avx512();
   t.f64_direct = f64_direct_avx512();
   t.f32_skinny = f32_skinny_avx512();

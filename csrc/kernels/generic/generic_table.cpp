@@ -27,6 +27,8 @@ KernelTable generic_table() {
   t.f64_gemm = {f64_gemm_4x4_generic, 4, 4, KC, MC, NC};
   t.f32_gemm_narrow = {f32_gemm_8x4_generic, 8, 4, KC, MC, NC};
   t.f64_gemm_narrow = {f64_gemm_8x2_generic, 8, 2, KC, MC, NC};
+  t.f32_gemm_wide = t.f32_gemm;  // no wider tile here
+  t.f64_gemm_wide = t.f64_gemm;
   t.f32_direct = f32_direct_generic();
   t.f64_direct = f64_direct_generic();
   t.f32_skinny = f32_skinny_generic();
