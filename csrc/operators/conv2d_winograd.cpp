@@ -211,13 +211,15 @@ void winograd_streamed(const ConvShape& s, const TileGrid& grid, int threads, co
       grid.input_offsets(t, off);
       wk.input(x, off, s.C, v + t * s.C, vs);
     }
+    // Input channel blocks outer: a block's transformed inputs stay in L2 while a thread runs its output channel
+    // blocks over them (the same ones for every input block: a static schedule, so no barrier between them).
+    for (int64_t c0 = 0; c0 < s.C; c0 += cb) {
+      const int64_t cn = std::min(cb, s.C - c0);
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
-    for (int64_t k0 = 0; k0 < s.K; k0 += kb) {
-      const int64_t kn = std::min(kb, s.K - k0), padded = ceil_div(kn, kr.nr) * kr.nr;
-      for (int64_t c0 = 0; c0 < s.C; c0 += cb) {
-        const int64_t cn = std::min(cb, s.C - c0);
+      for (int64_t k0 = 0; k0 < s.K; k0 += kb) {
+        const int64_t kn = std::min(kb, s.K - k0), padded = ceil_div(kn, kr.nr) * kr.nr;
         for (int64_t j = 0; j < cn; j += CHANNEL_RUN)
           transform_channels(w, l, c0 + j, std::min(CHANNEL_RUN, cn - j), k0, kn, kr.nr, us, [&](int64_t c) {
             return std::pair<T*, int64_t>{u + (c - c0) * kr.nr, kr.nr * cn};
@@ -228,6 +230,7 @@ void winograd_streamed(const ConvShape& s, const TileGrid& grid, int threads, co
       }
     }
 #ifdef _OPENMP
+#pragma omp barrier
 #pragma omp for schedule(static)
 #endif
     for (int64_t t = 0; t < tiles; ++t) {
