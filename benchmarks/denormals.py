@@ -44,6 +44,9 @@ def main():
     compare("resnet_64 3x3 NCHW weight gradient (gemm)",
             lambda a: fastconv.conv2d_backward(gy, a, w, padding=1, need_input=False, need_bias=False,
                                                algorithm="gemm"), x)
+    x, w, b, gy = SHAPES_BY_ID["resnet_512_3x3"].arrays("NHWC")  # 32 tiles: weights transformed block by block
+    compare("resnet_512 3x3 NHWC forward (winograd, x)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
+    compare("resnet_512 3x3 NHWC forward (winograd, w)", lambda a: fastconv.conv2d(x, a, b, **kw), w)
     rng = np.random.default_rng(0)
     dense_x = rng.standard_normal((1, 32, 1, 1014)).astype(np.float32)  # the MNIST dense layer as a 1x1 conv
     dense_w, dense_gy = rng.standard_normal((1, 1, 1014, 10)).astype(np.float32), np.ones((1, 32, 1, 10), np.float32)
