@@ -6,11 +6,15 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastconv
-from cases import CASES
+from cases import CASES, case
 from fastconv import reference
 from helpers import assert_close, run_python
 
 BIG = [c for c in CASES if c.id in ("lenet_c2", "taps_gt_kc", "pixels_gt_nc", "mnist_seed", "depthwise")]
+# Winograd's buffers under concurrent callers: each thread on its own tiles (64 -> 64, 32 tiles), and the weights
+# transformed block by block (150 -> 72, 18 tiles).
+WINOGRAD = [case("winograd_parts", c=64, h=16, w=16, k=64, padding=1, algorithm="winograd"),
+            case("winograd_streamed", c=150, h=9, w=10, k=72, padding=1, algorithm="winograd")]
 
 
 @pytest.fixture
@@ -84,7 +88,7 @@ def test_pooling_is_bitwise_equal_across_thread_counts(layout, rng, restore_thre
 
 
 def test_concurrent_calls_from_python_threads_match_serial_calls(rng):
-    cases = [(c, rng) for c in BIG]
+    cases = [(c, rng) for c in BIG + WINOGRAD]
     inputs = [c.arrays(np.random.default_rng(i), np.float32, "NCHW" if i % 2 else "NHWC") + (c,)
               for i, c in enumerate(c for c, _ in cases * 2)]
 
