@@ -175,13 +175,13 @@ int64_t tile_parts(const ConvShape& s, int threads, int64_t tiles) {
 }
 
 // Few tiles and many weights (resnet_512: 32 tiles, 38 MB of transformed weights): transformed all at once, the
-// weights go out to L3 and come back for a single use each. Instead each thread takes blocks of STREAM_K output
-// channels and, input channels STREAM_C at a time, transforms that block's weights into a buffer that stays in its
-// L2 and multiplies it with every tile at once (each block's GEMMs then read V, all tiles' transformed inputs, again:
-// past ~48 tiles that costs more than it saves). x and y are NHWC; w is laid out as l says. Measured on 128-512
-// channels, 4-256 tiles: up to 32 tiles 1.1-2x faster than transforming all weights first (resnet_512 NHWC 3.9 ->
-// 3.3 ms), even at 64, slower from 128 (resnet_256: 0.85x). Blocks of 32 x 128 (590 KB of U) ran 3-10% faster than
-// 64 x 64 in NCHW, as fast in NHWC.
+// weights go out to L3 and come back for a single use each. Instead, for each block of STREAM_C input channels,
+// each thread transforms the weights of its blocks of STREAM_K output channels one block at a time into a buffer
+// that stays in its L2 and multiplies it with every tile at once. x and y are NHWC; w is laid out as l says. The
+// transformed inputs and products of all tiles are kept, and the products are revisited once per input block:
+// past ~48 tiles that costs more than it saves. Measured on 128-512 channels, 4-256 tiles: up to 32 tiles
+// 1.1-2.1x faster than transforming all weights first, 64 tiles 0.89-0.99x, 128-256 tiles 0.76-0.94x; blocks of
+// 32 x 128 channels (590 KB of U) ran 0-25% faster than 64 x 64, 64 x 128, 128 x 64 or 32 x 256.
 constexpr int64_t STREAM_K = 32, STREAM_C = 128, STREAM_MAX_TILES = 48;
 
 template <typename T>
