@@ -1,7 +1,8 @@
 """The convolution case list: tile edges, not random sizes. Feeds the kernel, gradient, thread and ISA tests.
 
 Register tiles are NR = 32/16/8 (f32) and 16/8/4 (f64) output columns by MR = 8/6/4 rows (AVX-512/AVX2/generic),
-and on AVX-512 a wide 6 x 64 (f32) / 6 x 32 (f64) for forward-style GEMMs whose columns are a multiple of that;
+and on AVX-512 a wide 6 x 64 (f32) / 6 x 32 (f64) for forward-style GEMMs whose columns are a multiple of that
+and for NHWC 1x1 weight gradients (x^T read in place, in blocks of at most 32 KiB of B panel: 128 steps at 6 x 64);
 cache blocks KC = 256 (reduction), MC = 192/144/128, NC = 2048; bwd_weight sums pixels in chunks of 4096.
 """
 from dataclasses import dataclass, field
@@ -87,6 +88,11 @@ CASES = [
     # accumulated); 35 rows: a row tail
     case("wide_tile_k64", n=2, c=5, h=8, w=8, k=64, padding=1),
     case("wide_tile_pointwise", n=1, c=320, h=5, w=7, k=64, r=1, s=1),
+    # NHWC 1x1 weight gradients read x^T in place, step by step (StepMajor): more than one block of steps (the next
+    # one prefetched), a row tail (50 = 8 x 6 + 2), gy read in place where its rows are one panel (64 channels,
+    # f32 AVX-512), per group where they are not
+    case("pointwise_steps", n=2, c=50, h=12, w=13, k=64, r=1, s=1),
+    case("pointwise_steps_g2", n=1, c=36, h=20, w=15, k=80, r=1, s=1, groups=2),
     case("direct_channel_blocks", c=8, h=9, w=21, k=8, padding=1),  # direct NCHW rows: 6 + 2 channels, 2 vectors a row
     case("direct_nhwc_by_channel", c=8, h=10, w=11, k=3, padding=1),  # NHWC, 3 channels x 72 taps: NCHW rows
     # NHWC 1x1 layers of <= 2 vectors of outputs (dense layers) run skinny products under "gemm": one vector a

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "fastconv/kernel_table.h"
+
 namespace fastconv {
 namespace {
 
@@ -14,11 +16,11 @@ struct SimdVec {
   typedef T type __attribute__((vector_size(W * sizeof(T))));
 };
 
-// C[MR x W*NV] (+)= A[MR x k] * B[k x W*NV]; a: k steps of MR values (lda == 0) or MR rows at stride lda;
+// C[MR x W*NV] (+)= A[MR x k] * B[k x W*NV]; a_at(p, i) reads A, and step(p) runs at the start of step p;
 // b: k steps of W*NV values. acc lives in MR*NV vector registers; the tile sizes of each ISA are chosen so that
 // acc + NV loads + 1 broadcast fit its register file.
-template <typename T, int W, int MR, int NV, class AAt>
-inline void gemm_tile_body(int64_t k, AAt a_at, const T* __restrict b, T* __restrict c, int64_t ldc,
+template <typename T, int W, int MR, int NV, class AAt, class Step>
+inline void gemm_tile_body(int64_t k, AAt a_at, Step step, const T* __restrict b, T* __restrict c, int64_t ldc,
                            bool accumulate) {
   typedef typename SimdVec<T, W>::type V;
   constexpr int NR = W * NV;
@@ -29,6 +31,7 @@ inline void gemm_tile_body(int64_t k, AAt a_at, const T* __restrict b, T* __rest
     for (int j = 0; j < NV; ++j) acc[i][j] = V{};
 
   for (int64_t p = 0; p < k; ++p) {
+    step(p);
     V bv[NV];
 #pragma GCC unroll 16
     for (int j = 0; j < NV; ++j) std::memcpy(&bv[j], b + p * NR + j * W, sizeof(V));
@@ -55,13 +58,26 @@ inline void gemm_tile_body(int64_t k, AAt a_at, const T* __restrict b, T* __rest
   }
 }
 
+// The microkernel behind a GemmUkernel entry (GemmTileA in kernel_table.h): one specialization per way A is laid
+// out, so that each inner loop addresses A with a fixed pattern.
 template <typename T, int W, int MR, int NV>
-inline void gemm_tile(int64_t k, const T* __restrict a, int64_t lda, const T* __restrict b, T* __restrict c,
-                      int64_t ldc, bool accumulate) {
-  if (lda == 0)
-    gemm_tile_body<T, W, MR, NV>(k, [a](int64_t p, int i) { return a[p * MR + i]; }, b, c, ldc, accumulate);
-  else
-    gemm_tile_body<T, W, MR, NV>(k, [a, lda](int64_t p, int i) { return a[i * lda + p]; }, b, c, ldc, accumulate);
+inline void gemm_tile(int64_t k, const GemmTileA<T>& a, const T* __restrict b, T* __restrict c, int64_t ldc,
+                      bool accumulate) {
+  const T* __restrict ap = a.p;
+  const auto no_step = [](int64_t) {};
+  if (a.row != 1) {
+    const int64_t row = a.row;
+    gemm_tile_body<T, W, MR, NV>(k, [ap, row](int64_t p, int i) { return ap[i * row + p]; }, no_step, b, c, ldc,
+                                 accumulate);
+    return;
+  }
+  const int64_t step = a.step;
+  const auto by_steps = [ap, step](int64_t p, int i) { return ap[p * step + i]; };
+  if (!a.prefetch) return gemm_tile_body<T, W, MR, NV>(k, by_steps, no_step, b, c, ldc, accumulate);
+  const char* pf = a.prefetch;
+  const int64_t pf_step = a.prefetch_step;
+  const auto prefetch = [pf, pf_step](int64_t p) { __builtin_prefetch(pf + p * pf_step, 0, 2); };
+  gemm_tile_body<T, W, MR, NV>(k, by_steps, prefetch, b, c, ldc, accumulate);
 }
 
 }  // namespace

@@ -29,6 +29,16 @@ struct Transposed {
   auto at(int64_t i, int64_t j) const { return v.at(j, i); }
 };
 
+// A matrix whose columns lie contiguously, columns ld apart: element (i, p) at p[i + p * ld]. As gemm's A (x^T of
+// an NHWC 1x1 layer's weight gradient: row = input channel, step = pixel), the microkernel reads its steps in place
+// and prefetches the next block: packing it would copy all of x once more (25% of that pass's time).
+template <typename T>
+struct StepMajor {
+  const T* p;
+  int64_t ld;
+  T at(int64_t i, int64_t j) const { return p[i + j * ld]; }
+};
+
 // Cache-line aligned scratch owned by one thread of one call.
 template <typename T>
 class AlignedBuffer {
@@ -133,6 +143,12 @@ void pack_a(const Transposed<MatrixView<T>>& a, int64_t i0, int64_t mc, int64_t 
 }
 
 template <typename T>
+void pack_a(const StepMajor<T>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
+  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr)
+    pack_contiguous_steps(a.p + (i0 + ir) + p0 * a.ld, a.ld, std::min<int64_t>(mr, mc - ir), kc, mr, dst);
+}
+
+template <typename T>
 void pack_b(const MatrixView<T>& b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
   if (b.cs != 1) return pack_b<T, MatrixView<T>>(b, p0, kc, j0, nc, nr, dst);
   for (int64_t jr = 0; jr < nc; jr += nr, dst += kc * nr)
@@ -218,44 +234,81 @@ template <typename T, class View>
 const T* row_at(const RowOffset<View>& a, int64_t i, int64_t p) { return row_at<T>(a.v, a.r0 + i, p); }
 template <typename T, class View>
 const T* row_at(const View&, int64_t, int64_t) { return nullptr; }
+// Where a StepMajor A's row i meets step p.
+template <typename T>
+const T* step_at(const StepMajor<T>& a, int64_t i, int64_t p) { return a.p + i + p * a.ld; }
+template <typename T, class View>
+const T* step_at(const View&, int64_t, int64_t) { return nullptr; }
+
+// A B whose rows are already one packed column panel (nr values each, one after another: an NHWC gy of nr
+// channels) is read in place rather than copied.
+template <typename T>
+bool is_one_panel(const MatrixView<T>& b, int64_t N, int nr) { return b.cs == 1 && b.rs == nr && N == nr; }
+template <class View>
+bool is_one_panel(const View&, int64_t, int) { return false; }
 
 // An A read in place is re-read from its strided rows by every column panel; past a few panels a packed copy
 // (contiguous, one cache-friendly stream) is faster: NHWC 3x3 backward-data (N = taps, 18+ panels) ran 25% slower
 // in place, 1x1 layers and dense layers (<= 8 panels) up to 40% faster.
 constexpr int64_t IN_PLACE_MAX_PANELS = 8;
+constexpr int64_t L1_B_PANEL = 32 << 10;
 
 // C[M x N] = (accumulate ? C : 0) + A[M x K] * B[K x N] on the calling thread. C is row-major with ldc.
 // A or B may be Prepacked (then it is read in place, not packed again). An A with unit stride along K is read in
-// place by the microkernel when N spans few column panels (packing it would copy as much as the product reads).
+// place by the microkernel when N spans few column panels (packing it would copy as much as the product reads); a
+// StepMajor A always is, as one block of rows, each tile prefetching its share of the next block of steps.
 template <typename T, class ViewA, class ViewB>
 void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA& a, const ViewB& b, T* c,
           int64_t ldc, bool accumulate, GemmWorkspace<T>& ws) {
   if (M <= 0 || N <= 0) return;
   const int mr = kr.mr, nr = kr.nr;
+  constexpr bool by_steps = std::is_same_v<ViewA, StepMajor<T>>;
   // Row blocks of equal size (whole panels, at most MC): 196 rows as 192 + 4 ran the 4-row block over every B
-  // panel for a fraction of the work.
-  const int64_t mblocks = ceil_div(M, kr.mc), mcb = ceil_div(ceil_div(M, mblocks), mr) * mr;
+  // panel for a fraction of the work. A StepMajor A is not packed, so there is no A block to keep in L2.
+  const int64_t mblocks = by_steps ? 1 : ceil_div(M, kr.mc), mcb = ceil_div(ceil_div(M, mblocks), mr) * mr;
+  // A StepMajor A streams through L1, so the B panel it meets must stay there: at most L1_B_PANEL bytes (the 6x64
+  // tile's 1x1 256 -> 64 weight gradient: 2.33 ms at 128 steps, 2.55 ms at 256).
+  const int64_t kc = by_steps && !is_prepacked<ViewB>::value
+                         ? std::clamp<int64_t>(L1_B_PANEL / (nr * int64_t(sizeof(T))), 1, kr.kc)
+                         : kr.kc;
   for (int64_t jc = 0; jc < N; jc += kr.nc) {
     const int64_t nb = std::min<int64_t>(kr.nc, N - jc);
-    for (int64_t pc = 0; pc < K; pc += kr.kc) {
-      const int64_t kb = std::min<int64_t>(kr.kc, K - pc);
+    for (int64_t pc = 0; pc < K; pc += kc) {
+      const int64_t kb = std::min<int64_t>(kc, K - pc);
       const bool acc = accumulate || pc > 0;
       const T* b_block;
       if constexpr (is_prepacked<ViewB>::value) {
         b_block = b.data + b.padded * pc + (b.first + jc) * kb;
       } else {
-        pack_b(b, pc, kb, jc, nb, nr, ws.b.get());
-        b_block = ws.b.get();
+        if (is_one_panel(b, N, nr)) {
+          b_block = row_at<T>(b, pc, 0);
+        } else {
+          pack_b(b, pc, kb, jc, nb, nr, ws.b.get());
+          b_block = ws.b.get();
+        }
+      }
+      // A StepMajor A's next block of steps (whole rows of memory) is prefetched while this one is multiplied:
+      // each full row panel's tile fetches an equal slice of it, spread over its kb steps.
+      const char* next = nullptr;
+      int64_t slice = 0, pf_step = 0;
+      if constexpr (by_steps) {
+        const int64_t kn = std::min<int64_t>(kc, K - pc - kb);
+        if (kn > 0 && M >= mr) {
+          next = reinterpret_cast<const char*>(step_at<T>(a, 0, pc + kb));
+          slice = ceil_div(int64_t(sizeof(T)) * ((kn - 1) * a.ld + M), M / mr);
+          pf_step = ceil_div(slice, kb);
+        }
       }
       for (int64_t ic = 0; ic < M; ic += mcb) {
         const int64_t mb = std::min<int64_t>(mcb, M - ic);
         const T* a_block;  // packed panels of rows [ic + packed_from, ic + mb)
-        int64_t lda = 0, packed_from = 0;
+        int64_t lda = 0, step_ld = 0, packed_from = 0;
         if constexpr (is_prepacked<ViewA>::value) {
           a_block = a.data + a.padded * pc + (a.first + ic) * kb;
         } else {
-          lda = N <= IN_PLACE_MAX_PANELS * nr ? in_place_rows(a) : 0;
-          packed_from = lda ? mb / mr * mr : 0;  // in place: only a partial last panel is packed
+          if constexpr (by_steps) step_ld = a.ld;
+          else lda = N <= IN_PLACE_MAX_PANELS * nr ? in_place_rows(a) : 0;
+          packed_from = lda || step_ld ? mb / mr * mr : 0;  // in place: only a partial last panel is packed
           if (packed_from < mb) pack_a(a, ic + packed_from, mb - packed_from, pc, kb, mr, ws.a.get());
           a_block = ws.a.get();
         }
@@ -264,16 +317,20 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
           const T* bp = b_block + jr * kb;
           for (int64_t ir = 0; ir < mb; ir += mr) {
             const int64_t m = std::min<int64_t>(mr, mb - ir);
-            const bool in_place = lda && m == mr;
-            const T* ap = in_place ? row_at<T>(a, ic + ir, pc) : a_block + (ir - packed_from) * kb;
-            const int64_t ap_ld = in_place ? lda : 0;
+            GemmTileA<T> at{a_block + (ir - packed_from) * kb, 1, mr};
+            if (m == mr && lda) {
+              at = {row_at<T>(a, ic + ir, pc), lda, 1};
+            } else if (m == mr && step_ld) {
+              at = {step_at<T>(a, ic + ir, pc), 1, step_ld};
+              if (next && jr == 0) at.prefetch = next + (ic + ir) / mr * slice, at.prefetch_step = pf_step;
+            }
             T* ct = c + (ic + ir) * ldc + jc + jr;
             if (m == mr && n == nr) {
-              kr.run(kb, ap, ap_ld, bp, ct, ldc, acc);
+              kr.run(kb, at, bp, ct, ldc, acc);
               continue;
             }
             T* tile = ws.tile.get();
-            kr.run(kb, ap, ap_ld, bp, tile, nr, false);
+            kr.run(kb, at, bp, tile, nr, false);
             for (int64_t i = 0; i < m; ++i) {
               T* crow = ct + i * ldc;
               const T* trow = tile + i * nr;

@@ -6,12 +6,23 @@
 
 namespace fastconv {
 
-// C[mr x nr] = (accumulate ? C : 0) + A * B, summed over k steps.
-// a: k steps of mr values (a packed row panel) when lda == 0, else mr rows read in place, row i at a + i * lda
-// (a small A is not worth packing); b: k steps of nr values (a packed column panel); c: row-major with leading
-// dimension ldc. Never reads C when accumulate is false.
+// The A operand of one register tile: element (i, p) (row i < mr, step p < k) at p[i * row + p * step]. Packed, a
+// row panel is k steps of mr values (row 1, step mr). Read in place: by rows (step 1; a small A is not worth
+// packing) or by steps (row 1: the mr values of a step lie together, as in x^T of an NHWC 1x1 layer). prefetch (null:
+// none): step p also prefetches the cache line at prefetch + p * prefetch_step bytes into L2 (A's next block, where
+// A streams from memory in place).
 template <typename T>
-using GemmUkernel = void (*)(int64_t k, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, bool accumulate);
+struct GemmTileA {
+  const T* p;
+  int64_t row, step;
+  const char* prefetch = nullptr;
+  int64_t prefetch_step = 0;
+};
+
+// C[mr x nr] = (accumulate ? C : 0) + A * B, summed over k steps. b: k steps of nr values (a packed column panel);
+// c: row-major with leading dimension ldc. Never reads C when accumulate is false.
+template <typename T>
+using GemmUkernel = void (*)(int64_t k, const GemmTileA<T>& a, const T* b, T* c, int64_t ldc, bool accumulate);
 
 template <typename T>
 struct GemmKernel {
@@ -149,7 +160,8 @@ struct KernelTable {
   }
   // The same for the forward and the input gradient, with the wide tile where the columns are a multiple of its
   // width: 6x64 on AVX-512 ran those passes 7-13% faster than 8x32 where both tiles fill every panel (1x1 layers,
-  // Winograd's 64-channel products), but weight gradients 0-8% slower.
+  // Winograd's 64-channel products), but weight gradients 0-8% slower (except NHWC 1x1 ones, which read x^T in
+  // place once per column panel).
   template <typename T>
   const GemmKernel<T>& gemm_for_forward(int64_t columns) const {
     const GemmKernel<T>& wide = gemm_wide<T>();

@@ -1,12 +1,14 @@
-// f64_gemm_6x8_avx2: C[6x8] (+)= A[6xk] * B[kx8]; A packed in rows of 6, B in rows of 8 (double).
+// f64_gemm_6x8_avx2: C[6x8] (+)= A[6xk] * B[kx8] (double); A packed or read in place
+// (GemmTileA), B in rows of 8.
 // Used by every conv2d pass on the avx2 path. Registers: 12 ymm accumulators + 2 for B + 1 broadcast = 15 of 16.
 #include "fastconv/kernel_table.h"
 #include "kernels/gemm_tile.h"
 
 namespace fastconv {
 
-void f64_gemm_6x8_avx2(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate) {
-  gemm_tile<double, 4, 6, 2>(k, a, lda, b, c, ldc, accumulate);
+void f64_gemm_6x8_avx2(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
+                       bool accumulate) {
+  gemm_tile<double, 4, 6, 2>(k, a, b, c, ldc, accumulate);
 }
 
 }  // namespace fastconv

@@ -1,13 +1,16 @@
-// f64_gemm_6x32_avx512: C[6x32] (+)= A[6xk] * B[kx32]; A packed in rows of 6, B in rows of 32 (double).
-// The wide tile of the forward-style passes (forward, input gradient) whose GEMMs have a multiple of 32 columns.
+// f64_gemm_6x32_avx512: C[6x32] (+)= A[6xk] * B[kx32] (double); A packed or read in place
+// (GemmTileA), B in rows of 32.
+// The wide tile of the forward-style passes (forward, input gradient) whose GEMMs have a multiple of 32 columns,
+// and of NHWC 1x1 weight gradients (x^T read in place once per column panel).
 // Registers: 24 zmm accumulators + 4 for B + 1 broadcast = 29 of 32.
 #include "fastconv/kernel_table.h"
 #include "kernels/gemm_tile.h"
 
 namespace fastconv {
 
-void f64_gemm_6x32_avx512(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate) {
-  gemm_tile<double, 8, 6, 4>(k, a, lda, b, c, ldc, accumulate);
+void f64_gemm_6x32_avx512(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
+                          bool accumulate) {
+  gemm_tile<double, 8, 6, 4>(k, a, b, c, ldc, accumulate);
 }
 
 }  // namespace fastconv

@@ -1,12 +1,14 @@
-// f64_gemm_8x16_avx512: C[8x16] (+)= A[8xk] * B[kx16]; A packed in rows of 8, B in rows of 16 (double).
+// f64_gemm_8x16_avx512: C[8x16] (+)= A[8xk] * B[kx16] (double); A packed or read in place
+// (GemmTileA), B in rows of 16.
 // Used by every conv2d pass on the avx512 path. Registers: 16 zmm accumulators + 2 for B + 1 broadcast = 19 of 32.
 #include "fastconv/kernel_table.h"
 #include "kernels/gemm_tile.h"
 
 namespace fastconv {
 
-void f64_gemm_8x16_avx512(int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc, bool accumulate) {
-  gemm_tile<double, 8, 8, 2>(k, a, lda, b, c, ldc, accumulate);
+void f64_gemm_8x16_avx512(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
+                          bool accumulate) {
+  gemm_tile<double, 8, 8, 2>(k, a, b, c, ldc, accumulate);
 }
 
 }  // namespace fastconv

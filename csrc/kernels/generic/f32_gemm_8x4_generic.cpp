@@ -6,8 +6,9 @@
 
 namespace fastconv {
 
-void f32_gemm_8x4_generic(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate) {
-  gemm_tile<float, 4, 8, 1>(k, a, lda, b, c, ldc, accumulate);
+void f32_gemm_8x4_generic(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc,
+                          bool accumulate) {
+  gemm_tile<float, 4, 8, 1>(k, a, b, c, ldc, accumulate);
 }
 
 }  // namespace fastconv
