@@ -71,6 +71,11 @@ inline void gemm_tile(int64_t k, const GemmTileA<T>& a, const T* __restrict b, T
                                  accumulate);
     return;
   }
+  if (a.step == MR && !a.prefetch) {  // packed: the step a constant, as the compiler's unrolled loop wants it
+    gemm_tile_body<T, W, MR, NV>(k, [ap](int64_t p, int i) { return ap[p * MR + i]; }, no_step, b, c, ldc,
+                                 accumulate);
+    return;
+  }
   const int64_t step = a.step;
   const auto by_steps = [ap, step](int64_t p, int i) { return ap[p * step + i]; };
   if (!a.prefetch) return gemm_tile_body<T, W, MR, NV>(k, by_steps, no_step, b, c, ldc, accumulate);
