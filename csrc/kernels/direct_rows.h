@@ -5,6 +5,7 @@
 // Written once with GCC vector extensions; each kernels/<isa>/ file instantiates it with its lane count and is
 // compiled with its own -m flags (internal linkage, as in gemm_tile.h).
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -406,9 +407,20 @@ __attribute__((noinline)) void wgrad_channels(const DirectRows<T>& r, int64_t a,
   }
 }
 
-// Channel blocks of WGRAD_CHANNELS (the rest in one smaller block), each over the taps in passes of as many as
-// fill a group's accumulators.
-constexpr int WGRAD_CHANNELS = 3;
+// Channel blocks of wgrad_channels_per_block (the rest in one smaller block), each over the taps in passes of as
+// many as fill a group's accumulators and leave registers for a pass's x vectors (one per tap) and a gy vector.
+// AVX-512 floats: 6 channels x 4 taps (10 loads per 24 FMAs, where 3 x 4 took 7 per 12: LeNet 1 -> 6 5x5 weight
+// gradient 62-64 -> 59-62 us).
+template <typename T, int W>
+constexpr int wgrad_channels_per_block() {
+  return W >= 16 ? 6 : 3;
+}
+
+template <typename T, int W, int KB>
+constexpr int wgrad_taps_per_pass() {
+  constexpr int registers = W >= 16 ? 32 : 16, by_accumulators = channel_group<T, W, KB>() / KB;
+  return std::min(by_accumulators, (registers - 1) / (KB + 1));
+}
 
 template <typename T, int W, int KB, bool BIAS, int... TB>
 constexpr std::array<TapsFn<T>, sizeof...(TB)> channel_taps_table(std::integer_sequence<int, TB...>) {
@@ -417,7 +429,7 @@ constexpr std::array<TapsFn<T>, sizeof...(TB)> channel_taps_table(std::integer_s
 
 template <typename T, int W, int KB>
 void wgrad_channel_block(const DirectRows<T>& r, int64_t a, const T* gy, T* acc, T* bias) {
-  constexpr int TB = max_group<T, W>() / KB;
+  constexpr int TB = wgrad_taps_per_pass<T, W, KB>();
   static constexpr auto plain = channel_taps_table<T, W, KB, false>(std::make_integer_sequence<int, TB>{});
   static constexpr auto with_bias = channel_taps_table<T, W, KB, true>(std::make_integer_sequence<int, TB>{});
   for (int64_t t = 0; t < r.ntaps; t += TB) {
@@ -434,7 +446,7 @@ constexpr std::array<void (*)(const DirectRows<T>&, int64_t, const T*, T*, T*), 
 
 template <typename T, int W>
 void wgrad_channel_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
-  constexpr int KB = WGRAD_CHANNELS;
+  constexpr int KB = wgrad_channels_per_block<T, W>();
   static constexpr auto blocks = wgrad_blocks_table<T, W>(std::make_integer_sequence<int, KB>{});
   for (int64_t a = 0; a < r.outer; a += KB) blocks[std::min<int64_t>(KB, r.outer - a) - 1](r, a, gy, acc, bias);
 }
