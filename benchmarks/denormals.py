@@ -44,6 +44,11 @@ def main():
     compare("resnet_64 3x3 NCHW weight gradient (gemm)",
             lambda a: fastconv.conv2d_backward(gy, a, w, padding=1, need_input=False, need_bias=False,
                                                algorithm="gemm"), x)
+    x, w, b, gy = SHAPES_BY_ID["resnet_256x64_1x1"].arrays("NHWC")  # x^T read in place by the microkernel
+    compare("resnet 1x1 256->64 NHWC weight gradient (gemm, x)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, layout="NHWC", need_input=False, need_bias=False), x)
+    compare("resnet 1x1 256->64 NHWC weight gradient (gemm, gy)",
+            lambda a: fastconv.conv2d_backward(a, x, w, layout="NHWC", need_input=False, need_bias=False), gy)
     x, w, b, gy = SHAPES_BY_ID["resnet_512_3x3"].arrays("NHWC")  # 32 tiles: weights transformed block by block
     compare("resnet_512 3x3 NHWC forward (winograd, x)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
     compare("resnet_512 3x3 NHWC forward (winograd, w)", lambda a: fastconv.conv2d(x, a, b, **kw), w)

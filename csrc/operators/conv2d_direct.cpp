@@ -199,13 +199,17 @@ void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lan
 // band whose layout differs is transposed to or from the user's y or gy in cache, about one cycle per value.
 // - NCHW layers with a vector of output channels: NCHW rows leave ceil(Q / lanes) * lanes - Q lanes of each row
 //   empty in every tap's FMA (2 FMAs a cycle do 2 * lanes of a tap's multiply-adds).
-// - NHWC layers with 2 to lanes - 1 output channels and long enough reductions, at unit stride: NHWC rows permute
-//   x for every FMA (one shuffle port; with one channel they are NCHW rows already), NCHW rows share each x vector across up to 6 channels (input gradient of
-//   LeNet's 6 -> 16 5x5 layer, 400 taps: 315 -> 160 us; its 1 -> 6 forward, 25 taps: 90 -> 79 us). The weight
-//   gradient, which gains less from NCHW rows, needs 64 taps to pay for transposing gy (25: 104 -> 131 us).
+// - NHWC layers with 2 to lanes - 1 output channels and reductions of 16+ taps, at unit stride: NHWC rows permute
+//   x for every FMA (one shuffle port; with one channel they are NCHW rows already), NCHW rows share each x vector
+//   across up to 6 channels (input gradient of LeNet's 6 -> 16 5x5 layer, 400 taps: 315 -> 160 us; its 1 -> 6
+//   forward, 25 taps: 90 -> 79 us). The weight gradient too, since its NCHW channel blocks take 6 channels x 4 taps
+//   (LeNet 1 -> 6: 95 -> 80 us; 28x28 batch 32, 3x3 and 5x5 layers of 1-6 input and 3-14 output channels:
+//   0.79-1.0x the time), but where two pixels of lanes / 2 channels fill a vector with one permutation, up to 64
+//   taps (2 -> 8 3x3: 85 us as NHWC rows, 103 as NCHW rows).
 bool nhwc_rows(const ConvShape& s, int lanes, bool weight_grad) {
   if (is_depthwise(s)) return s.nhwc;
-  if (s.nhwc) return s.K >= lanes || s.K == 1 || s.taps() < (weight_grad ? 64 : 16) || s.stride_w != 1;
+  const int64_t min_taps = weight_grad && 2 * s.K == lanes ? 64 : 16;
+  if (s.nhwc) return s.K >= lanes || s.K == 1 || s.taps() < min_taps || s.stride_w != 1;
   const int64_t empty = ceil_div(s.Q, int64_t(lanes)) * lanes - s.Q;
   return s.K >= lanes && s.taps() * empty > 2 * lanes * s.Q;
 }
