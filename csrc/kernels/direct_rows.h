@@ -110,8 +110,9 @@ __attribute__((always_inline)) inline void for_each_group(int64_t count, int64_t
 // several rows only where nvec is a multiple of the phases). PH: the phases, known at compile time (1 to 3), or
 // 0: any, each vector then loads its own weights. `repeat` > 1: the same group in that many consecutive rows (a
 // group of one whole row, row after row), its weights, patterns and offsets set up once: a 2x2 layer has only 4
-// taps to spread that setup over.
-template <typename T, int W, Gather G, int PH, int NB, bool REPEAT>
+// taps to spread that setup over. UNIT: the group's vectors lie in one row, vector i reading x at the first one's
+// column + i (one vector per pixel at unit stride): one base register for all of them, where NB pointers spilled.
+template <typename T, int W, Gather G, int PH, int NB, bool REPEAT, bool UNIT = false>
 __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os,
                                          int64_t b0, int64_t v0, int64_t nvec, bool relu, int64_t repeat) {
   using V = typename RowVec<T, W>::V;
@@ -147,7 +148,8 @@ __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, co
 #pragma GCC unroll 12
       for (int j = 0; j < NW; ++j) w[j] = load_vec<V>(wp[j] + t * W);
 #pragma GCC unroll 12
-      for (int i = 0; i < NB; ++i) acc[i] += gather<T, W, G>(xp[i] + off, lanes[i % NW]) * w[i % NW];
+      for (int i = 0; i < NB; ++i)
+        acc[i] += gather<T, W, G>((UNIT ? xp[0] + i : xp[i]) + off, lanes[i % NW]) * w[i % NW];
     }
     b = b0, v = v0;
 #pragma GCC unroll 12
@@ -167,6 +169,20 @@ constexpr std::array<GroupFn<T>, sizeof...(NB)> group_table(std::integer_sequenc
   return {fwd_group<T, W, G, PH, NB + 1, REPEAT>...};
 }
 
+template <typename T, int W, Gather G, int... NB>
+constexpr std::array<GroupFn<T>, sizeof...(NB)> unit_group_table(std::integer_sequence<int, NB...>) {
+  return {fwd_group<T, W, G, 1, NB + 1, true, true>...};
+}
+
+// Whether vector v of every row reads x at column vbase[0] + v (NHWC rows of one vector of channels per pixel, at
+// unit stride).
+template <typename T>
+bool unit_columns(const DirectRows<T>& r, int64_t nvec) {
+  for (int64_t v = 0; v < nvec; ++v)
+    if (r.vbase[v] != r.vbase[0] + v) return false;
+  return true;
+}
+
 // A segment of `count` vectors in groups of equal size (at most max_group; 4 where the phases are not known, whose
 // vectors share no weight loads: 4 chains still cover the FMA latency), the rest in one smaller group; `repeat`
 // times, in consecutive rows (a segment of one row: one group, set up once for all of them).
@@ -178,6 +194,15 @@ void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, 
   if constexpr (PH == 2 || PH == 3) {  // rows of a vector count the phases do not divide: taken one at a time
     static constexpr auto row_groups = group_table<T, W, G, PH, true>(std::make_integer_sequence<int, MAX>{});
     if (count == nvec && nvec <= MAX) return row_groups[nvec - 1](r, xs, wa, ba, os, 0, 0, nvec, relu, repeat);
+  }
+  if constexpr (G == Gather::Broadcast && PH == 1) {  // groups within a row, each down all the rows
+    if (count % nvec == 0 && unit_columns(r, nvec)) {
+      static constexpr auto unit_groups = unit_group_table<T, W, G>(std::make_integer_sequence<int, MAX>{});
+      const int64_t rows = count / nvec * repeat, size = div_up(nvec, div_up(nvec, MAX));
+      for (int64_t v = 0; v < nvec; v += size)
+        unit_groups[std::min(size, nvec - v) - 1](r, xs, wa, ba, os, 0, v, nvec, relu, rows);
+      return;
+    }
   }
   for (int64_t rep = 0; rep < repeat; ++rep, xs += r.x_step, os += r.out_inner)
     for_each_group(count, div_up(count, div_up(count, MAX)), nvec, [&](int64_t b, int64_t v, int64_t n) {
