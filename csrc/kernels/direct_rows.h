@@ -328,7 +328,7 @@ constexpr int WGRAD_TAPS = 8;
 // TB taps from t of weight table (a, phase): sums gather * gy over the phase's vectors of every row b; with BIAS
 // also the gy vectors themselves into bias (the bias gradient: a tap whose input is 1), in the same pass. A row's
 // last vector loads only its len values (the lanes past them read zeros).
-template <typename T, int W, Gather G, int TB, bool BIAS>
+template <typename T, int W, Gather G, int TB, bool BIAS, bool UNIT = false>
 __attribute__((noinline)) void wgrad_taps(const DirectRows<T>& r, int64_t a, int64_t phase, int64_t t, const T* gy,
                                           T* acc, T* bias) {
   using V = typename RowVec<T, W>::V;
@@ -350,7 +350,7 @@ __attribute__((noinline)) void wgrad_taps(const DirectRows<T>& r, int64_t a, int
     for (int64_t v = phase; v < whole; v += r.phases) {
       const V gv = load_vec<V>(g + v * W);
       if (BIAS) gsum += gv;
-      const T* xv = x + r.vbase[v];
+      const T* xv = UNIT ? x + r.vbase[0] + v : x + r.vbase[v];  // UNIT: see fwd_group
 #pragma GCC unroll 8
       for (int b = 0; b < TB; ++b) sum[b] += gather<T, W, G>(xv + off[b], lanes) * gv;
     }
@@ -376,9 +376,9 @@ __attribute__((noinline)) void wgrad_taps(const DirectRows<T>& r, int64_t a, int
 template <typename T>
 using TapsFn = void (*)(const DirectRows<T>&, int64_t, int64_t, int64_t, const T*, T*, T*);
 
-template <typename T, int W, Gather G, bool BIAS, int... TB>
+template <typename T, int W, Gather G, bool BIAS, bool UNIT, int... TB>
 constexpr std::array<TapsFn<T>, sizeof...(TB)> taps_table(std::integer_sequence<int, TB...>) {
-  return {wgrad_taps<T, W, G, TB + 1, BIAS>...};
+  return {wgrad_taps<T, W, G, TB + 1, BIAS, UNIT>...};
 }
 
 // NCHW rows at unit stride (one phase, Contiguous): KB channels from a x TB taps from t in one pass over the rows,
@@ -481,11 +481,21 @@ void wgrad_channel_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
 template <typename T, int W, Gather G>
 void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
   constexpr int TB = WGRAD_TAPS;
-  static constexpr auto plain = taps_table<T, W, G, false>(std::make_integer_sequence<int, TB>{});
-  static constexpr auto with_bias = taps_table<T, W, G, true>(std::make_integer_sequence<int, TB>{});
+  static constexpr auto plain = taps_table<T, W, G, false, false>(std::make_integer_sequence<int, TB>{});
+  static constexpr auto with_bias = taps_table<T, W, G, true, false>(std::make_integer_sequence<int, TB>{});
   const DirectRows<T> r = rows;  // a local copy: the accumulator stores cannot alias it
   if constexpr (G == Gather::Contiguous) {
     if (r.one_weight_per_tap && r.outer > 1) return wgrad_channel_rows<T, W>(r, gy, acc, bias);
+  }
+  if constexpr (G == Gather::Broadcast) {  // one vector per pixel at unit stride: one x pointer, offsets in registers
+    static constexpr auto unit = taps_table<T, W, G, false, true>(std::make_integer_sequence<int, TB>{});
+    static constexpr auto unit_bias = taps_table<T, W, G, true, true>(std::make_integer_sequence<int, TB>{});
+    if (r.phases == 1 && unit_columns(r, r.len / W)) {
+      for (int64_t a = 0; a < r.outer; ++a)
+        for (int64_t t = 0; t < r.ntaps; t += TB)
+          (bias && t == 0 ? unit_bias : unit)[std::min<int64_t>(TB, r.ntaps - t) - 1](r, a, 0, t, gy, acc, bias);
+      return;
+    }
   }
   for (int64_t a = 0; a < r.outer; ++a)
     for (int64_t phase = 0; phase < r.phases; ++phase)
