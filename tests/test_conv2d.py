@@ -286,6 +286,33 @@ def test_winograd_over_many_blocks(n, c, k, hw, layout, threads, rng):
     assert_close(gw, want_gw, g.size // k * WINOGRAD_ERROR)
 
 
+# The NHWC 1x1 weight gradient reads x^T in place (StepMajor, prefetching the next block) on every ISA: channel
+# counts that leave row tails and several column panels, pixel counts over several blocks and GEMM chunks.
+@settings(max_examples=40, deadline=None)
+@given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 3), h=st.integers(1, 40),
+       w=st.integers(1, 40), cg=st.integers(1, 70), kg=st.integers(1, 140), groups=st.sampled_from([1, 2]),
+       dtype=st.sampled_from(DTYPES), threads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_pointwise_nhwc_weight_gradient_property_based(isa, n, h, w, cg, kg, groups, dtype, threads, seed):
+    from fastconv import runtime
+    rng = np.random.default_rng(seed)
+    c, k = cg * groups, kg * groups
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    wt = rng.standard_normal((1, 1, cg, k)).astype(dtype)
+    g = rng.standard_normal((n, h, w, k)).astype(dtype)
+    kw = dict(groups=groups, layout="NHWC", need_input=False)
+    before, before_threads = fastconv._C.isa(), fastconv.get_num_threads()
+    try:
+        runtime._use_isa(isa)
+        fastconv.set_num_threads(threads)
+        got = fastconv.conv2d_backward(g, x, wt, algorithm="gemm", **kw)
+    finally:
+        runtime._use_isa(before)
+        fastconv.set_num_threads(before_threads)
+    want = reference.conv2d_backward(g, x, wt, **kw)
+    for a, e in zip(got[1:], want[1:]):
+        assert_close(a, e, n * h * w)
+
+
 # The streamed forward and input gradient (few tiles, many weights) on every ISA in both precisions: channel counts
 # that leave a tail in every block (input channels past 128 and past a run of 32, output channels past 32).
 @pytest.mark.parametrize("layout", LAYOUTS)
