@@ -164,14 +164,9 @@ template <typename T>
 using GroupFn = void (*)(const DirectRows<T>&, const T*, const T*, const T*, T*, int64_t, int64_t, int64_t, bool,
                          int64_t);
 
-template <typename T, int W, Gather G, int PH, bool REPEAT, int... NB>
+template <typename T, int W, Gather G, int PH, bool REPEAT, bool UNIT, int... NB>
 constexpr std::array<GroupFn<T>, sizeof...(NB)> group_table(std::integer_sequence<int, NB...>) {
-  return {fwd_group<T, W, G, PH, NB + 1, REPEAT>...};
-}
-
-template <typename T, int W, Gather G, int... NB>
-constexpr std::array<GroupFn<T>, sizeof...(NB)> unit_group_table(std::integer_sequence<int, NB...>) {
-  return {fwd_group<T, W, G, 1, NB + 1, true, true>...};
+  return {fwd_group<T, W, G, PH, NB + 1, REPEAT, UNIT>...};
 }
 
 // Whether vector v of every row reads x at column vbase[0] + v (NHWC rows of one vector of channels per pixel, at
@@ -190,14 +185,14 @@ template <typename T, int W, Gather G, int PH>
 void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os, int64_t count,
                  int64_t nvec, bool relu, int64_t repeat = 1) {
   constexpr int MAX = PH == 0 ? 4 : max_group<T, W>();
-  static constexpr auto groups = group_table<T, W, G, PH, false>(std::make_integer_sequence<int, MAX>{});
+  static constexpr auto groups = group_table<T, W, G, PH, false, false>(std::make_integer_sequence<int, MAX>{});
   if constexpr (PH == 2 || PH == 3) {  // rows of a vector count the phases do not divide: taken one at a time
-    static constexpr auto row_groups = group_table<T, W, G, PH, true>(std::make_integer_sequence<int, MAX>{});
+    static constexpr auto row_groups = group_table<T, W, G, PH, true, false>(std::make_integer_sequence<int, MAX>{});
     if (count == nvec && nvec <= MAX) return row_groups[nvec - 1](r, xs, wa, ba, os, 0, 0, nvec, relu, repeat);
   }
   if constexpr (G == Gather::Broadcast && PH == 1) {  // groups within a row, each down all the rows
     if (count % nvec == 0 && unit_columns(r, nvec)) {
-      static constexpr auto unit_groups = unit_group_table<T, W, G>(std::make_integer_sequence<int, MAX>{});
+      static constexpr auto unit_groups = group_table<T, W, G, PH, true, true>(std::make_integer_sequence<int, MAX>{});
       const int64_t rows = count / nvec * repeat, size = div_up(nvec, div_up(nvec, MAX));
       for (int64_t v = 0; v < nvec; v += size)
         unit_groups[std::min(size, nvec - v) - 1](r, xs, wa, ba, os, 0, v, nvec, relu, rows);
