@@ -144,8 +144,7 @@ void pack_a(const Transposed<MatrixView<T>>& a, int64_t i0, int64_t mc, int64_t 
 
 template <typename T>
 void pack_a(const StepMajor<T>& a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
-  for (int64_t ir = 0; ir < mc; ir += mr, dst += kc * mr)
-    pack_contiguous_steps(a.p + (i0 + ir) + p0 * a.ld, a.ld, std::min<int64_t>(mr, mc - ir), kc, mr, dst);
+  pack_a(Transposed<MatrixView<T>>{{a.p, a.ld, 1}}, i0, mc, p0, kc, mr, dst);  // the same layout, viewed as x^T
 }
 
 template <typename T>
