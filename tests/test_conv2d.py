@@ -313,6 +313,31 @@ def test_pointwise_nhwc_weight_gradient_property_based(isa, n, h, w, cg, kg, gro
         assert_close(a, e, n * h * w)
 
 
+# The GEMM forward adds the bias and applies relu in each register tile after its last K block: reductions over
+# several K blocks (taps past 256), row and column tails (edge tiles run in scratch), every tile width, both layouts.
+@settings(max_examples=40, deadline=None)
+@given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 2), hw=st.integers(1, 9),
+       c=st.integers(1, 70), k=st.integers(1, 140), rs=st.sampled_from([1, 3]), layout=st.sampled_from(LAYOUTS),
+       dtype=st.sampled_from(DTYPES), bias=st.booleans(), relu=st.booleans(), threads=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_gemm_forward_epilogue_property_based(isa, n, hw, c, k, rs, layout, dtype, bias, relu, threads, seed):
+    from fastconv import runtime
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, hw, hw, c) if layout == "NHWC" else (n, c, hw, hw)).astype(dtype)
+    wt = rng.standard_normal((rs, rs, c, k) if layout == "NHWC" else (k, c, rs, rs)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype) if bias else None
+    kw = dict(padding=rs // 2, layout=layout, activation="relu" if relu else None)
+    before, before_threads = fastconv._C.isa(), fastconv.get_num_threads()
+    try:
+        runtime._use_isa(isa)
+        fastconv.set_num_threads(threads)
+        got = fastconv.conv2d(x, wt, b, algorithm="gemm", **kw)
+    finally:
+        runtime._use_isa(before)
+        fastconv.set_num_threads(before_threads)
+    assert_close(got, reference.conv2d(x, wt, b, **kw), c * rs * rs)
+
+
 # The streamed forward and input gradient (few tiles, many weights) on every ISA in both precisions: channel counts
 # that leave a tail in every block (input channels past 128 and past a run of 32, output channels past 32).
 @pytest.mark.parametrize("layout", LAYOUTS)

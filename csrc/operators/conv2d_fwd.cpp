@@ -38,23 +38,6 @@ void store_columns(const ConvShape& s, const T* block, int64_t j0, int64_t np, T
   }
 }
 
-// Bias and relu on a finished output block of rows x cols (stride ld); bias indexed by row (NCHW: rows are
-// channels) or by column (NHWC). relu keeps NaN (v < 0 is false for NaN), like the reference.
-template <typename T>
-void epilogue(T* c, int64_t rows, int64_t cols, int64_t ld, const T* b, bool bias_by_row, bool relu) {
-  for (int64_t i = 0; i < rows; ++i) {
-    T* row = c + i * ld;
-    if (b && bias_by_row) {
-      const T bi = b[i];
-      for (int64_t j = 0; j < cols; ++j) row[j] += bi;
-    } else if (b) {
-      for (int64_t j = 0; j < cols; ++j) row[j] += b[j];
-    }
-    if (relu)
-      for (int64_t j = 0; j < cols; ++j) row[j] = row[j] < T(0) ? T(0) : row[j];
-  }
-}
-
 template <typename T>
 void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
   if (s.N == 0) return;
@@ -97,19 +80,17 @@ void conv2d_fwd_gemm(const ConvShape& s, int threads, const T* x, const T* w, co
       const Prepacked<T> wg{packed_w.get() + g * padded * taps, padded};
       with_patch(s, idx, x + n * image + g * group_offset, j0, [&](const auto& patch) {
         using Patch = std::decay_t<decltype(patch)>;
+        const GemmEpilogue<T> finish{bg, !s.nhwc, relu};  // bias by output channel: NHWC columns, NCHW rows
         if (s.nhwc) {  // a batch's rows are consecutive in y too
           T* c = y + (n * pixels + j0) * s.K + g * Kg;
-          gemm(kr, np, Kg, taps, Transposed<Patch>{patch}, wg, c, s.K, false, ws);
-          if (bg || relu) epilogue(c, np, Kg, s.K, bg, false, relu);
+          gemm(kr, np, Kg, taps, Transposed<Patch>{patch}, wg, c, s.K, false, ws, finish);
         } else if (images > 1) {
           T* c = batch_block.get();
-          gemm(kr, Kg, np, taps, wg, patch, c, np, false, ws);
-          if (bg || relu) epilogue(c, Kg, np, np, bg, true, relu);
+          gemm(kr, Kg, np, taps, wg, patch, c, np, false, ws, finish);
           store_columns(s, c, j0, np, y + g * Kg * pixels);
         } else {
           T* c = y + (n * s.K + g * Kg) * pixels + j0;
-          gemm(kr, Kg, np, taps, wg, patch, c, pixels, false, ws);
-          if (bg || relu) epilogue(c, Kg, np, pixels, bg, true, relu);
+          gemm(kr, Kg, np, taps, wg, patch, c, pixels, false, ws, finish);
         }
       });
     }

@@ -19,10 +19,23 @@ struct GemmTileA {
   int64_t prefetch_step = 0;
 };
 
-// C[mr x nr] = (accumulate ? C : 0) + A * B, summed over k steps. b: k steps of nr values (a packed column panel);
-// c: row-major with leading dimension ldc. Never reads C when accumulate is false.
+// The C operand of one register tile: row-major at p with leading dimension ld, overwritten or (accumulate) added
+// to. Then, where set, a forward's epilogue on the finished tile, while it is in registers: bias (bias[j] for
+// column j, or bias[i] for row i when bias_by_row), then relu (v < 0 ? 0 : v, which keeps NaN).
 template <typename T>
-using GemmUkernel = void (*)(int64_t k, const GemmTileA<T>& a, const T* b, T* c, int64_t ldc, bool accumulate);
+struct GemmTileC {
+  T* p;
+  int64_t ld;
+  bool accumulate;
+  const T* bias = nullptr;
+  bool bias_by_row = false;
+  bool relu = false;
+};
+
+// C = (accumulate ? C : 0) + A * B (then bias, relu), summed over k steps. b: k steps of nr values (a packed column
+// panel). Never reads C when accumulate is false.
+template <typename T>
+using GemmUkernel = void (*)(int64_t k, const GemmTileA<T>& a, const T* b, const GemmTileC<T>& c);
 
 template <typename T>
 struct GemmKernel {

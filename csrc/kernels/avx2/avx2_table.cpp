@@ -4,17 +4,16 @@
 namespace fastconv {
 
 float f32_fma_peak_avx2(int64_t steps);
-void f32_gemm_12x8_avx2(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc, bool accumulate);
-void f64_gemm_12x4_avx2(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
-                        bool accumulate);
+void f32_gemm_12x8_avx2(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
+void f64_gemm_12x4_avx2(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
 DirectKernel<float> f32_direct_avx2();
 SkinnyKernel<float> f32_skinny_avx2();
 SkinnyKernel<double> f64_skinny_avx2();
 WinogradKernel<float> f32_winograd_avx2();
 WinogradKernel<double> f64_winograd_avx2();
 DirectKernel<double> f64_direct_avx2();
-void f32_gemm_6x16_avx2(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc, bool accumulate);
-void f64_gemm_6x8_avx2(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc, bool accumulate);
+void f32_gemm_6x16_avx2(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
+void f64_gemm_6x8_avx2(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
 
 // KC: a B panel of 256 x 16 floats (16 KiB) + A panel (6 KiB) fit a 32 KiB L1.
 constexpr int KC = 256;

@@ -6,8 +6,8 @@
 
 namespace fastconv {
 
-void f32_gemm_12x8_avx2(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc, bool accumulate) {
-  gemm_tile<float, 8, 12, 1>(k, a, b, c, ldc, accumulate);
+void f32_gemm_12x8_avx2(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c) {
+  gemm_tile<float, 8, 12, 1>(k, a, b, c);
 }
 
 }  // namespace fastconv

@@ -4,22 +4,18 @@
 namespace fastconv {
 
 float f32_fma_peak_avx512(int64_t steps);
-void f32_gemm_16x16_avx512(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc,
-                           bool accumulate);
-void f64_gemm_16x8_avx512(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
-                          bool accumulate);
+void f32_gemm_16x16_avx512(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
+void f64_gemm_16x8_avx512(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
 DirectKernel<float> f32_direct_avx512();
 SkinnyKernel<float> f32_skinny_avx512();
 SkinnyKernel<double> f64_skinny_avx512();
 WinogradKernel<float> f32_winograd_avx512();
 WinogradKernel<double> f64_winograd_avx512();
 DirectKernel<double> f64_direct_avx512();
-void f32_gemm_8x32_avx512(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc, bool accumulate);
-void f64_gemm_8x16_avx512(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
-                          bool accumulate);
-void f32_gemm_6x64_avx512(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc, bool accumulate);
-void f64_gemm_6x32_avx512(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
-                          bool accumulate);
+void f32_gemm_8x32_avx512(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
+void f64_gemm_8x16_avx512(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
+void f32_gemm_6x64_avx512(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
+void f64_gemm_6x32_avx512(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
 
 // KC: a B panel of 256 x 32 floats (32 KiB) fits a 48 KiB L1 beside the A panel (8 KiB).
 constexpr int KC = 256;

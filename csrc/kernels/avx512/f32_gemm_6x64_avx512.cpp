@@ -8,9 +8,8 @@
 
 namespace fastconv {
 
-void f32_gemm_6x64_avx512(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc,
-                          bool accumulate) {
-  gemm_tile<float, 16, 6, 4>(k, a, b, c, ldc, accumulate);
+void f32_gemm_6x64_avx512(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c) {
+  gemm_tile<float, 16, 6, 4>(k, a, b, c);
 }
 
 }  // namespace fastconv

@@ -6,9 +6,8 @@
 
 namespace fastconv {
 
-void f64_gemm_16x8_avx512(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
-                          bool accumulate) {
-  gemm_tile<double, 8, 16, 1>(k, a, b, c, ldc, accumulate);
+void f64_gemm_16x8_avx512(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c) {
+  gemm_tile<double, 8, 16, 1>(k, a, b, c);
 }
 
 }  // namespace fastconv

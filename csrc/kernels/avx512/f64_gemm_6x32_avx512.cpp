@@ -8,9 +8,8 @@
 
 namespace fastconv {
 
-void f64_gemm_6x32_avx512(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
-                          bool accumulate) {
-  gemm_tile<double, 8, 6, 4>(k, a, b, c, ldc, accumulate);
+void f64_gemm_6x32_avx512(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c) {
+  gemm_tile<double, 8, 6, 4>(k, a, b, c);
 }
 
 }  // namespace fastconv

@@ -7,9 +7,8 @@
 
 namespace fastconv {
 
-void f32_gemm_4x8_generic(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc,
-                          bool accumulate) {
-  gemm_tile<float, 4, 4, 2>(k, a, b, c, ldc, accumulate);
+void f32_gemm_4x8_generic(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c) {
+  gemm_tile<float, 4, 4, 2>(k, a, b, c);
 }
 
 }  // namespace fastconv

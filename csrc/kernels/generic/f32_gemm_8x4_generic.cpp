@@ -6,9 +6,8 @@
 
 namespace fastconv {
 
-void f32_gemm_8x4_generic(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc,
-                          bool accumulate) {
-  gemm_tile<float, 4, 8, 1>(k, a, b, c, ldc, accumulate);
+void f32_gemm_8x4_generic(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c) {
+  gemm_tile<float, 4, 8, 1>(k, a, b, c);
 }
 
 }  // namespace fastconv

@@ -7,9 +7,8 @@
 
 namespace fastconv {
 
-void f64_gemm_4x4_generic(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
-                          bool accumulate) {
-  gemm_tile<double, 2, 4, 2>(k, a, b, c, ldc, accumulate);
+void f64_gemm_4x4_generic(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c) {
+  gemm_tile<double, 2, 4, 2>(k, a, b, c);
 }
 
 }  // namespace fastconv

@@ -4,18 +4,16 @@
 namespace fastconv {
 
 float f32_fma_peak_generic(int64_t steps);
-void f32_gemm_8x4_generic(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc, bool accumulate);
-void f64_gemm_8x2_generic(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
-                          bool accumulate);
+void f32_gemm_8x4_generic(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
+void f64_gemm_8x2_generic(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
 DirectKernel<float> f32_direct_generic();
 SkinnyKernel<float> f32_skinny_generic();
 SkinnyKernel<double> f64_skinny_generic();
 WinogradKernel<float> f32_winograd_generic();
 WinogradKernel<double> f64_winograd_generic();
 DirectKernel<double> f64_direct_generic();
-void f32_gemm_4x8_generic(int64_t k, const GemmTileA<float>& a, const float* b, float* c, int64_t ldc, bool accumulate);
-void f64_gemm_4x4_generic(int64_t k, const GemmTileA<double>& a, const double* b, double* c, int64_t ldc,
-                          bool accumulate);
+void f32_gemm_4x8_generic(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
+void f64_gemm_4x4_generic(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
 
 // KC: a B panel of 256 x 8 floats (8 KiB) + A panel (4 KiB) fit any L1.
 constexpr int KC = 256;
