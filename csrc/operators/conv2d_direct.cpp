@@ -139,14 +139,14 @@ void fill_scratch(const ConvShape& s, const RowPlan& plan, bool x_nhwc, const T*
       std::copy_n(image + (h * s.W + w0) * s.C, (hi - lo) * s.C, row + lo * s.C);
       continue;
     }
+    if (x_nhwc && s.C > 1)  // pixels x channels -> channels x pixels
+      transpose(image + (h * s.W + w0) * s.C, hi - lo, s.C, s.C, row + lo, plan.width);
     for (int64_t ci = 0; ci < s.C; ++ci) {
       T* d = row + ci * plan.width;
       std::fill(d, d + lo, T(0));
       std::fill(d + hi, d + plan.width, T(0));
-      if (x_nhwc && s.C > 1) {
-        const T* src = image + (h * s.W + w0) * s.C + ci;
-        for (int64_t c = lo; c < hi; ++c) d[c] = src[(c - lo) * s.C];
-      } else if (x_nhwc) {  // one channel: NHWC rows are NCHW rows
+      if (x_nhwc && s.C > 1) continue;  // transposed above
+      if (x_nhwc) {  // one channel: NHWC rows are NCHW rows
         std::copy_n(image + h * s.W + w0, hi - lo, d + lo);
       } else {
         std::copy_n(image + (ci * s.H + h) * s.W + w0, hi - lo, d + lo);

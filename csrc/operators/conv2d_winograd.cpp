@@ -72,6 +72,10 @@ void transform_channels(const T* w, const WeightLayout& l, int64_t c0, int64_t c
   if (!in_place && l.c == 1) {
     for (int64_t tap = 0; tap < 9; ++tap)
       transpose(wk0 + c0 + tap / 3 * l.r + tap % 3 * l.q, kn, cn, l.k, slices.data() + tap * kn, 9 * kn);
+  } else if (!in_place && l.q == 1 && l.r == 3 && l.c == 9) {
+    // OIHW: an output channel's taps of consecutive input channels are one run of 9 cn values, so the slices are a
+    // blocked transpose of kn such runs (gathered value by value they cost 15% of a 512-channel NCHW forward).
+    transpose(wk0 + c0 * 9, kn, 9 * cn, l.k, slices.data(), kn);
   } else if (!in_place) {
     for (int64_t j = 0; j < cn; ++j) {
       const T* wc = wk0 + (c0 + j) * l.c;

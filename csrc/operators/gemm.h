@@ -56,8 +56,8 @@ class AlignedBuffer {
   std::unique_ptr<T, Free> p_;
 };
 
-// Packing buffers for one thread: an A block, a B block and one edge tile (with its share of a bias), sized for GEMMs of at most M x N x K
-// (small convolutions then touch kilobytes, not the full cache blocks).
+// Packing buffers for one thread: an A block, a B block and one edge tile (with its share of a bias), sized for
+// GEMMs of at most M x N x K (small convolutions then touch kilobytes, not the full cache blocks).
 template <typename T>
 struct GemmWorkspace {
   GemmWorkspace(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K)

@@ -64,8 +64,8 @@ struct PatchIndex {
     const Tap& t = taps[tap];
     const Pixel& px = pixels[pixel];
     const int64_t h = px.h + t.dh, w = px.w + t.dw;
-    if (static_cast<uint64_t>(h) >= static_cast<uint64_t>(s.H) || static_cast<uint64_t>(w) >= static_cast<uint64_t>(s.W))
-      return -1;
+    const auto outside = [](int64_t v, int64_t n) { return static_cast<uint64_t>(v) >= static_cast<uint64_t>(n); };
+    if (outside(h, s.H) || outside(w, s.W)) return -1;
     return px.image + t.offset + h * row_stride + w * col_stride;
   }
 };

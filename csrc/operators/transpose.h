@@ -3,19 +3,16 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "fastconv/cpu.h"
 #include "fastconv/parallel.h"
 
 namespace fastconv {
 
-// dst[j * dst_ld + i] = src[i * src_ld + j] for a rows x cols src. In 32 x 32 blocks, so that both sides are read
-// and written in whole cache lines.
+// dst[j * dst_ld + i] = src[i * src_ld + j] for a rows x cols src, by the active ISA's kernel (register tiles in
+// cache blocks).
 template <typename T>
 void transpose(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst, int64_t dst_ld) {
-  constexpr int64_t B = 32;
-  for (int64_t i0 = 0; i0 < rows; i0 += B)
-    for (int64_t j0 = 0; j0 < cols; j0 += B)
-      for (int64_t j = j0; j < std::min(cols, j0 + B); ++j)
-        for (int64_t i = i0; i < std::min(rows, i0 + B); ++i) dst[j * dst_ld + i] = src[i * src_ld + j];
+  active_kernels().transpose<T>()(src, rows, cols, src_ld, dst, dst_ld);
 }
 
 // The same for a src of rows stored one after another (src_ld = cols).

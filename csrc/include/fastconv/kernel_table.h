@@ -132,6 +132,11 @@ struct SkinnyProduct {
 template <typename T>
 using SkinnyKernel = void (*)(const SkinnyProduct<T>& p);
 
+// dst[j * dst_ld + i] = src[i * src_ld + j] for a rows x cols src (kernels/transpose_tiles.h): the layout changes
+// of NCHW passes (NCHW <-> NHWC copies, OIHW weight slices, bands of direct rows).
+template <typename T>
+using TransposeKernel = void (*)(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst, int64_t dst_ld);
+
 // Runs `steps` steps of independent FMA chains; each step is f32_peak_flops_per_step flops. Returns a checksum.
 using FmaPeakProbe = float (*)(int64_t steps);
 
@@ -149,6 +154,8 @@ struct KernelTable {
   SkinnyKernel<double> f64_skinny;
   WinogradKernel<float> f32_winograd;
   WinogradKernel<double> f64_winograd;
+  TransposeKernel<float> f32_transpose;
+  TransposeKernel<double> f64_transpose;
   FmaPeakProbe f32_fma_peak;
   int f32_peak_flops_per_step;
 
@@ -165,6 +172,8 @@ struct KernelTable {
   SkinnyKernel<T> skinny() const { return of<T>(f32_skinny, f64_skinny); }
   template <typename T>
   const WinogradKernel<T>& winograd() const { return of<T>(f32_winograd, f64_winograd); }
+  template <typename T>
+  TransposeKernel<T> transpose() const { return of<T>(f32_transpose, f64_transpose); }
   // The kernel for a GEMM with `columns` columns: the narrow tile where it covers them, else the wide one.
   template <typename T>
   const GemmKernel<T>& gemm_for(int64_t columns) const {

@@ -1,5 +1,5 @@
-// f32_direct_generic: the direct row kernels (kernels/direct_rows.h) on 4-lane float vectors, for the "direct" algorithm
-// of dense convolutions with few channels on the generic path.
+// f32_direct_generic: the direct row kernels (kernels/direct_rows.h) on 4-lane float vectors,
+// for the "direct" algorithm of dense convolutions with few channels on the generic path.
 #include "fastconv/kernel_table.h"
 #include "kernels/direct_rows.h"
 
