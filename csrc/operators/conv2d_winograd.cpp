@@ -45,6 +45,8 @@ struct WeightLayout {
     return s.nhwc ? WeightLayout{0, 1, s.K, 3 * s.C * s.K, s.C * s.K} : WeightLayout{0, 9 * s.C, 9, 3, 1};
   }
   // input_grad_as_forward(s)'s weights, w(k', c', r, q) = w(c', k', 2 - r, 2 - q) of s's.
+  // OIHW (the forward's NCHW weights): an output channel's taps of consecutive input channels are one run.
+  bool oihw() const { return origin == 0 && c == 9 && r == 3 && q == 1; }
   static WeightLayout flipped(const ConvShape& s) {
     const WeightLayout l = of(s);
     return {2 * l.r + 2 * l.q, l.c, l.k, -l.r, -l.q};
@@ -55,10 +57,11 @@ struct WeightLayout {
 // on the calling thread: channel c's U[xi] = (G g G^T)[xi] go to dest(c).first + xi * u_stride, in panels of nr
 // columns dest(c).second apart (the GEMM's packed B layout; columns past kn zero). Each input channel's 9 x kn
 // weights are vectorized over k by the ISA's kernel: read in place where output channels are consecutive and the
-// taps evenly spaced (HWIO), else gathered first into 9 rows of kn (OIHW: 9 values per output channel, one cache
-// line, read once each; straight from OIHW, the transform's passes over them thrashed L1 and took 40% of a
-// 256-channel NCHW forward). Where input channels are consecutive in w (the input gradient's view of HWIO weights:
-// its input channels are the user's output channels) they are gathered cn at a time, a blocked transpose per tap.
+// taps evenly spaced (HWIO), else gathered first into 9 rows of kn (straight from OIHW, the transform's passes
+// over them thrashed L1 and took 40% of a 256-channel NCHW forward). The gather of cn channels is one transpose
+// where w is OIHW (kn runs of 9 cn values; value by value it cost 15% of a 512-channel NCHW forward), one per tap
+// where input channels are consecutive (the input gradient's view of HWIO weights: its input channels are the
+// user's output channels), else value by value.
 constexpr int64_t CHANNEL_RUN = 32;
 
 template <typename T, class Dest>
@@ -72,9 +75,7 @@ void transform_channels(const T* w, const WeightLayout& l, int64_t c0, int64_t c
   if (!in_place && l.c == 1) {
     for (int64_t tap = 0; tap < 9; ++tap)
       transpose(wk0 + c0 + tap / 3 * l.r + tap % 3 * l.q, kn, cn, l.k, slices.data() + tap * kn, 9 * kn);
-  } else if (!in_place && l.q == 1 && l.r == 3 && l.c == 9) {
-    // OIHW: an output channel's taps of consecutive input channels are one run of 9 cn values, so the slices are a
-    // blocked transpose of kn such runs (gathered value by value they cost 15% of a 512-channel NCHW forward).
+  } else if (!in_place && l.oihw()) {
     transpose(wk0 + c0 * 9, kn, 9 * cn, l.k, slices.data(), kn);
   } else if (!in_place) {
     for (int64_t j = 0; j < cn; ++j) {
@@ -96,7 +97,7 @@ void transform_channels(const T* w, const WeightLayout& l, int64_t c0, int64_t c
 template <typename T>
 void transform_weights(const ConvShape& s, const T* w, const WeightLayout& l, const GemmKernel<T>& kr,
                        int64_t padded, T* packed, int threads) {
-  const int64_t cb = l.c == 1 && l.k != 1 ? CHANNEL_RUN : 1;  // runs where the gather is a transpose
+  const int64_t cb = (l.c == 1 && l.k != 1) || l.oihw() ? CHANNEL_RUN : 1;  // runs where the gather is a transpose
   parallel_for(ceil_div(s.C, cb), threads, [&](int64_t unit) {
     const int64_t c0 = unit * cb;
     transform_channels(w, l, c0, std::min(cb, s.C - c0), 0, s.K, kr.nr, padded * s.C, [&](int64_t c) {
