@@ -196,7 +196,7 @@ void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lan
 
 // Whether the rows are computed as NHWC rows (a vector of output channels per pixel, or lanes spanning pixels of
 // fewer channels) rather than NCHW rows (one output channel, lanes along the row), whatever the user's layout; a
-// band whose layout differs is transposed to or from the user's y or gy in cache, about one cycle per value.
+// band whose layout differs is transposed to or from the user's y or gy in cache (in SIMD register tiles).
 // - NCHW layers with a vector of output channels: NCHW rows leave ceil(Q / lanes) * lanes - Q lanes of each row
 //   empty in every tap's FMA (2 FMAs a cycle do 2 * lanes of a tap's multiply-adds).
 // - NHWC layers with 2 to lanes - 1 output channels and reductions of 16+ taps, at unit stride: NHWC rows permute
@@ -215,9 +215,9 @@ bool nhwc_rows(const ConvShape& s, int lanes, bool weight_grad) {
 }
 
 // The problem the row kernels see. Dense and NHWC depthwise: the shape itself, in the layout nhwc_rows picks for
-// its rows (each band transposed to or from the user's y or gy where that differs from the user's). Depthwise NCHW: every (image, group) plane is a one-channel image
-// whose K/G output channels use that group's weight tables (planes and their outputs are consecutive in NCHW, so
-// plane n is image n / G, group n % G).
+// its rows (each band transposed to or from the user's y or gy where that differs from the user's). Depthwise
+// NCHW: every (image, group) plane is a one-channel image whose K/G output channels use that group's weight tables
+// (planes and their outputs are consecutive in NCHW, so plane n is image n / G, group n % G).
 struct RowProblem {
   ConvShape shape;  // in the layout the rows are computed in
   bool user_nhwc;   // the layout of the user's x, w and y
