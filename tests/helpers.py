@@ -1,4 +1,6 @@
 """Tolerances and small shared helpers of the test-suite."""
+import contextlib
+
 import numpy as np
 
 
@@ -37,3 +39,19 @@ def run_python(*args, env=None):
 
     return subprocess.run([sys.executable, *args], env=dict(os.environ, **(env or {})), cwd=tempfile.gettempdir(),
                           capture_output=True, text=True)
+
+
+@contextlib.contextmanager
+def isa_and_threads(isa, threads):
+    """Runs the block on one kernel table and thread count (for hypothesis tests, which cannot take the isa fixture);
+    restores both after it."""
+    import fastconv
+    from fastconv import runtime
+    before, before_threads = fastconv._C.isa(), fastconv.get_num_threads()
+    try:
+        runtime._use_isa(isa)
+        fastconv.set_num_threads(threads)
+        yield
+    finally:
+        runtime._use_isa(before)
+        fastconv.set_num_threads(before_threads)

@@ -9,7 +9,7 @@ from cases import CASES
 from cases import case as conv_case
 from fastconv import reference
 from gradcheck import assert_grad
-from helpers import assert_close
+from helpers import assert_close, isa_and_threads
 
 LAYOUTS = ["NCHW", "NHWC"]
 DTYPES = [np.float32, np.float64]
@@ -293,21 +293,14 @@ def test_winograd_over_many_blocks(n, c, k, hw, layout, threads, rng):
        w=st.integers(1, 40), cg=st.integers(1, 70), kg=st.integers(1, 140), groups=st.sampled_from([1, 2]),
        dtype=st.sampled_from(DTYPES), threads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
 def test_pointwise_nhwc_weight_gradient_property_based(isa, n, h, w, cg, kg, groups, dtype, threads, seed):
-    from fastconv import runtime
     rng = np.random.default_rng(seed)
     c, k = cg * groups, kg * groups
     x = rng.standard_normal((n, h, w, c)).astype(dtype)
     wt = rng.standard_normal((1, 1, cg, k)).astype(dtype)
     g = rng.standard_normal((n, h, w, k)).astype(dtype)
     kw = dict(groups=groups, layout="NHWC", need_input=False)
-    before, before_threads = fastconv._C.isa(), fastconv.get_num_threads()
-    try:
-        runtime._use_isa(isa)
-        fastconv.set_num_threads(threads)
+    with isa_and_threads(isa, threads):
         got = fastconv.conv2d_backward(g, x, wt, algorithm="gemm", **kw)
-    finally:
-        runtime._use_isa(before)
-        fastconv.set_num_threads(before_threads)
     want = reference.conv2d_backward(g, x, wt, **kw)
     for a, e in zip(got[1:], want[1:]):
         assert_close(a, e, n * h * w)
@@ -321,20 +314,13 @@ def test_pointwise_nhwc_weight_gradient_property_based(isa, n, h, w, cg, kg, gro
        dtype=st.sampled_from(DTYPES), bias=st.booleans(), relu=st.booleans(), threads=st.integers(1, 3),
        seed=st.integers(0, 2**32 - 1))
 def test_gemm_forward_epilogue_property_based(isa, n, hw, c, k, rs, layout, dtype, bias, relu, threads, seed):
-    from fastconv import runtime
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, hw, hw, c) if layout == "NHWC" else (n, c, hw, hw)).astype(dtype)
     wt = rng.standard_normal((rs, rs, c, k) if layout == "NHWC" else (k, c, rs, rs)).astype(dtype)
     b = rng.standard_normal(k).astype(dtype) if bias else None
     kw = dict(padding=rs // 2, layout=layout, activation="relu" if relu else None)
-    before, before_threads = fastconv._C.isa(), fastconv.get_num_threads()
-    try:
-        runtime._use_isa(isa)
-        fastconv.set_num_threads(threads)
+    with isa_and_threads(isa, threads):
         got = fastconv.conv2d(x, wt, b, algorithm="gemm", **kw)
-    finally:
-        runtime._use_isa(before)
-        fastconv.set_num_threads(before_threads)
     assert_close(got, reference.conv2d(x, wt, b, **kw), c * rs * rs)
 
 

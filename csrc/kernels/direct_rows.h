@@ -17,17 +17,6 @@
 namespace fastconv {
 namespace {
 
-template <typename T>
-struct LaneIndex;  // __builtin_shuffle wants integer lanes as wide as T's
-template <>
-struct LaneIndex<float> {
-  using type = int32_t;
-};
-template <>
-struct LaneIndex<double> {
-  using type = int64_t;
-};
-
 template <typename T, int W>
 struct RowVec {
   typedef T V __attribute__((vector_size(W * sizeof(T))));

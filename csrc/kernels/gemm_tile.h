@@ -7,14 +7,10 @@
 #include <cstring>
 
 #include "fastconv/kernel_table.h"
+#include "kernels/vector_io.h"
 
 namespace fastconv {
 namespace {
-
-template <typename T, int W>
-struct SimdVec {
-  typedef T type __attribute__((vector_size(W * sizeof(T))));
-};
 
 // C[MR x W*NV] (+)= A[MR x k] * B[k x W*NV], then c's epilogue; a_at(p, i) reads A, and step(p) runs at the start
 // of step p; b: k steps of W*NV values. acc lives in MR*NV vector registers; the tile sizes of each ISA are chosen

@@ -15,21 +15,6 @@
 namespace fastconv {
 namespace {
 
-template <typename T, int W>
-struct TileVec {
-  typedef T type __attribute__((vector_size(W * sizeof(T))));
-};
-template <typename T>
-struct LaneIndexOf;
-template <>
-struct LaneIndexOf<float> {
-  typedef int32_t type;
-};
-template <>
-struct LaneIndexOf<double> {
-  typedef int64_t type;
-};
-
 // The two shuffles of one round, at block size S: row pair (a, b) -> a takes the lanes of a whose bit S is clear
 // and b's lanes below them; b takes a's lanes above and b's own. After the rounds S = W/2, ..., 1, row i holds
 // column i: each round swaps the off-diagonal S x S blocks of every 2S x 2S block. (Masks as constant vectors:
@@ -40,9 +25,9 @@ template <int W, int S>
 constexpr int high_lane(int j) { return (j & S) ? W + j : j + S; }
 
 template <typename T, int W, int S, int... J>
-inline void transpose_round(typename TileVec<T, W>::type (&v)[W], std::integer_sequence<int, J...> lanes) {
+inline void transpose_round(typename SimdVec<T, W>::type (&v)[W], std::integer_sequence<int, J...> lanes) {
   if constexpr (S >= 1) {
-    typedef typename LaneIndexOf<T>::type I;
+    typedef typename LaneIndex<T>::type I;
     typedef I M __attribute__((vector_size(W * sizeof(I))));
     constexpr M lo{low_lane<W, S>(J)...}, hi{high_lane<W, S>(J)...};
 #pragma GCC unroll 16
@@ -60,7 +45,7 @@ inline void transpose_round(typename TileVec<T, W>::type (&v)[W], std::integer_s
 // masked loads and stores, the missing rows zero). Narrow matrices are mostly edge: the 6 channels of a LeNet band.
 template <typename T, int W, bool FULL>
 inline void transpose_tile(const T* src, int64_t src_ld, T* dst, int64_t dst_ld, int64_t m = W, int64_t n = W) {
-  typedef typename TileVec<T, W>::type V;
+  typedef typename SimdVec<T, W>::type V;
   V v[W];
 #pragma GCC unroll 16
   for (int i = 0; i < W; ++i) {

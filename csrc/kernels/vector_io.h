@@ -12,6 +12,23 @@
 namespace fastconv {
 namespace {
 
+// A vector of W values of T (GCC vector extensions), and the integer lanes as wide as T's that __builtin_shuffle
+// wants for its masks.
+template <typename T, int W>
+struct SimdVec {
+  typedef T type __attribute__((vector_size(W * sizeof(T))));
+};
+template <typename T>
+struct LaneIndex;
+template <>
+struct LaneIndex<float> {
+  typedef int32_t type;
+};
+template <>
+struct LaneIndex<double> {
+  typedef int64_t type;
+};
+
 template <typename V, typename T>
 inline V load_vec(const T* p) {
   V v;
