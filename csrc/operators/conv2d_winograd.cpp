@@ -47,6 +47,9 @@ struct WeightLayout {
   // input_grad_as_forward(s)'s weights, w(k', c', r, q) = w(c', k', 2 - r, 2 - q) of s's.
   // OIHW (the forward's NCHW weights): an output channel's taps of consecutive input channels are one run.
   bool oihw() const { return origin == 0 && c == 9 && r == 3 && q == 1; }
+  // flipped(s) of OIHW weights (the NCHW input gradient's): an input channel's 9 taps of an output channel lie
+  // together, reversed, and consecutive output channels one after another.
+  bool flipped_oihw() const { return origin == 8 && k == 9 && r == -3 && q == -1; }
   static WeightLayout flipped(const ConvShape& s) {
     const WeightLayout l = of(s);
     return {2 * l.r + 2 * l.q, l.c, l.k, -l.r, -l.q};
@@ -61,7 +64,8 @@ struct WeightLayout {
 // over them thrashed L1 and took 40% of a 256-channel NCHW forward). The gather of cn channels is one transpose
 // where w is OIHW (kn runs of 9 cn values; value by value it cost 15% of a 512-channel NCHW forward), one per tap
 // where input channels are consecutive (the input gradient's view of HWIO weights: its input channels are the
-// user's output channels), else value by value.
+// user's output channels), one per input channel where w is OIHW read flipped (the NCHW input gradient's), else
+// value by value.
 constexpr int64_t CHANNEL_RUN = 32;
 
 template <typename T, class Dest>
@@ -77,6 +81,9 @@ void transform_channels(const T* w, const WeightLayout& l, int64_t c0, int64_t c
       transpose(wk0 + c0 + tap / 3 * l.r + tap % 3 * l.q, kn, cn, l.k, slices.data() + tap * kn, 9 * kn);
   } else if (!in_place && l.oihw()) {
     transpose(wk0 + c0 * 9, kn, 9 * cn, l.k, slices.data(), kn);
+  } else if (!in_place && l.flipped_oihw()) {  // per input channel kn runs of 9 taps, into tap rows last to first
+    for (int64_t j = 0; j < cn; ++j)
+      transpose(wk0 - 8 + (c0 + j) * l.c, kn, 9, 9, slices.data() + (j * 9 + 8) * kn, -kn);
   } else if (!in_place) {
     for (int64_t j = 0; j < cn; ++j) {
       const T* wc = wk0 + (c0 + j) * l.c;
