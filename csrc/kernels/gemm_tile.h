@@ -50,18 +50,19 @@ inline void gemm_tile_body(int64_t k, AAt a_at, Step step, const T* __restrict b
         acc[i][j] += old;
       }
   }
-  if (c.bias) {
+  const GemmEpilogue<T>& e = c.epilogue;
+  if (e.bias) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
       for (int j = 0; j < NV; ++j) {
         V bias;
-        if (c.bias_by_row) bias = V{} + c.bias[i];
-        else std::memcpy(&bias, c.bias + j * W, sizeof(V));
+        if (e.bias_by_row) bias = V{} + e.bias[i];
+        else std::memcpy(&bias, e.bias + j * W, sizeof(V));
         acc[i][j] += bias;
       }
   }
-  if (c.relu) {
+  if (e.relu) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16

@@ -1,6 +1,6 @@
 // Matrix transpose in register tiles (TransposeKernel in fastconv/kernel_table.h): W x W blocks of W-lane vectors
-// are loaded row by row, transposed in log2(W) rounds of two-source shuffles, and stored row by row; the edges
-// past whole blocks go value by value. The value-by-value copy it replaces moved one element a cycle at best: 15%
+// are loaded row by row, transposed in log2(W) rounds of two-source shuffles, and stored row by row; edge blocks
+// load and store only their part (masked). The value-by-value copy it replaces moved one element a cycle at best: 15%
 // of a 512-channel NCHW Winograd forward (its OIHW weights gathered into slices) and 3-30% of other NCHW passes.
 // Written once with GCC vector extensions; each kernels/<isa>/ file instantiates it with its own vector width and
 // flags (internal linkage, as in gemm_tile.h).

@@ -253,17 +253,9 @@ bool is_one_panel(const View&, int64_t, int) { return false; }
 constexpr int64_t IN_PLACE_MAX_PANELS = 8;
 constexpr int64_t L1_B_PANEL = 32 << 10;
 
-// A forward's epilogue on C once its sum is complete: + bias (bias[j] for column j, or bias[i] for row i when
-// bias_by_row), then relu. Each register tile applies it before its last store: as a pass over the whole of C
-// afterwards it re-read C from memory (10% of a 1x1 layer's time).
-template <typename T>
-struct GemmEpilogue {
-  const T* bias = nullptr;
-  bool bias_by_row = false;
-  bool relu = false;
-};
-
-// C[M x N] = (accumulate ? C : 0) + A[M x K] * B[K x N] (then the epilogue) on the calling thread. C is row-major
+// C[M x N] = (accumulate ? C : 0) + A[M x K] * B[K x N] (then the epilogue, which each register tile applies
+// before its last store: as a pass over the whole of C afterwards it re-read C from memory, 10% of a 1x1 layer's
+// time) on the calling thread. C is row-major
 // with ldc. A or B may be Prepacked (then it is read in place, not packed again). An A with unit stride along K is
 // read in place by the microkernel when N spans few column panels (packing it would copy as much as the product
 // reads); a StepMajor A always is, as one block of rows, each tile prefetching its share of the next block of steps.
@@ -337,9 +329,8 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
             T* ct = c + (ic + ir) * ldc + jc + jr;
             GemmTileC<T> tc{ct, ldc, acc};
             if (last) {
-              tc.relu = epilogue.relu;
-              tc.bias_by_row = epilogue.bias_by_row;
-              if (epilogue.bias) tc.bias = epilogue.bias + (epilogue.bias_by_row ? ic + ir : jc + jr);
+              tc.epilogue = epilogue;
+              if (epilogue.bias) tc.epilogue.bias += epilogue.bias_by_row ? ic + ir : jc + jr;
             }
             if (m == mr && n == nr) {
               kr.run(kb, at, bp, tc);
@@ -350,12 +341,13 @@ void gemm(const GemmKernel<T>& kr, int64_t M, int64_t N, int64_t K, const ViewA&
             T* tile = ws.tile.get();
             if (acc)
               for (int64_t i = 0; i < m; ++i) std::copy_n(ct + i * ldc, n, tile + i * nr);
-            if (tc.bias) {
-              const int64_t len = tc.bias_by_row ? m : n;
+            GemmEpilogue<T>& e = tc.epilogue;
+            if (e.bias) {
+              const int64_t len = e.bias_by_row ? m : n;
               T* padded = ws.tile_bias.get();
-              std::copy_n(tc.bias, len, padded);
-              std::fill(padded + len, padded + (tc.bias_by_row ? mr : nr), T(0));
-              tc.bias = padded;
+              std::copy_n(e.bias, len, padded);
+              std::fill(padded + len, padded + (e.bias_by_row ? mr : nr), T(0));
+              e.bias = padded;
             }
             tc.p = tile, tc.ld = nr;
             kr.run(kb, at, bp, tc);

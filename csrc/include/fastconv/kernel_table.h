@@ -19,17 +19,23 @@ struct GemmTileA {
   int64_t prefetch_step = 0;
 };
 
+// A forward's epilogue on a finished sum: + bias (bias[j] for column j, or bias[i] for row i when bias_by_row),
+// then relu (v < 0 ? 0 : v, which keeps NaN).
+template <typename T>
+struct GemmEpilogue {
+  const T* bias = nullptr;
+  bool bias_by_row = false;
+  bool relu = false;
+};
+
 // The C operand of one register tile: row-major at p with leading dimension ld, overwritten or (accumulate) added
-// to. Then, where set, a forward's epilogue on the finished tile, while it is in registers: bias (bias[j] for
-// column j, or bias[i] for row i when bias_by_row), then relu (v < 0 ? 0 : v, which keeps NaN).
+// to, then the epilogue applied while the tile is in registers (bias read from the tile's first row or column).
 template <typename T>
 struct GemmTileC {
   T* p;
   int64_t ld;
   bool accumulate;
-  const T* bias = nullptr;
-  bool bias_by_row = false;
-  bool relu = false;
+  GemmEpilogue<T> epilogue = {};
 };
 
 // C = (accumulate ? C : 0) + A * B (then bias, relu), summed over k steps. b: k steps of nr values (a packed column
