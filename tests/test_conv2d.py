@@ -407,6 +407,36 @@ def test_depthwise_algorithms_match_reference(case, layout, algorithm, rng):
     assert_close(got, reference.conv2d(x, w, b, activation="relu", **kw), case.reduction)
 
 
+# One-channel 3x3 NCHW planes at unit stride (depthwise without a channel multiplier, or a 1 -> 1 layer) run the
+# plane sweep on AVX-512 (csrc/kernels/direct_sweep.h), in bands of rows sized to L1 where the planes are narrow:
+# tall planes (several bands), widths leaving a partial last vector and groups of column vectors of every size,
+# paddings that make the input gradient's forward padding 0, 1 or 2; every pass, bias and relu, every ISA.
+@settings(max_examples=40, deadline=None)
+@given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 2), channels=st.sampled_from([1, 3]),
+       h=st.integers(1, 150), w=st.integers(1, 90), pad=st.sampled_from([0, 1, 2, ((2, 0), (0, 1))]),
+       dtype=st.sampled_from(DTYPES), bias=st.booleans(), relu=st.booleans(), threads=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_one_channel_3x3_planes_property_based(isa, n, channels, h, w, pad, dtype, bias, relu, threads, seed):
+    rng = np.random.default_rng(seed)
+    (top, bottom), (left, right) = pad if isinstance(pad, tuple) else ((pad, pad), (pad, pad))
+    assume(h + top + bottom >= 3 and w + left + right >= 3)
+    x = rng.standard_normal((n, channels, h, w)).astype(dtype)
+    wt = rng.standard_normal((channels, 1, 3, 3)).astype(dtype)
+    b = rng.standard_normal(channels).astype(dtype) if bias else None
+    kw = dict(padding=pad, groups=channels, layout="NCHW")
+    act = dict(activation="relu" if relu else None)
+    with isa_and_threads(isa, threads):
+        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=bias, **kw)
+    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), 9)
+    want = reference.conv2d_backward(g, x, wt, need_bias=bias, **kw)
+    assert_close(got[0], want[0], 9)
+    assert_close(got[1], want[1], n * y.shape[2] * y.shape[3])
+    if bias:
+        assert_close(got[2], want[2], n * y.shape[2] * y.shape[3])
+
+
 def test_direct_algorithm_is_refused_where_it_does_not_apply():
     x, w = np.zeros((1, 4, 5, 5)), np.zeros((4, 2, 3, 3))
     with pytest.raises(ValueError, match="algorithm 'direct' applies to dense"):

@@ -12,16 +12,11 @@
 #include <utility>
 
 #include "fastconv/kernel_table.h"
-#include "kernels/vector_io.h"
+#include "kernels/direct_common.h"
+#include "kernels/direct_sweep.h"
 
 namespace fastconv {
 namespace {
-
-template <typename T, int W>
-struct RowVec {
-  typedef T V __attribute__((vector_size(W * sizeof(T))));
-  typedef typename LaneIndex<T>::type I __attribute__((vector_size(W * sizeof(T))));
-};
 
 // The lane pattern of one phase: a shuffle mask for Permute and the raw offsets for Scalar.
 template <typename T, int W>
@@ -58,27 +53,12 @@ inline auto gather(const T* p, const Lanes<T, W>& lanes) {
   }
 }
 
-// parallel.h's ceil_div, with this header's internal linkage: an inline function with external linkage compiled
-// under each ISA's flags may be linked into the other ISAs' kernels.
-inline int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // Upper bound on a group's vectors: their accumulators, the group's weight vectors and a gather temporary must
 // fit the register file (32 vector registers with AVX-512, 16 otherwise). 6 for AVX-512 doubles as well: every
 // group size is a function of its own, and double precision is not where the speed is wanted.
 template <typename T, int W>
 constexpr int max_group() {
   return W >= 16 ? 12 : 6;
-}
-
-// One output vector: relu where asked (NaN stays NaN, as in the reference), then all lanes or the first `left`.
-template <typename T, typename V>
-__attribute__((always_inline)) inline void store_output(T* op, V acc, int64_t left, bool relu) {
-  if (relu) acc = acc < V{} ? V{} : acc;
-  if (left >= int64_t(sizeof(V) / sizeof(T))) {
-    store_vec(op, acc);
-  } else {
-    store_first(op, acc, left);
-  }
 }
 
 // Calls group(b, v, n) for consecutive groups of `size` vectors of a segment of `count` (the last one shorter where
@@ -285,11 +265,15 @@ void fwd_channel_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool
   }
 }
 
-// NCHW rows at unit stride: channel blocks (fwd_channel_rows). Otherwise per table set a (strided NCHW rows:
-// output channel a), its rows as one segment where the phases allow, else row by row.
+// One-channel 3x3 NCHW rows at unit stride: the sweep (direct_sweep.h) where it fits. Other NCHW rows at unit
+// stride: channel blocks (fwd_channel_rows). Otherwise per table set a (strided NCHW rows: output channel a), its
+// rows as one segment where the phases allow, else row by row.
 template <typename T, int W, Gather G, int PH>
 void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
   if constexpr (G == Gather::Contiguous && PH == 1) {
+    if constexpr (sweep_fits<T, W>()) {
+      if (sweeps_3x3(r)) return fwd_sweep<T, W>(r, wtab, btab, relu, out);
+    }
     if (r.one_weight_per_tap) return fwd_channel_rows<T, W>(r, wtab, btab, relu, out);
   }
   const int64_t nvec = div_up(r.len, W), table = r.phases * r.ntaps * W;
@@ -461,7 +445,8 @@ void wgrad_channel_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
 }
 
 // Per (table set, phase): the taps in passes of WGRAD_TAPS, the rest in one shorter pass; the first pass also
-// sums the bias gradient. NCHW rows of several channels at unit stride: channel blocks (wgrad_channels).
+// sums the bias gradient. NCHW rows of several channels at unit stride: channel blocks (wgrad_channels); of one
+// channel, 3x3: the sweep where it fits.
 template <typename T, int W, Gather G>
 void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
   constexpr int TB = WGRAD_TAPS;
@@ -469,6 +454,9 @@ void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
   static constexpr auto with_bias = taps_table<T, W, G, true, false>(std::make_integer_sequence<int, TB>{});
   const DirectRows<T> r = rows;  // a local copy: the accumulator stores cannot alias it
   if constexpr (G == Gather::Contiguous) {
+    if constexpr (sweep_fits<T, W>()) {
+      if (sweeps_3x3(r)) return wgrad_sweep<T, W>(r, gy, acc, bias);
+    }
     if (r.one_weight_per_tap && r.outer > 1) return wgrad_channel_rows<T, W>(r, gy, acc, bias);
   }
   if constexpr (G == Gather::Broadcast) {  // one vector per pixel at unit stride: one x pointer, offsets in registers

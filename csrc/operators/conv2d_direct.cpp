@@ -155,17 +155,28 @@ void fill_scratch(const ConvShape& s, const RowPlan& plan, bool x_nhwc, const T*
   }
 }
 
-constexpr int64_t SCRATCH_BYTES = 256 << 10;  // a band's input rows, per thread
+constexpr int64_t SCRATCH_BYTES = 256 << 10;  // a band's input rows, per thread: in L2
+constexpr int64_t L1_SCRATCH_BYTES = 16 << 10;  // the same in L1, where narrow rows allow it
+
+// Output rows per band: as many as the scratch holds, in L1 where that leaves bands 8x taller than the rows they
+// share with the next band (narrow rows: one-channel NCHW planes), else in L2. Each band's fill reads x from
+// memory and its kernel then writes y; L1-sized bands alternate the two in short steps, and the kernel's reads hit
+// L1 (NCHW depthwise 3x3 on 112 x 112 planes, 50 KB each: forward 0.84-0.90 -> 0.76-0.80 ms).
+int64_t band_rows(const ConvShape& s, const RowPlan& plan, size_t value_bytes) {
+  const int64_t shared = (s.R - 1) * s.dil_h, row_bytes = plan.pitch * int64_t(value_bytes);
+  const int64_t l1_rows = L1_SCRATCH_BYTES / row_bytes;
+  const int64_t rows = l1_rows - shared >= 8 * std::max<int64_t>(shared, 1) ? l1_rows : SCRATCH_BYTES / row_bytes;
+  return std::max<int64_t>(1, (std::max<int64_t>(rows, 1) - shared) / s.stride_h);
+}
 
 // Calls body(thread, n, p0, p1, scratch) for each (image, band of output rows [p0, p1)) with the band's input rows
 // (x in NHWC where x_nhwc, else NCHW) in the calling thread's scratch; units are split statically over threads.
 template <typename T, class Body>
 void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lanes, bool x_nhwc, const T* x,
                    Body&& body) {
-  // Enough bands to keep every thread busy, and bands small enough that their scratch stays in L2 while the
+  // Enough bands to keep every thread busy, and bands small enough that their scratch stays in cache while the
   // kernels read it (a whole 112 x 112 x 32 image would not).
-  const int64_t rows_in_cache = std::max<int64_t>(1, SCRATCH_BYTES / int64_t(plan.pitch * sizeof(T)));
-  const int64_t out_rows_in_cache = std::max<int64_t>(1, (rows_in_cache - (s.R - 1) * s.dil_h) / s.stride_h);
+  const int64_t out_rows_in_cache = band_rows(s, plan, sizeof(T));
   const int64_t wanted = std::max(ceil_div(4 * int64_t(threads), std::max<int64_t>(s.N, 1)),
                                   ceil_div(s.P, out_rows_in_cache));
   const int64_t bands = std::clamp<int64_t>(wanted, 1, s.P);
