@@ -52,6 +52,11 @@ def main():
     x, w, b, gy = SHAPES_BY_ID["resnet_512_3x3"].arrays("NHWC")  # 32 tiles: weights transformed block by block
     compare("resnet_512 3x3 NHWC forward (winograd, x)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
     compare("resnet_512 3x3 NHWC forward (winograd, w)", lambda a: fastconv.conv2d(x, a, b, **kw), w)
+    x, w, b, gy = SHAPES_BY_ID["depthwise_32_3x3"].arrays("NCHW")  # the plane sweep (AVX-512)
+    kw = dict(padding=1, groups=32)
+    compare("depthwise 3x3 NCHW forward (direct)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
+    compare("depthwise 3x3 NCHW weight gradient (direct)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, need_input=False, need_bias=False, **kw), x)
     rng = np.random.default_rng(0)
     dense_x = rng.standard_normal((1, 32, 1, 1014)).astype(np.float32)  # the MNIST dense layer as a 1x1 conv
     dense_w, dense_gy = rng.standard_normal((1, 1, 1014, 10)).astype(np.float32), np.ones((1, 32, 1, 10), np.float32)
