@@ -176,7 +176,8 @@ void wgrad_sweep(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
   static constexpr auto plain = sweep_wgrad_table<T, W, false>(std::make_integer_sequence<int, NB>{});
   static constexpr auto with_bias = sweep_wgrad_table<T, W, true>(std::make_integer_sequence<int, NB>{});
   const int64_t nvec = div_up(r.len, W), size = div_up(nvec, div_up(nvec, NB));
-  for (int64_t v = 0; v < nvec; v += size) (bias ? with_bias : plain)[std::min(size, nvec - v) - 1](r, gy, v, acc, bias);
+  const auto& groups = bias ? with_bias : plain;
+  for (int64_t v = 0; v < nvec; v += size) groups[std::min(size, nvec - v) - 1](r, gy, v, acc, bias);
 }
 
 }  // namespace
