@@ -265,15 +265,11 @@ void fwd_channel_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool
   }
 }
 
-// One-channel 3x3 NCHW rows at unit stride: the sweep (direct_sweep.h) where it fits. Other NCHW rows at unit
-// stride: channel blocks (fwd_channel_rows). Otherwise per table set a (strided NCHW rows: output channel a), its
-// rows as one segment where the phases allow, else row by row.
+// NCHW rows at unit stride: channel blocks (fwd_channel_rows). Otherwise per table set a (strided NCHW rows:
+// output channel a), its rows as one segment where the phases allow, else row by row.
 template <typename T, int W, Gather G, int PH>
 void fwd_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
   if constexpr (G == Gather::Contiguous && PH == 1) {
-    if constexpr (sweep_fits<T, W>()) {
-      if (sweeps_3x3(r)) return fwd_sweep<T, W>(r, wtab, btab, relu, out);
-    }
     if (r.one_weight_per_tap) return fwd_channel_rows<T, W>(r, wtab, btab, relu, out);
   }
   const int64_t nvec = div_up(r.len, W), table = r.phases * r.ntaps * W;
@@ -445,8 +441,7 @@ void wgrad_channel_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
 }
 
 // Per (table set, phase): the taps in passes of WGRAD_TAPS, the rest in one shorter pass; the first pass also
-// sums the bias gradient. NCHW rows of several channels at unit stride: channel blocks (wgrad_channels); of one
-// channel, 3x3: the sweep where it fits.
+// sums the bias gradient. NCHW rows of several channels at unit stride: channel blocks (wgrad_channels).
 template <typename T, int W, Gather G>
 void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
   constexpr int TB = WGRAD_TAPS;
@@ -454,9 +449,6 @@ void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
   static constexpr auto with_bias = taps_table<T, W, G, true, false>(std::make_integer_sequence<int, TB>{});
   const DirectRows<T> r = rows;  // a local copy: the accumulator stores cannot alias it
   if constexpr (G == Gather::Contiguous) {
-    if constexpr (sweep_fits<T, W>()) {
-      if (sweeps_3x3(r)) return wgrad_sweep<T, W>(r, gy, acc, bias);
-    }
     if (r.one_weight_per_tap && r.outer > 1) return wgrad_channel_rows<T, W>(r, gy, acc, bias);
   }
   if constexpr (G == Gather::Broadcast) {  // one vector per pixel at unit stride: one x pointer, offsets in registers
@@ -515,7 +507,11 @@ void direct_wgrad(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
 
 template <typename T, int W>
 DirectKernel<T> direct_kernel() {
-  return {direct_fwd<T, W>, direct_wgrad<T, W>, W};
+  if constexpr (sweep_fits<T, W>()) {
+    return {direct_fwd<T, W>, direct_wgrad<T, W>, W, plane_fwd<T, W>, plane_wgrad<T, W>};
+  } else {
+    return {direct_fwd<T, W>, direct_wgrad<T, W>, W, nullptr, nullptr};
+  }
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
-// The 3x3 plane sweep: the direct kernels' path for NCHW rows of one output channel, one input channel, 3x3 taps,
-// stride 1 and dilation 1 (depthwise layers without a channel multiplier, and their input gradients). The row
-// kernels (direct_rows.h) load 9 shifted x vectors per output vector, most of them line-crossing; the sweep goes
-// down a band's columns one input row at a time, loads that row's 3 shifted vectors once and adds them into the 3
-// output rows that read it (rows h, h - 1 and h - 2 for input row h, kept in a ring of accumulators): 3 loads per
-// 9 FMAs. The weight gradient sweeps the same way with the gy rows in the ring instead.
+// The 3x3 plane sweep (DirectPlane in fastconv/kernel_table.h): one-channel 3x3 planes at unit stride, read in
+// place. The row kernels (direct_rows.h) load 9 shifted x vectors per output vector, most of them line-crossing,
+// from a scratch copy of the input rows; the sweep goes down a band's columns one input row at a time, loads that
+// row's 3 shifted vectors once and adds them into the 3 output rows that read it (rows h, h - 1 and h - 2 for input
+// row h, kept in a ring of accumulators): 3 loads per 9 FMAs. It reads x where it lies, so that reading x and
+// writing y run together as in a copy (a scratch fill first read each band alone: 40% of the depthwise forward);
+// vectors whose taps reach past the plane's sides load with masks (zeros outside), rows above or below it add
+// nothing. The weight gradient sweeps the same way with the gy rows in the ring instead.
 // Internal linkage, as everything compiled once per ISA (see gemm_tile.h).
 #pragma once
 #include <algorithm>
@@ -19,24 +21,16 @@ namespace fastconv {
 namespace {
 
 // Whether the sweep pays on this ISA: on 32 vector registers (AVX-512) the 9 weights and a ring of 3 rows x
-// SWEEP_COLUMNS column vectors of sums (4 independent chains per FMA latency) fit beside each other. With 16, one
-// column vector at a time would wait on its 3 chained FMAs per step; the row kernels run those rows instead.
+// SWEEP_COLUMNS column vectors of sums (4 independent chains per FMA latency) fit beside each other, and masked
+// loads read the planes' edges. With 16, one column vector at a time would wait on its 3 chained FMAs per step;
+// the row kernels run those planes instead.
 template <typename T, int W>
 constexpr bool sweep_fits() {
   return sizeof(typename RowVec<T, W>::V) == 64;
 }
 
-// Whether the rows are what the sweep computes: a 3x3 window at unit stride and dilation over one input channel
-// (tap t at row t / 3, column t % 3 of the scratch) into one output channel.
-template <typename T>
-bool sweeps_3x3(const DirectRows<T>& r) {
-  if (!r.one_weight_per_tap || r.outer != 1 || r.ntaps != 9) return false;
-  for (int64_t t = 0; t < 9; ++t)
-    if (r.tap_off[t] != t / 3 * r.x_step + t % 3) return false;
-  return true;
-}
-
 constexpr int SWEEP_COLUMNS = 4;  // column vectors swept together
+constexpr int EDGE_COLUMNS = 2;   // the same for vectors reading past a side (the first and last of a row)
 
 // s in every lane: s - 0 is s exactly (-0 included, where s + 0 would give +0), and compiles to one broadcast.
 template <typename V, typename T>
@@ -44,40 +38,65 @@ __attribute__((always_inline)) inline V splat(T s) {
   return s - V{};
 }
 
-// NB column vectors from vector v0 of every row of the band: input row h (of inner + 2) completes output row h - 2,
-// adds to h - 1 and starts h. J = h % 3 names the ring slot of row h, so that the ring stays in registers; the
-// first two input rows complete no row (peeled: a test in every step let the compiler sink the completed row's
-// FMAs into its store and keep the step's x vectors alive past it, spilled).
-template <typename T, int W, int NB>
-__attribute__((noinline)) void fwd_sweep_columns(const DirectRows<T>& r, const T* w9, const T* ba, T* out,
-                                                 int64_t v0, bool relu) {
+// NB column vectors of a band (vector cols[i] of every output row) and their loads: lane l of vector i and tap
+// column c reads input column cols[i] * W + l + c - left; MASKED: only the lanes whose bit is set in
+// mask[i * 3 + c] (the others zeros).
+template <typename T, int W, int NB, bool MASKED>
+struct SweepColumns {
   using V = typename RowVec<T, W>::V;
+  int64_t in[NB], out[NB], left[NB];  // input column of lane 0 (tap column 0), output column, values left in a row
+  uint32_t mask[NB][3];
+
+  SweepColumns(const DirectPlane<T>& pl, const int64_t* cols, const uint32_t* masks) {
+    for (int i = 0; i < NB; ++i) {
+      out[i] = cols[i] * W, in[i] = out[i] - pl.left, left[i] = pl.Q - out[i];
+      for (int c = 0; c < 3; ++c) mask[i][c] = MASKED ? masks[i * 3 + c] : 0;
+    }
+  }
+  __attribute__((always_inline)) V load(const T* row, int i, int c) const {
+    if constexpr (MASKED) return load_masked<V>(row + in[i] + c, mask[i][c]);
+    return load_vec<V>(row + in[i] + c);
+  }
+};
+
+// NB column vectors of every output row of the band: input row h (of rows + 2, from output row p0's first input
+// row) completes output row h - 2, adds to h - 1 and starts h. J = h % 3 names the ring slot of row h, so that the
+// ring stays in registers; the first two input rows complete no row (peeled: a test in every step let the
+// compiler sink the completed row's FMAs into its store and keep the step's x vectors alive past it, spilled).
+template <typename T, int W, int NB, bool MASKED>
+__attribute__((noinline)) void fwd_plane_columns(const DirectPlane<T>& pl, const T* w9, const T* ba, bool relu,
+                                                 T* out, const int64_t* cols, const uint32_t* masks) {
+  using V = typename RowVec<T, W>::V;
+  const SweepColumns<T, W, NB, MASKED> sc(pl, cols, masks);
   V w[9];
 #pragma GCC unroll 9
   for (int t = 0; t < 9; ++t) w[t] = splat<V>(w9[t]);
   const V bias = ba ? load_vec<V>(ba) : V{};
   V acc[3][NB] = {};
-  // Locals: the output stores (memcpy) may alias r as far as the compiler knows.
-  const int64_t x_step = r.x_step, out_inner = r.out_inner, left = r.len - v0 * W, steps = r.inner + 2;
-  const T* x = r.x + v0 * W;
-  T* o = out + v0 * W;
+  // Locals: the output stores (memcpy) may alias pl as far as the compiler knows.
+  const int64_t first = pl.p0 - pl.top, H = pl.H, width = pl.W, Q = pl.Q, steps = pl.rows + 2;
+  const T* x = pl.x;
   auto step = [&](auto J, auto COMPLETES, int64_t h) __attribute__((always_inline)) {
     constexpr int row = decltype(J)::value, prev = (row + 2) % 3, done = (row + 1) % 3;
-    const T* xr = x + h * x_step;
+    const int64_t ih = first + h;
 #pragma GCC unroll 8
-    for (int i = 0; i < NB; ++i) {
-      acc[row][i] = bias;
+    for (int i = 0; i < NB; ++i) acc[row][i] = bias;
+    if (ih >= 0 && ih < H) {  // else a row of zeros
+      const T* xr = x + ih * width;
+#pragma GCC unroll 8
+      for (int i = 0; i < NB; ++i) {
 #pragma GCC unroll 3
-      for (int c = 0; c < 3; ++c) {
-        const V xv = load_vec<V>(xr + i * W + c);
-        if constexpr (decltype(COMPLETES)::value) acc[done][i] += xv * w[6 + c];
-        acc[prev][i] += xv * w[3 + c];
-        acc[row][i] += xv * w[c];
+        for (int c = 0; c < 3; ++c) {
+          const V xv = sc.load(xr, i, c);
+          if constexpr (decltype(COMPLETES)::value) acc[done][i] += xv * w[6 + c];
+          acc[prev][i] += xv * w[3 + c];
+          acc[row][i] += xv * w[c];
+        }
       }
     }
     if constexpr (decltype(COMPLETES)::value) {
 #pragma GCC unroll 8
-      for (int i = 0; i < NB; ++i) store_output(o + (h - 2) * out_inner + i * W, acc[done][i], left - i * W, relu);
+      for (int i = 0; i < NB; ++i) store_output(out + (h - 2) * Q + sc.out[i], acc[done][i], sc.left[i], relu);
     }
   };
   using Slot0 = std::integral_constant<int, 0>;
@@ -95,58 +114,44 @@ __attribute__((noinline)) void fwd_sweep_columns(const DirectRows<T>& r, const T
   if (h < steps) step(Slot0{}, std::true_type{}, h);
 }
 
-template <typename T>
-using SweepFwdFn = void (*)(const DirectRows<T>&, const T*, const T*, T*, int64_t, bool);
-
-template <typename T, int W, int... NB>
-constexpr std::array<SweepFwdFn<T>, sizeof...(NB)> sweep_fwd_table(std::integer_sequence<int, NB...>) {
-  return {fwd_sweep_columns<T, W, NB + 1>...};
-}
-
-// The forward over a band (rows as sweeps_3x3 describes them): the row's vectors in even groups of at most
-// SWEEP_COLUMNS.
-template <typename T, int W>
-void fwd_sweep(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
-  constexpr int NB = SWEEP_COLUMNS;
-  static constexpr auto groups = sweep_fwd_table<T, W>(std::make_integer_sequence<int, NB>{});
-  const int64_t nvec = div_up(r.len, W), size = div_up(nvec, div_up(nvec, NB));
-  for (int64_t v = 0; v < nvec; v += size) groups[std::min(size, nvec - v) - 1](r, wtab, btab, out, v, relu);
-}
-
 // The weight gradient's sweep of NB column vectors: input row h meets gy rows h, h - 1 and h - 2 (taps of kernel
 // rows 0, 1 and 2), the gy rows kept in a ring; rows past the band's gy are zeros. sum[t] gathers tap t over the
 // column vectors (lanes folded by the caller), gsum the gy vectors themselves (the bias gradient).
-template <typename T, int W, int NB, bool BIAS>
-__attribute__((noinline)) void wgrad_sweep_columns(const DirectRows<T>& r, const T* gy, int64_t v0, T* acc,
-                                                   T* bias) {
+template <typename T, int W, int NB, bool MASKED, bool BIAS>
+__attribute__((noinline)) void wgrad_plane_columns(const DirectPlane<T>& pl, const T* gy, T* acc, T* bias,
+                                                   const int64_t* cols, const uint32_t* masks) {
   using V = typename RowVec<T, W>::V;
+  const SweepColumns<T, W, NB, MASKED> sc(pl, cols, masks);
   V sum[9] = {}, gsum{}, g[3][NB] = {};
-  const T* x = r.x + v0 * W;
-  const T* gp = gy + v0 * W;
+  const int64_t first = pl.p0 - pl.top, H = pl.H, width = pl.W, Q = pl.Q, rows = pl.rows, steps = rows + 2;
+  const T* x = pl.x;
   auto step = [&](auto J, int64_t h) __attribute__((always_inline)) {
     constexpr int row = decltype(J)::value, prev = (row + 2) % 3, done = (row + 1) % 3;
-    const T* xr = x + h * r.x_step;
+    const int64_t ih = first + h;
 #pragma GCC unroll 8
     for (int i = 0; i < NB; ++i) {
-      const int64_t left = r.len - (v0 + i) * W;
-      if (h >= r.inner) {
+      if (h >= rows) {
         g[row][i] = V{};
-      } else if (left >= W) {
-        g[row][i] = load_vec<V>(gp + h * r.out_inner + i * W);
+      } else if (sc.left[i] >= W) {
+        g[row][i] = load_vec<V>(gy + h * Q + sc.out[i]);
       } else {
-        g[row][i] = load_first<V>(gp + h * r.out_inner + i * W, left);
+        g[row][i] = load_first<V>(gy + h * Q + sc.out[i], sc.left[i]);
       }
       if (BIAS) gsum += g[row][i];
+    }
+    if (ih < 0 || ih >= H) return;  // a row of zeros
+    const T* xr = x + ih * width;
+#pragma GCC unroll 8
+    for (int i = 0; i < NB; ++i) {
 #pragma GCC unroll 3
       for (int c = 0; c < 3; ++c) {
-        const V xv = load_vec<V>(xr + i * W + c);
+        const V xv = sc.load(xr, i, c);
         sum[c] += xv * g[row][i];
         sum[3 + c] += xv * g[prev][i];
         sum[6 + c] += xv * g[done][i];
       }
     }
   };
-  const int64_t steps = r.inner + 2;
   int64_t h = 0;
   for (; h + 3 <= steps; h += 3) {
     step(std::integral_constant<int, 0>{}, h);
@@ -160,24 +165,80 @@ __attribute__((noinline)) void wgrad_sweep_columns(const DirectRows<T>& r, const
   if (BIAS) store_vec(bias, load_vec<V>(bias) + gsum);
 }
 
-template <typename T>
-using SweepWgradFn = void (*)(const DirectRows<T>&, const T*, int64_t, T*, T*);
-
-template <typename T, int W, bool BIAS, int... NB>
-constexpr std::array<SweepWgradFn<T>, sizeof...(NB)> sweep_wgrad_table(std::integer_sequence<int, NB...>) {
-  return {wgrad_sweep_columns<T, W, NB + 1, BIAS>...};
+// The lanes of column vector v whose tap column c lies inside the plane (bit l: lane l).
+template <typename T, int W>
+uint32_t inside_lanes(const DirectPlane<T>& pl, int64_t v, int c) {
+  const int64_t at = v * W + c - pl.left;  // input column of lane 0
+  const int64_t lo = std::clamp<int64_t>(-at, 0, W), hi = std::clamp<int64_t>(pl.W - at, lo, W);
+  return uint32_t((uint64_t(1) << hi) - (uint64_t(1) << lo));
 }
 
-// The weight gradient over a band: the row's vectors in even groups of at most SWEEP_COLUMNS, the bias gradient
-// summed by every group (each adds its own columns' gy).
+// Calls run(NB, MASKED, cols, masks) for the band's column vectors: the inner ones [lo, hi) (every tap's lanes
+// inside the plane) in consecutive groups of at most SWEEP_COLUMNS (even sizes), the others (reaching past a side:
+// [0, lo) and [hi, nvec)) in masked groups of at most EDGE_COLUMNS.
+template <typename T, int W, class Run>
+void for_each_column_group(const DirectPlane<T>& pl, Run&& run) {
+  const int64_t nvec = div_up(pl.Q, W);
+  const int64_t lo = std::clamp<int64_t>(div_up(std::max<int64_t>(pl.left, 0), W), 0, nvec);
+  const int64_t reach = pl.W + pl.left - W - 2;  // vector v is inside on the right where v * W <= reach
+  const int64_t hi = std::clamp<int64_t>(reach < 0 ? 0 : reach / W + 1, lo, nvec);
+  int64_t cols[SWEEP_COLUMNS];
+  uint32_t masks[EDGE_COLUMNS * 3];
+  if (lo < hi) {
+    const int64_t size = div_up(hi - lo, div_up(hi - lo, SWEEP_COLUMNS));
+    for (int64_t v = lo; v < hi; v += size) {
+      const int64_t n = std::min(size, hi - v);
+      for (int64_t i = 0; i < n; ++i) cols[i] = v + i;
+      run(n, false, cols, masks);
+    }
+  }
+  const int64_t edges = lo + nvec - hi;
+  for (int64_t e = 0; e < edges; e += EDGE_COLUMNS) {
+    const int64_t n = std::min<int64_t>(EDGE_COLUMNS, edges - e);
+    for (int64_t i = 0; i < n; ++i) {
+      cols[i] = e + i < lo ? e + i : hi + (e + i - lo);
+      for (int c = 0; c < 3; ++c) masks[i * 3 + c] = inside_lanes<T, W>(pl, cols[i], c);
+    }
+    run(n, true, cols, masks);
+  }
+}
+
+template <typename T>
+using PlaneFwdFn = void (*)(const DirectPlane<T>&, const T*, const T*, bool, T*, const int64_t*, const uint32_t*);
+template <typename T>
+using PlaneWgradFn = void (*)(const DirectPlane<T>&, const T*, T*, T*, const int64_t*, const uint32_t*);
+
+template <typename T, int W, bool MASKED, int... NB>
+constexpr std::array<PlaneFwdFn<T>, sizeof...(NB)> plane_fwd_table(std::integer_sequence<int, NB...>) {
+  return {fwd_plane_columns<T, W, NB + 1, MASKED>...};
+}
+
+template <typename T, int W, bool MASKED, bool BIAS, int... NB>
+constexpr std::array<PlaneWgradFn<T>, sizeof...(NB)> plane_wgrad_table(std::integer_sequence<int, NB...>) {
+  return {wgrad_plane_columns<T, W, NB + 1, MASKED, BIAS>...};
+}
+
 template <typename T, int W>
-void wgrad_sweep(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
-  constexpr int NB = SWEEP_COLUMNS;
-  static constexpr auto plain = sweep_wgrad_table<T, W, false>(std::make_integer_sequence<int, NB>{});
-  static constexpr auto with_bias = sweep_wgrad_table<T, W, true>(std::make_integer_sequence<int, NB>{});
-  const int64_t nvec = div_up(r.len, W), size = div_up(nvec, div_up(nvec, NB));
-  const auto& groups = bias ? with_bias : plain;
-  for (int64_t v = 0; v < nvec; v += size) groups[std::min(size, nvec - v) - 1](r, gy, v, acc, bias);
+void plane_fwd(const DirectPlane<T>& pl, const T* w9, const T* bias, bool relu, T* out) {
+  static constexpr auto inner = plane_fwd_table<T, W, false>(std::make_integer_sequence<int, SWEEP_COLUMNS>{});
+  static constexpr auto edge = plane_fwd_table<T, W, true>(std::make_integer_sequence<int, EDGE_COLUMNS>{});
+  for_each_column_group<T, W>(pl, [&](int64_t n, bool masked, const int64_t* cols, const uint32_t* masks) {
+    (masked ? edge[n - 1] : inner[n - 1])(pl, w9, bias, relu, out, cols, masks);
+  });
+}
+
+template <typename T, int W>
+void plane_wgrad(const DirectPlane<T>& pl, const T* gy, T* acc, T* bias) {
+  constexpr auto columns = std::make_integer_sequence<int, SWEEP_COLUMNS>{};
+  constexpr auto edge_columns = std::make_integer_sequence<int, EDGE_COLUMNS>{};
+  static constexpr auto inner = plane_wgrad_table<T, W, false, false>(columns);
+  static constexpr auto inner_bias = plane_wgrad_table<T, W, false, true>(columns);
+  static constexpr auto edge = plane_wgrad_table<T, W, true, false>(edge_columns);
+  static constexpr auto edge_bias = plane_wgrad_table<T, W, true, true>(edge_columns);
+  for_each_column_group<T, W>(pl, [&](int64_t n, bool masked, const int64_t* cols, const uint32_t* masks) {
+    const PlaneWgradFn<T> run = masked ? (bias ? edge_bias : edge)[n - 1] : (bias ? inner_bias : inner)[n - 1];
+    run(pl, gy, acc, bias, cols, masks);
+  });
 }
 
 }  // namespace

@@ -115,5 +115,22 @@ inline V load_first(const T* p, int64_t n) {
   return load_first_lanes<V>(p, n);
 }
 
+// The lanes of p whose bits are set in mask, zeros elsewhere; the others are not read (no fault past an array's
+// ends). AVX-512 vectors only.
+template <typename V, typename T>
+inline V load_masked(const T* p, uint32_t mask) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64) {
+    if constexpr (sizeof(T) == 4) {
+      return V(_mm512_maskz_loadu_ps(__mmask16(mask), p));
+    } else {
+      return V(_mm512_maskz_loadu_pd(__mmask8(mask), p));
+    }
+  }
+#endif
+  static_assert(sizeof(V) == 64, "load_masked: AVX-512 vectors only");
+  return V{};
+}
+
 }  // namespace
 }  // namespace fastconv

@@ -113,7 +113,8 @@ void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, cons
   conv2d_fwd_gemm(s, threads, x, w, b, relu, y);
 }
 
-template void conv2d_fwd<float>(const ConvShape&, Algorithm, int, const float*, const float*, const float*, bool, float*);
+template void conv2d_fwd<float>(const ConvShape&, Algorithm, int, const float*, const float*, const float*, bool,
+                                float*);
 template void conv2d_fwd<double>(const ConvShape&, Algorithm, int, const double*, const double*, const double*, bool,
                                  double*);
 

@@ -91,11 +91,33 @@ using DirectFwdKernel = void (*)(const DirectRows<T>& rows, const T* wtab, const
 template <typename T>
 using DirectWgradKernel = void (*)(const DirectRows<T>& rows, const T* gy, T* acc, T* bias);
 
+// A band of output rows of one-channel 3x3 planes at unit stride and dilation (depthwise layers without a channel
+// multiplier, their input gradients, 1 -> 1 layers), read in place: output (p, q) = sum over r, c < 3 of
+// x[p - top + r][q - left + c] * w[r * 3 + c], inputs outside the H x W plane being zeros.
+template <typename T>
+struct DirectPlane {
+  const T* x;        // the input plane: H rows of W values
+  int64_t H, W;
+  int64_t top, left;  // padding before the first input row and column
+  int64_t p0, rows;  // the band: output rows [p0, p0 + rows)
+  int64_t Q;         // values per output row (of y or gy)
+};
+// Forward: out (the band's first output row) = relu?(bias + the window sums), w9 the 9 weights, bias lanes copies
+// of one value (may be null). Weight gradient: acc[t] (lanes values) += sum of the tap's x vectors * gy (the band's
+// first gy row); with bias not null, bias (lanes values) += sum of the gy vectors.
+template <typename T>
+using DirectPlaneFwd = void (*)(const DirectPlane<T>& plane, const T* w9, const T* bias, bool relu, T* out);
+template <typename T>
+using DirectPlaneWgrad = void (*)(const DirectPlane<T>& plane, const T* gy, T* acc, T* bias);
+
 template <typename T>
 struct DirectKernel {
   DirectFwdKernel<T> fwd;
   DirectWgradKernel<T> wgrad;
   int lanes;
+  // The plane sweeps, where the ISA has them (null otherwise: the row kernels run those planes from a scratch).
+  DirectPlaneFwd<T> plane_fwd;
+  DirectPlaneWgrad<T> plane_wgrad;
 };
 
 // Winograd F(4x4, 3x3) tile transforms over NHWC channels (kernels/winograd_f4x3.h). weights: one input channel's
