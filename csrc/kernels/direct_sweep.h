@@ -38,6 +38,23 @@ __attribute__((always_inline)) inline V splat(T s) {
   return s - V{};
 }
 
+template <int J>
+using Slot = std::integral_constant<int, J>;
+
+// Calls step(Slot<h % 3>, h) for h in [h0, steps), S = h0 % 3: unrolled by 3, so that each step's ring slot
+// is a compile-time constant and the ring stays in registers.
+template <int S, class Step>
+__attribute__((always_inline)) inline void ring_steps(int64_t h0, int64_t steps, Step&& step) {
+  int64_t h = h0;
+  for (; h + 3 <= steps; h += 3) {
+    step(Slot<S>{}, h);
+    step(Slot<(S + 1) % 3>{}, h + 1);
+    step(Slot<(S + 2) % 3>{}, h + 2);
+  }
+  if (h < steps) step(Slot<S>{}, h++);
+  if (h < steps) step(Slot<(S + 1) % 3>{}, h);
+}
+
 // NB column vectors of a band (vector cols[i] of every output row) and their loads: lane l of vector i and tap
 // column c reads input column cols[i] * W + l + c - left; MASKED: only the lanes whose bit is set in
 // mask[i * 3 + c] (the others zeros).
@@ -60,9 +77,9 @@ struct SweepColumns {
 };
 
 // NB column vectors of every output row of the band: input row h (of rows + 2, from output row p0's first input
-// row) completes output row h - 2, adds to h - 1 and starts h. J = h % 3 names the ring slot of row h, so that the
-// ring stays in registers; the first two input rows complete no row (peeled: a test in every step let the
-// compiler sink the completed row's FMAs into its store and keep the step's x vectors alive past it, spilled).
+// row) completes output row h - 2, adds to h - 1 and starts h. J = h % 3 names the ring slot of row h (ring_steps);
+// the first two input rows complete no row (peeled: a test in every step let the compiler sink the completed row's
+// FMAs into its store and keep the step's x vectors alive past it, spilled).
 template <typename T, int W, int NB, bool MASKED>
 __attribute__((noinline)) void fwd_plane_columns(const DirectPlane<T>& pl, const T* w9, const T* ba, bool relu,
                                                  T* out, const int64_t* cols, const uint32_t* masks) {
@@ -99,19 +116,9 @@ __attribute__((noinline)) void fwd_plane_columns(const DirectPlane<T>& pl, const
       for (int i = 0; i < NB; ++i) store_output(out + (h - 2) * Q + sc.out[i], acc[done][i], sc.left[i], relu);
     }
   };
-  using Slot0 = std::integral_constant<int, 0>;
-  using Slot1 = std::integral_constant<int, 1>;
-  using Slot2 = std::integral_constant<int, 2>;
-  step(Slot0{}, std::false_type{}, 0);
-  step(Slot1{}, std::false_type{}, 1);
-  int64_t h = 2;
-  for (; h + 3 <= steps; h += 3) {
-    step(Slot2{}, std::true_type{}, h);
-    step(Slot0{}, std::true_type{}, h + 1);
-    step(Slot1{}, std::true_type{}, h + 2);
-  }
-  if (h < steps) step(Slot2{}, std::true_type{}, h++);
-  if (h < steps) step(Slot0{}, std::true_type{}, h);
+  step(Slot<0>{}, std::false_type{}, 0);
+  step(Slot<1>{}, std::false_type{}, 1);
+  ring_steps<2>(2, steps, [&](auto J, int64_t h) __attribute__((always_inline)) { step(J, std::true_type{}, h); });
 }
 
 // The weight gradient's sweep of NB column vectors: input row h meets gy rows h, h - 1 and h - 2 (taps of kernel
@@ -152,14 +159,7 @@ __attribute__((noinline)) void wgrad_plane_columns(const DirectPlane<T>& pl, con
       }
     }
   };
-  int64_t h = 0;
-  for (; h + 3 <= steps; h += 3) {
-    step(std::integral_constant<int, 0>{}, h);
-    step(std::integral_constant<int, 1>{}, h + 1);
-    step(std::integral_constant<int, 2>{}, h + 2);
-  }
-  if (h < steps) step(std::integral_constant<int, 0>{}, h++);
-  if (h < steps) step(std::integral_constant<int, 1>{}, h);
+  ring_steps<0>(0, steps, step);
 #pragma GCC unroll 9
   for (int t = 0; t < 9; ++t) store_vec(acc + t * W, load_vec<V>(acc + t * W) + sum[t]);
   if (BIAS) store_vec(bias, load_vec<V>(bias) + gsum);
