@@ -26,7 +26,12 @@ namespace fastconv {
 namespace {
 
 constexpr int64_t TILE = 4, ALPHA = 6, POINTS = ALPHA * ALPHA;
-constexpr int64_t BLOCK_BYTES = 4 << 20;  // V + M of one block of tiles (forward)
+constexpr int64_t BLOCK_BYTES = 4 << 20;  // V + M of one block of tiles (forward), the threads sharing it
+// V + M of one block where each thread takes its own part of the tiles: 256 KB, an eighth of a core's L2 here,
+// with its share of the transformed weights beside it. The V and M of 2 MB blocks (4 MB / 2 parts) spilled to L3
+// between the transform and the GEMMs: 256 KB blocks ran small_32x64's forward and input gradient 8-12% faster
+// and resnet_64's 5-10% (blocks of 64 KB to 1 MB measured; the 4 x MR tile floor decides below 256 KB).
+constexpr int64_t PART_BLOCK_BYTES = 256 << 10;
 // V + U of one block of tiles (weight gradient): 2 MB, the size of a core's L2 here, ran resnet_64's 10-15%
 // faster than 4-16 MB (each GEMM then reads its xi's tiles from L2 or L3, not memory).
 constexpr int64_t WGRAD_BLOCK_BYTES = 2 << 20;
@@ -265,7 +270,7 @@ void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, cons
   const ScratchBuffer<T> packed(Scratch::PackedWeights, POINTS * padded * s.C);
   transform_weights(s, w, l, kr, padded, packed.get(), threads);
 
-  const int64_t fit = BLOCK_BYTES / parts / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
+  const int64_t fit = (parts > 1 ? PART_BLOCK_BYTES : BLOCK_BYTES) / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
   const int64_t block = std::min(ceil_div(tiles, parts), std::clamp<int64_t>(fit / kr.mr * kr.mr, 4 * kr.mr, 512));
   const int64_t vs = point_stride<T>(block * s.C), ms = point_stride<T>(block * s.K);
   const ScratchBuffer<T> scratch(Scratch::TileInputs, parts * POINTS * (vs + ms));
