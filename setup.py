@@ -45,10 +45,14 @@ def openmp_flags():
 
 OMP = openmp_flags()
 INCLUDE = ["csrc/include", "csrc"]
+# Rebuilds after an edit: any header recompiles every object (the kernels' templates live in headers), and any
+# kernel source relinks the module (the ISA libraries are static archives linked into it).
+HEADERS = sorted(glob("csrc/**/*.h", recursive=True))
+KERNEL_SOURCES = sorted(glob("csrc/kernels/*/*.cpp"))
 
 isa_libraries = [
     (f"fc_{isa}", {"sources": sorted(glob(f"csrc/kernels/{isa}/*.cpp")), "include_dirs": INCLUDE,
-                   "cflags": CXX_FLAGS + ["-fPIC"] + flags})
+                   "cflags": CXX_FLAGS + ["-fPIC"] + flags, "obj_deps": {"": HEADERS}})
     for isa, flags in ISA_FLAGS.items()
 ]
 
@@ -56,6 +60,7 @@ conv_module = Pybind11Extension(
     "fastconv._C",
     sorted(glob("csrc/*.cpp") + glob("csrc/operators/*.cpp")),
     include_dirs=INCLUDE,
+    depends=HEADERS + KERNEL_SOURCES,
     define_macros=[("FASTCONV_BUILD_FLAGS", '"' + " ".join(CXX_FLAGS + OMP) + '"')],
     extra_compile_args=CXX_FLAGS + OMP,
     extra_link_args=OMP,
