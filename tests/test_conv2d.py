@@ -414,7 +414,8 @@ def test_depthwise_algorithms_match_reference(case, layout, algorithm, rng):
 # the input gradient's forward padding 0, 1 or 2; every pass, bias and relu, every ISA.
 @settings(max_examples=40, deadline=None)
 @given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 2), channels=st.sampled_from([1, 3]),
-       h=st.integers(1, 150), w=st.one_of(st.integers(1, 90), st.integers(91, 260)), pad=st.sampled_from([0, 1, 2, ((2, 0), (0, 1))]),
+       h=st.integers(1, 150), w=st.one_of(st.integers(1, 90), st.integers(91, 260)),
+       pad=st.sampled_from([0, 1, 2, ((2, 0), (0, 1))]),
        dtype=st.sampled_from(DTYPES), bias=st.booleans(), relu=st.booleans(), threads=st.integers(1, 3),
        seed=st.integers(0, 2**32 - 1))
 def test_one_channel_3x3_planes_property_based(isa, n, channels, h, w, pad, dtype, bias, relu, threads, seed):
@@ -436,6 +437,38 @@ def test_one_channel_3x3_planes_property_based(isa, n, channels, h, w, pad, dtyp
     assert_close(got[1], want[1], n * y.shape[2] * y.shape[3])
     if bias:
         assert_close(got[2], want[2], n * y.shape[2] * y.shape[3])
+
+
+# NHWC depthwise 3x3 layers without a channel multiplier at unit stride run the pixel sweep on every ISA
+# (csrc/kernels/direct_pixels.h), reading x in place: channel counts leaving a partial last vector and several
+# vectors, widths with and without interior pixel groups, paddings 0-2 and uneven; every pass, bias, relu,
+# misaligned x (an offset view), 1-3 threads.
+@settings(max_examples=40, deadline=None)
+@given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 2), channels=st.integers(1, 40),
+       h=st.integers(1, 20), w=st.integers(1, 24), pad=st.sampled_from([0, 1, 2, ((2, 0), (0, 1))]),
+       dtype=st.sampled_from(DTYPES), bias=st.booleans(), relu=st.booleans(), offset=st.booleans(),
+       threads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_nhwc_depthwise_3x3_property_based(isa, n, channels, h, w, pad, dtype, bias, relu, offset, threads,
+                                           seed):
+    rng = np.random.default_rng(seed)
+    (top, bottom), (left, right) = pad if isinstance(pad, tuple) else ((pad, pad), (pad, pad))
+    assume(h + top + bottom >= 3 and w + left + right >= 3)
+    size = n * h * w * channels
+    x = rng.standard_normal(size + 1).astype(dtype)[int(offset):][:size].reshape(n, h, w, channels)
+    wt = rng.standard_normal((3, 3, 1, channels)).astype(dtype)
+    b = rng.standard_normal(channels).astype(dtype) if bias else None
+    kw = dict(padding=pad, groups=channels, layout="NHWC")
+    act = dict(activation="relu" if relu else None)
+    with isa_and_threads(isa, threads):
+        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=bias, **kw)
+    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), 9)
+    want = reference.conv2d_backward(g, x, wt, need_bias=bias, **kw)
+    assert_close(got[0], want[0], 9)
+    assert_close(got[1], want[1], n * y.shape[1] * y.shape[2])
+    if bias:
+        assert_close(got[2], want[2], n * y.shape[1] * y.shape[2])
 
 
 def test_direct_algorithm_is_refused_where_it_does_not_apply():

@@ -259,12 +259,45 @@ struct RowProblem {
     return has_sweep && !t.nhwc && !transposed() && t.C == 1 && t.K == 1 && t.R == 3 && t.S == 3 && t.stride_h == 1 &&
            t.stride_w == 1 && t.dil_h == 1 && t.dil_w == 1;
   }
+  // Whether the kernel's pixel sweep computes the rows, reading x in place (DirectPixels in kernel_table.h):
+  // NHWC depthwise 3x3 layers without a channel multiplier at unit stride and dilation.
+  bool pixel_sweep() const {
+    const ConvShape& t = shape;
+    return t.nhwc && groups == 1 && is_depthwise(t) && t.K == t.C && t.R == 3 && t.S == 3 && t.stride_h == 1 &&
+           t.stride_w == 1 && t.dil_h == 1 && t.dil_w == 1;
+  }
+  template <typename T>
+  DirectPixels<T> pixels(const T* x, int64_t n, int64_t p0, int64_t p1) const {
+    const ConvShape& t = shape;
+    return {x + n * t.H * t.W * t.C, t.H, t.W, t.C, t.pad_top, t.pad_left, p0, p1 - p0, t.Q};
+  }
   template <typename T>
   DirectPlane<T> plane(const T* x, int64_t n, int64_t p0, int64_t p1) const {
     const ConvShape& t = shape;
     return {x + n * t.H * t.W, t.H, t.W, t.pad_top, t.pad_left, p0, p1 - p0, t.Q};
   }
 };
+
+// The weight gradient of the pixel sweep: per thread 9 x C sums (HWIO, as gw) and C bias sums, added in thread
+// order (deterministic for a fixed thread count).
+template <typename T>
+void pixels_bwd_weight(const RowProblem& pb, const RowPlan& plan, const DirectKernel<T>& kr, int threads,
+                       const T* gy, const T* x, T* gw, T* gb) {
+  const ConvShape& t = pb.shape;
+  const int64_t taps = 9 * t.C;
+  std::vector<T> acc(threads * taps, T(0)), bias(gb ? threads * t.C : 0, T(0));
+  for_each_band(t, plan, threads, kr.lanes, true, true, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
+                                                               const T*) {
+    kr.pixels_wgrad(pb.pixels(x, n, p0, p1), gy + first_output(t, n, p0), acc.data() + thread * taps,
+                    gb ? bias.data() + thread * t.C : nullptr);
+  });
+  for (int thread = 1; thread < threads; ++thread) {
+    for (int64_t i = 0; i < taps; ++i) acc[i] += acc[thread * taps + i];
+    for (int64_t c = 0; c < (gb ? t.C : 0); ++c) bias[c] += bias[thread * t.C + c];
+  }
+  std::copy_n(acc.data(), taps, gw);
+  if (gb) std::copy_n(bias.data(), t.C, gb);
+}
 
 }  // namespace
 
@@ -294,9 +327,10 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
     }
   const T* bias = b ? btab.get() : nullptr;
   std::vector<std::vector<T>> bands(threads);
-  const bool in_place = pb.plane_sweep(kr.plane_fwd != nullptr);
+  const bool pixels = pb.pixel_sweep(), in_place = pixels || pb.plane_sweep(kr.plane_fwd != nullptr);
   for_each_band(t, plan, threads, W, pb.user_nhwc, in_place, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
                                                                     const T* scratch) {
+    if (pixels) return kr.pixels_fwd(pb.pixels(x, n, p0, p1), w, b, relu, y + first_output(t, n, p0));
     const int64_t first = pb.first_table(plan, n);
     const T* wt = wtab.get() + first * ntaps * wl;
     const T* bt = bias ? bias + first * W : nullptr;
@@ -324,6 +358,7 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
   const RowProblem pb(s, W, true);
   const ConvShape& t = pb.shape;
   const RowPlan plan(t, W);
+  if (pb.pixel_sweep()) return pixels_bwd_weight(pb, plan, kr, threads, gy, x, gw, gb);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan), table = ntaps * W;
   std::vector<T> acc(threads * tables * table, T(0)), bias(gb ? threads * tables * W : 0, T(0));
   std::vector<std::vector<T>> bands(threads);

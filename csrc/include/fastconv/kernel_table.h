@@ -110,6 +110,25 @@ using DirectPlaneFwd = void (*)(const DirectPlane<T>& plane, const T* w9, const 
 template <typename T>
 using DirectPlaneWgrad = void (*)(const DirectPlane<T>& plane, const T* gy, T* acc, T* bias);
 
+// A band of output rows of an NHWC depthwise 3x3 layer without a channel multiplier, at unit stride and dilation
+// (and the input gradient of one), read in place: output (p, q, c) = sum over r, s < 3 of
+// x[p - top + r][q - left + s][c] * w[(r * 3 + s) * C + c], pixels outside the H x W image being zeros.
+template <typename T>
+struct DirectPixels {
+  const T* x;  // the input image: H rows of W pixels of C values
+  int64_t H, W, C;
+  int64_t top, left;  // padding before the first input row and column
+  int64_t p0, rows;   // the band: output rows [p0, p0 + rows)
+  int64_t Q;          // pixels per output row (of y or gy)
+};
+// Forward: out (the band's first output row) = relu?(bias + the window sums), w9 9 x C weights (HWIO, as the
+// user's NHWC depthwise weights lie), bias C values (may be null). Weight gradient: acc[t * C + c] += the tap's
+// sums of x * gy (gy: the band's first row); with bias not null, bias[c] += the gy sums.
+template <typename T>
+using DirectPixelsFwd = void (*)(const DirectPixels<T>& pixels, const T* w9, const T* bias, bool relu, T* out);
+template <typename T>
+using DirectPixelsWgrad = void (*)(const DirectPixels<T>& pixels, const T* gy, T* acc, T* bias);
+
 template <typename T>
 struct DirectKernel {
   DirectFwdKernel<T> fwd;
@@ -118,6 +137,9 @@ struct DirectKernel {
   // The plane sweeps, where the ISA has them (null otherwise: the row kernels run those planes from a scratch).
   DirectPlaneFwd<T> plane_fwd;
   DirectPlaneWgrad<T> plane_wgrad;
+  // The pixel sweeps (every ISA).
+  DirectPixelsFwd<T> pixels_fwd;
+  DirectPixelsWgrad<T> pixels_wgrad;
 };
 
 // Winograd F(4x4, 3x3) tile transforms over NHWC channels (kernels/winograd_f4x3.h). weights: one input channel's

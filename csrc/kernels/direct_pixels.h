@@ -1,0 +1,164 @@
+// The 3x3 pixel sweep (DirectPixels in fastconv/kernel_table.h): NHWC depthwise layers without a channel multiplier
+// at unit stride, read in place, vectors along the channels. The row kernels ran these layers from a zero-padded
+// copy of each band's input rows, filled before the kernel read it: the fill (a third of the forward's time) and
+// the kernel took turns with memory. Here each output row is computed straight from the 3 input rows it reads,
+// PIXELS pixels at a time, every channel vector of them before the next pixels (the forward), so that memory sees
+// x read and y written row after row, as in a copy. Each x vector is loaded once per kernel row and kept in a
+// register for its up to 3 FMAs: folded into each FMA, an x not 64-byte aligned (NumPy's arrays are 16) split 3
+// loads per vector across two lines (depthwise_32_3x3 forward 0.60 ms, 0.48 with x aligned or loaded once; a copy
+// of x into y takes 0.44-0.47). The weight gradient keeps its 9 sums of a channel vector in registers across a
+// row's pixels, one channel vector after another. Taps outside the image (padding) are skipped: whole input rows
+// above or below it, and per pixel at its left and right edges.
+// Internal linkage, as everything compiled once per ISA (see gemm_tile.h).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "fastconv/kernel_table.h"
+#include "kernels/direct_common.h"
+
+namespace fastconv {
+namespace {
+
+constexpr int PIXELS = 4;  // output (or gy) pixels taken together inside the image
+
+// The columns of output row pixels whose 3 taps all lie inside the image: [first, last).
+struct InsideColumns {
+  int64_t first, last;
+  template <typename T>
+  explicit InsideColumns(const DirectPixels<T>& px)
+      : first(std::clamp<int64_t>(px.left, 0, px.Q)), last(std::clamp<int64_t>(px.W - 2 + px.left, first, px.Q)) {}
+};
+
+// NP output pixels from column q of one row, every channel vector (channels [c, c + W), the last one partial),
+// from the x rows xr[r] (null outside the image); EDGE: taps past the image's sides are skipped. The weights of
+// a channel vector are loaded (from L1) once per NP pixels, each input pixel once per kernel row.
+template <typename T, int W, int NP, bool EDGE>
+__attribute__((always_inline)) inline void fwd_pixels(const DirectPixels<T>& px, const T* const (&xr)[3], const T* w,
+                                                      const T* bias, bool relu, T* out, int64_t q) {
+  using V = typename RowVec<T, W>::V;
+  const int64_t C = px.C;
+  auto vector = [&](int64_t c, int64_t n, auto PARTIAL) __attribute__((always_inline)) {
+    auto load = [&](const T* p) __attribute__((always_inline)) {
+      if constexpr (decltype(PARTIAL)::value) return load_first<V>(p, n);
+      else return load_vec<V>(p);
+    };
+    const V b = bias ? load(bias + c) : V{};
+    V acc[NP];
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; ++j) acc[j] = b;
+#pragma GCC unroll 3
+    for (int r = 0; r < 3; ++r) {
+      if (!xr[r]) continue;
+      const V w0 = load(w + r * 3 * C + c), w1 = load(w + (r * 3 + 1) * C + c), w2 = load(w + (r * 3 + 2) * C + c);
+      const T* xp = xr[r] + (q - px.left) * C + c;  // input pixel k = q - left + k: output pixels k - 2 .. k
+#pragma GCC unroll 6
+      for (int k = 0; k < NP + 2; ++k) {
+        if (EDGE && (q - px.left + k < 0 || q - px.left + k >= px.W)) continue;
+        V xv = load(xp + k * C);
+        asm("" : "+v"(xv));  // one load for its up to 3 FMAs (folded into each, a misaligned x split 3 loads)
+        if (k < NP) acc[k] += xv * w0;
+        if (k >= 1 && k - 1 < NP) acc[k - 1] += xv * w1;
+        if (k >= 2) acc[k - 2] += xv * w2;
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; ++j) store_output(out + (q + j) * C + c, acc[j], n, relu);
+  };
+  int64_t c = 0;
+  for (; c + W <= C; c += W) vector(c, W, std::false_type{});
+  if (c < C) vector(c, C - c, std::true_type{});
+}
+
+template <typename T, int W>
+void pixels_fwd(const DirectPixels<T>& px, const T* w9, const T* bias, bool relu, T* out) {
+  const InsideColumns in(px);
+  for (int64_t p = 0; p < px.rows; ++p) {
+    const T* xr[3];
+    for (int r = 0; r < 3; ++r) {
+      const int64_t ih = px.p0 + p - px.top + r;
+      xr[r] = ih >= 0 && ih < px.H ? px.x + ih * px.W * px.C : nullptr;
+    }
+    T* row = out + p * px.Q * px.C;
+    int64_t q = 0;
+    for (; q < in.first; ++q) fwd_pixels<T, W, 1, true>(px, xr, w9, bias, relu, row, q);
+    for (; q + PIXELS <= in.last; q += PIXELS) fwd_pixels<T, W, PIXELS, false>(px, xr, w9, bias, relu, row, q);
+    for (; q < in.last; ++q) fwd_pixels<T, W, 1, false>(px, xr, w9, bias, relu, row, q);
+    for (; q < px.Q; ++q) fwd_pixels<T, W, 1, true>(px, xr, w9, bias, relu, row, q);
+  }
+}
+
+// The weight gradient's: vector cv of the 9 taps' sums (and of the gy sums, the bias gradient) over one row's pixels,
+// in registers, added to acc (and bias) at the row's end.
+template <typename T, int W, bool PARTIAL, bool BIAS>
+__attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPixels<T>& px, const T* const (&xr)[3],
+                                                           const T* g, T* acc, T* bias, int64_t c, int64_t n) {
+  using V = typename RowVec<T, W>::V;
+  const int64_t C = px.C;
+  auto load = [&](const T* p) __attribute__((always_inline)) {
+    if constexpr (PARTIAL) return load_first<V>(p, n);
+    else return load_vec<V>(p);
+  };
+  V sum[9] = {}, gsum{};
+  const InsideColumns in(px);
+  // NP gy pixels from q: each input pixel loaded once per kernel row for its up to 3 taps (9 independent sums).
+  auto pixels = [&](int64_t q, auto NPC, bool edge) __attribute__((always_inline)) {
+    constexpr int NP = decltype(NPC)::value;
+    V gv[NP];
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; ++j) {
+      gv[j] = load(g + (q + j) * C + c);
+      if (BIAS) gsum += gv[j];
+    }
+#pragma GCC unroll 3
+    for (int r = 0; r < 3; ++r) {
+      if (!xr[r]) continue;
+      const T* xp = xr[r] + (q - px.left) * C + c;  // input pixel k = q - left + k: gy pixels k - 2 .. k
+#pragma GCC unroll 6
+      for (int k = 0; k < NP + 2; ++k) {
+        if (edge && (q - px.left + k < 0 || q - px.left + k >= px.W)) continue;
+        V xv = load(xp + k * C);
+        asm("" : "+v"(xv));  // one load for its up to 3 FMAs
+        if (k < NP) sum[r * 3] += xv * gv[k];
+        if (k >= 1 && k - 1 < NP) sum[r * 3 + 1] += xv * gv[k - 1];
+        if (k >= 2) sum[r * 3 + 2] += xv * gv[k - 2];
+      }
+    }
+  };
+  using One = std::integral_constant<int, 1>;
+  int64_t q = 0;
+  for (; q < in.first; ++q) pixels(q, One{}, true);
+  for (; q + PIXELS <= in.last; q += PIXELS) pixels(q, std::integral_constant<int, PIXELS>{}, false);
+  for (; q < px.Q; ++q) pixels(q, One{}, q >= in.last);
+  auto add = [&](T* dst, V v) __attribute__((always_inline)) {
+    if constexpr (PARTIAL) store_first(dst, load_first<V>(dst, n) + v, n);
+    else store_vec(dst, load_vec<V>(dst) + v);
+  };
+#pragma GCC unroll 9
+  for (int t = 0; t < 9; ++t) add(acc + t * C + c, sum[t]);
+  if (BIAS) add(bias + c, gsum);
+}
+
+template <typename T, int W, bool BIAS>
+void pixels_wgrad_rows(const DirectPixels<T>& px, const T* gy, T* acc, T* bias) {
+  for (int64_t p = 0; p < px.rows; ++p) {
+    const T* xr[3];
+    for (int r = 0; r < 3; ++r) {
+      const int64_t ih = px.p0 + p - px.top + r;
+      xr[r] = ih >= 0 && ih < px.H ? px.x + ih * px.W * px.C : nullptr;
+    }
+    const T* g = gy + p * px.Q * px.C;
+    int64_t c = 0;
+    for (; c + W <= px.C; c += W) wgrad_pixel_row<T, W, false, BIAS>(px, xr, g, acc, bias, c, W);
+    if (c < px.C) wgrad_pixel_row<T, W, true, BIAS>(px, xr, g, acc, bias, c, px.C - c);
+  }
+}
+
+template <typename T, int W>
+void pixels_wgrad(const DirectPixels<T>& px, const T* gy, T* acc, T* bias) {
+  return bias ? pixels_wgrad_rows<T, W, true>(px, gy, acc, bias) : pixels_wgrad_rows<T, W, false>(px, gy, acc, bias);
+}
+
+}  // namespace
+}  // namespace fastconv
