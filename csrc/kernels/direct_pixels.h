@@ -6,8 +6,9 @@
 // x read and y written row after row, as in a copy. Each x vector is loaded once per kernel row and kept in a
 // register for its up to 3 FMAs: folded into each FMA, an x not 64-byte aligned (NumPy's arrays are 16) split 3
 // loads per vector across two lines (depthwise_32_3x3 forward 0.60 ms, 0.48 with x aligned or loaded once; a copy
-// of x into y takes 0.44-0.47). The weight gradient keeps its 9 sums of a channel vector in registers across a
-// row's pixels, one channel vector after another. Taps outside the image (padding) are skipped: whole input rows
+// of x into y takes 0.44-0.47). The weight gradient keeps the 9 sums of two channel vectors (AVX-512; one
+// elsewhere) in registers across a row's pixels, then the next two (one vector at a time: 0.58-0.62 ms; two:
+// 0.47). Taps outside the image (padding) are skipped: whole input rows
 // above or below it, and per pixel at its left and right edges.
 // Internal linkage, as everything compiled once per ISA (see gemm_tile.h).
 #pragma once
@@ -89,9 +90,10 @@ void pixels_fwd(const DirectPixels<T>& px, const T* w9, const T* bias, bool relu
   }
 }
 
-// The weight gradient's: vector cv of the 9 taps' sums (and of the gy sums, the bias gradient) over one row's pixels,
-// in registers, added to acc (and bias) at the row's end.
-template <typename T, int W, bool PARTIAL, bool BIAS>
+// The weight gradient's: CV channel vectors from c (n <= W channels where PARTIAL, then CV = 1) of the 9 taps' sums
+// (and of the gy sums, the bias gradient) over one row's pixels, in registers, added to acc (and bias) at the row's
+// end.
+template <typename T, int W, int CV, bool PARTIAL, bool BIAS>
 __attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPixels<T>& px, const T* const (&xr)[3],
                                                            const T* g, T* acc, T* bias, int64_t c, int64_t n) {
   using V = typename RowVec<T, W>::V;
@@ -100,17 +102,19 @@ __attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPixels<T>
     if constexpr (PARTIAL) return load_first<V>(p, n);
     else return load_vec<V>(p);
   };
-  V sum[9] = {}, gsum{};
+  V sum[CV][9] = {}, gsum[CV] = {};
   const InsideColumns in(px);
-  // NP gy pixels from q: each input pixel loaded once per kernel row for its up to 3 taps (9 independent sums).
+  // NP gy pixels from q: each input vector loaded once per kernel row for its up to 3 taps (9 x CV independent sums).
   auto pixels = [&](int64_t q, auto NPC, bool edge) __attribute__((always_inline)) {
     constexpr int NP = decltype(NPC)::value;
-    V gv[NP];
+    V gv[NP][CV];
 #pragma GCC unroll 4
-    for (int j = 0; j < NP; ++j) {
-      gv[j] = load(g + (q + j) * C + c);
-      if (BIAS) gsum += gv[j];
-    }
+    for (int j = 0; j < NP; ++j)
+#pragma GCC unroll 2
+      for (int v = 0; v < CV; ++v) {
+        gv[j][v] = load(g + (q + j) * C + c + v * W);
+        if (BIAS) gsum[v] += gv[j][v];
+      }
 #pragma GCC unroll 3
     for (int r = 0; r < 3; ++r) {
       if (!xr[r]) continue;
@@ -118,11 +122,14 @@ __attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPixels<T>
 #pragma GCC unroll 6
       for (int k = 0; k < NP + 2; ++k) {
         if (edge && (q - px.left + k < 0 || q - px.left + k >= px.W)) continue;
-        V xv = load(xp + k * C);
-        asm("" : "+v"(xv));  // one load for its up to 3 FMAs
-        if (k < NP) sum[r * 3] += xv * gv[k];
-        if (k >= 1 && k - 1 < NP) sum[r * 3 + 1] += xv * gv[k - 1];
-        if (k >= 2) sum[r * 3 + 2] += xv * gv[k - 2];
+#pragma GCC unroll 2
+        for (int v = 0; v < CV; ++v) {
+          V xv = load(xp + k * C + v * W);
+          asm("" : "+v"(xv));  // one load for its up to 3 FMAs
+          if (k < NP) sum[v][r * 3] += xv * gv[k][v];
+          if (k >= 1 && k - 1 < NP) sum[v][r * 3 + 1] += xv * gv[k - 1][v];
+          if (k >= 2) sum[v][r * 3 + 2] += xv * gv[k - 2][v];
+        }
       }
     }
   };
@@ -135,13 +142,24 @@ __attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPixels<T>
     if constexpr (PARTIAL) store_first(dst, load_first<V>(dst, n) + v, n);
     else store_vec(dst, load_vec<V>(dst) + v);
   };
+#pragma GCC unroll 2
+  for (int v = 0; v < CV; ++v) {
 #pragma GCC unroll 9
-  for (int t = 0; t < 9; ++t) add(acc + t * C + c, sum[t]);
-  if (BIAS) add(bias + c, gsum);
+    for (int t = 0; t < 9; ++t) add(acc + t * C + c + v * W, sum[v][t]);
+    if (BIAS) add(bias + c + v * W, gsum[v]);
+  }
+}
+
+// Channel vectors two at a time where 32 registers hold their 18 sums and 4 pixels of gy (AVX-512): a pass over
+// a row's pixels then reads whole 128-byte runs of each pixel's channels.
+template <typename T, int W>
+constexpr int wgrad_channel_vectors() {
+  return sizeof(typename RowVec<T, W>::V) == 64 ? 2 : 1;
 }
 
 template <typename T, int W, bool BIAS>
 void pixels_wgrad_rows(const DirectPixels<T>& px, const T* gy, T* acc, T* bias) {
+  constexpr int CV = wgrad_channel_vectors<T, W>();
   for (int64_t p = 0; p < px.rows; ++p) {
     const T* xr[3];
     for (int r = 0; r < 3; ++r) {
@@ -150,8 +168,9 @@ void pixels_wgrad_rows(const DirectPixels<T>& px, const T* gy, T* acc, T* bias) 
     }
     const T* g = gy + p * px.Q * px.C;
     int64_t c = 0;
-    for (; c + W <= px.C; c += W) wgrad_pixel_row<T, W, false, BIAS>(px, xr, g, acc, bias, c, W);
-    if (c < px.C) wgrad_pixel_row<T, W, true, BIAS>(px, xr, g, acc, bias, c, px.C - c);
+    for (; c + CV * W <= px.C; c += CV * W) wgrad_pixel_row<T, W, CV, false, BIAS>(px, xr, g, acc, bias, c, W);
+    for (; c + W <= px.C; c += W) wgrad_pixel_row<T, W, 1, false, BIAS>(px, xr, g, acc, bias, c, W);
+    if (c < px.C) wgrad_pixel_row<T, W, 1, true, BIAS>(px, xr, g, acc, bias, c, px.C - c);
   }
 }
 
