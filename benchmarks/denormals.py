@@ -57,6 +57,11 @@ def main():
     compare("depthwise 3x3 NCHW forward (direct)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
     compare("depthwise 3x3 NCHW weight gradient (direct)",
             lambda a: fastconv.conv2d_backward(gy, a, w, need_input=False, need_bias=False, **kw), x)
+    x, w, b, gy = SHAPES_BY_ID["depthwise_32_3x3"].arrays("NHWC")  # the pixel sweep
+    kw = dict(padding=1, groups=32, layout="NHWC")
+    compare("depthwise 3x3 NHWC forward (direct)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
+    compare("depthwise 3x3 NHWC weight gradient (direct)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, need_input=False, need_bias=False, **kw), x)
     rng = np.random.default_rng(0)
     dense_x = rng.standard_normal((1, 32, 1, 1014)).astype(np.float32)  # the MNIST dense layer as a 1x1 conv
     dense_w, dense_gy = rng.standard_normal((1, 1, 1014, 10)).astype(np.float32), np.ones((1, 32, 1, 10), np.float32)
