@@ -407,6 +407,27 @@ def test_depthwise_algorithms_match_reference(case, layout, algorithm, rng):
     assert_close(got, reference.conv2d(x, w, b, activation="relu", **kw), case.reduction)
 
 
+def check_depthwise_3x3_every_pass(x, layout, pad, bias, relu, isa, threads, rng):
+    """A depthwise 3x3 layer on x (no channel multiplier, unit stride) with the direct algorithm on `isa` and
+    `threads`: forward (bias, relu as asked), input, weight and bias gradients against the reference."""
+    channels = x.shape[3 if layout == "NHWC" else 1]
+    wt = rng.standard_normal((3, 3, 1, channels) if layout == "NHWC" else (channels, 1, 3, 3)).astype(x.dtype)
+    b = rng.standard_normal(channels).astype(x.dtype) if bias else None
+    kw = dict(padding=pad, groups=channels, layout=layout)
+    act = dict(activation="relu" if relu else None)
+    with isa_and_threads(isa, threads):
+        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
+        g = rng.standard_normal(y.shape).astype(x.dtype)
+        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=bias, **kw)
+    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), 9)
+    want = reference.conv2d_backward(g, x, wt, need_bias=bias, **kw)
+    pixels = y.size // channels  # the weight and bias gradients sum over every output pixel
+    assert_close(got[0], want[0], 9)
+    assert_close(got[1], want[1], pixels)
+    if bias:
+        assert_close(got[2], want[2], pixels)
+
+
 # One-channel 3x3 NCHW planes at unit stride (depthwise without a channel multiplier, or a 1 -> 1 layer) run the
 # plane sweep on AVX-512 (csrc/kernels/direct_sweep.h), in bands of rows sized to L1 where the planes are narrow:
 # tall planes (several bands), widths leaving a partial last vector, one to three groups of column vectors (whole
@@ -423,20 +444,7 @@ def test_one_channel_3x3_planes_property_based(isa, n, channels, h, w, pad, dtyp
     (top, bottom), (left, right) = pad if isinstance(pad, tuple) else ((pad, pad), (pad, pad))
     assume(h + top + bottom >= 3 and w + left + right >= 3)
     x = rng.standard_normal((n, channels, h, w)).astype(dtype)
-    wt = rng.standard_normal((channels, 1, 3, 3)).astype(dtype)
-    b = rng.standard_normal(channels).astype(dtype) if bias else None
-    kw = dict(padding=pad, groups=channels, layout="NCHW")
-    act = dict(activation="relu" if relu else None)
-    with isa_and_threads(isa, threads):
-        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
-        g = rng.standard_normal(y.shape).astype(dtype)
-        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=bias, **kw)
-    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), 9)
-    want = reference.conv2d_backward(g, x, wt, need_bias=bias, **kw)
-    assert_close(got[0], want[0], 9)
-    assert_close(got[1], want[1], n * y.shape[2] * y.shape[3])
-    if bias:
-        assert_close(got[2], want[2], n * y.shape[2] * y.shape[3])
+    check_depthwise_3x3_every_pass(x, "NCHW", pad, bias, relu, isa, threads, rng)
 
 
 # NHWC depthwise 3x3 layers without a channel multiplier at unit stride run the pixel sweep on every ISA
@@ -455,20 +463,7 @@ def test_nhwc_depthwise_3x3_property_based(isa, n, channels, h, w, pad, dtype, b
     assume(h + top + bottom >= 3 and w + left + right >= 3)
     size = n * h * w * channels
     x = rng.standard_normal(size + 1).astype(dtype)[int(offset):][:size].reshape(n, h, w, channels)
-    wt = rng.standard_normal((3, 3, 1, channels)).astype(dtype)
-    b = rng.standard_normal(channels).astype(dtype) if bias else None
-    kw = dict(padding=pad, groups=channels, layout="NHWC")
-    act = dict(activation="relu" if relu else None)
-    with isa_and_threads(isa, threads):
-        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
-        g = rng.standard_normal(y.shape).astype(dtype)
-        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=bias, **kw)
-    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), 9)
-    want = reference.conv2d_backward(g, x, wt, need_bias=bias, **kw)
-    assert_close(got[0], want[0], 9)
-    assert_close(got[1], want[1], n * y.shape[1] * y.shape[2])
-    if bias:
-        assert_close(got[2], want[2], n * y.shape[1] * y.shape[2])
+    check_depthwise_3x3_every_pass(x, "NHWC", pad, bias, relu, isa, threads, rng)
 
 
 def test_direct_algorithm_is_refused_where_it_does_not_apply():

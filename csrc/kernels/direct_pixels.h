@@ -1,4 +1,4 @@
-// The 3x3 pixel sweep (DirectPixels in fastconv/kernel_table.h): NHWC depthwise layers without a channel multiplier
+// The 3x3 pixel sweep (DirectPixelsFwd in fastconv/kernel_table.h): NHWC depthwise layers without a channel multiplier
 // at unit stride, read in place, vectors along the channels. The row kernels ran these layers from a zero-padded
 // copy of each band's input rows, filled before the kernel read it: the fill (a third of the forward's time) and
 // the kernel took turns with memory. Here each output row is computed straight from the 3 input rows it reads,
@@ -28,7 +28,7 @@ constexpr int PIXELS = 4;  // output (or gy) pixels taken together inside the im
 struct InsideColumns {
   int64_t first, last;
   template <typename T>
-  explicit InsideColumns(const DirectPixels<T>& px)
+  explicit InsideColumns(const DirectPlane<T>& px)
       : first(std::clamp<int64_t>(px.left, 0, px.Q)), last(std::clamp<int64_t>(px.W - 2 + px.left, first, px.Q)) {}
 };
 
@@ -36,7 +36,7 @@ struct InsideColumns {
 // from the x rows xr[r] (null outside the image); EDGE: taps past the image's sides are skipped. The weights of
 // a channel vector are loaded (from L1) once per NP pixels, each input pixel once per kernel row.
 template <typename T, int W, int NP, bool EDGE>
-__attribute__((always_inline)) inline void fwd_pixels(const DirectPixels<T>& px, const T* const (&xr)[3], const T* w,
+__attribute__((always_inline)) inline void fwd_pixels(const DirectPlane<T>& px, const T* const (&xr)[3], const T* w,
                                                       const T* bias, bool relu, T* out, int64_t q) {
   using V = typename RowVec<T, W>::V;
   const int64_t C = px.C;
@@ -73,7 +73,7 @@ __attribute__((always_inline)) inline void fwd_pixels(const DirectPixels<T>& px,
 }
 
 template <typename T, int W>
-void pixels_fwd(const DirectPixels<T>& px, const T* w9, const T* bias, bool relu, T* out) {
+void pixels_fwd(const DirectPlane<T>& px, const T* w9, const T* bias, bool relu, T* out) {
   const InsideColumns in(px);
   for (int64_t p = 0; p < px.rows; ++p) {
     const T* xr[3];
@@ -94,7 +94,7 @@ void pixels_fwd(const DirectPixels<T>& px, const T* w9, const T* bias, bool relu
 // (and of the gy sums, the bias gradient) over one row's pixels, in registers, added to acc (and bias) at the row's
 // end.
 template <typename T, int W, int CV, bool PARTIAL, bool BIAS>
-__attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPixels<T>& px, const T* const (&xr)[3],
+__attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPlane<T>& px, const T* const (&xr)[3],
                                                            const T* g, T* acc, T* bias, int64_t c, int64_t n) {
   using V = typename RowVec<T, W>::V;
   const int64_t C = px.C;
@@ -158,7 +158,7 @@ constexpr int wgrad_channel_vectors() {
 }
 
 template <typename T, int W, bool BIAS>
-void pixels_wgrad_rows(const DirectPixels<T>& px, const T* gy, T* acc, T* bias) {
+void pixels_wgrad_rows(const DirectPlane<T>& px, const T* gy, T* acc, T* bias) {
   constexpr int CV = wgrad_channel_vectors<T, W>();
   for (int64_t p = 0; p < px.rows; ++p) {
     const T* xr[3];
@@ -175,7 +175,7 @@ void pixels_wgrad_rows(const DirectPixels<T>& px, const T* gy, T* acc, T* bias) 
 }
 
 template <typename T, int W>
-void pixels_wgrad(const DirectPixels<T>& px, const T* gy, T* acc, T* bias) {
+void pixels_wgrad(const DirectPlane<T>& px, const T* gy, T* acc, T* bias) {
   return bias ? pixels_wgrad_rows<T, W, true>(px, gy, acc, bias) : pixels_wgrad_rows<T, W, false>(px, gy, acc, bias);
 }
 

@@ -259,22 +259,18 @@ struct RowProblem {
     return has_sweep && !t.nhwc && !transposed() && t.C == 1 && t.K == 1 && t.R == 3 && t.S == 3 && t.stride_h == 1 &&
            t.stride_w == 1 && t.dil_h == 1 && t.dil_w == 1;
   }
-  // Whether the kernel's pixel sweep computes the rows, reading x in place (DirectPixels in kernel_table.h):
+  // Whether the kernel's pixel sweep computes the rows, reading x in place (DirectPixelsFwd in kernel_table.h):
   // NHWC depthwise 3x3 layers without a channel multiplier at unit stride and dilation.
   bool pixel_sweep() const {
     const ConvShape& t = shape;
     return t.nhwc && groups == 1 && is_depthwise(t) && t.K == t.C && t.R == 3 && t.S == 3 && t.stride_h == 1 &&
            t.stride_w == 1 && t.dil_h == 1 && t.dil_w == 1;
   }
-  template <typename T>
-  DirectPixels<T> pixels(const T* x, int64_t n, int64_t p0, int64_t p1) const {
-    const ConvShape& t = shape;
-    return {x + n * t.H * t.W * t.C, t.H, t.W, t.C, t.pad_top, t.pad_left, p0, p1 - p0, t.Q};
-  }
+  // The band [p0, p1) of image n (a one-channel plane for the plane sweep), for either sweep.
   template <typename T>
   DirectPlane<T> plane(const T* x, int64_t n, int64_t p0, int64_t p1) const {
     const ConvShape& t = shape;
-    return {x + n * t.H * t.W, t.H, t.W, t.pad_top, t.pad_left, p0, p1 - p0, t.Q};
+    return {x + n * t.H * t.W * t.C, t.H, t.W, t.C, t.pad_top, t.pad_left, p0, p1 - p0, t.Q};
   }
 };
 
@@ -288,7 +284,7 @@ void pixels_bwd_weight(const RowProblem& pb, const RowPlan& plan, const DirectKe
   std::vector<T> acc(threads * taps, T(0)), bias(gb ? threads * t.C : 0, T(0));
   for_each_band(t, plan, threads, kr.lanes, true, true, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
                                                                const T*) {
-    kr.pixels_wgrad(pb.pixels(x, n, p0, p1), gy + first_output(t, n, p0), acc.data() + thread * taps,
+    kr.pixels_wgrad(pb.plane(x, n, p0, p1), gy + first_output(t, n, p0), acc.data() + thread * taps,
                     gb ? bias.data() + thread * t.C : nullptr);
   });
   for (int thread = 1; thread < threads; ++thread) {
@@ -330,7 +326,7 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
   const bool pixels = pb.pixel_sweep(), in_place = pixels || pb.plane_sweep(kr.plane_fwd != nullptr);
   for_each_band(t, plan, threads, W, pb.user_nhwc, in_place, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
                                                                     const T* scratch) {
-    if (pixels) return kr.pixels_fwd(pb.pixels(x, n, p0, p1), w, b, relu, y + first_output(t, n, p0));
+    if (pixels) return kr.pixels_fwd(pb.plane(x, n, p0, p1), w, b, relu, y + first_output(t, n, p0));
     const int64_t first = pb.first_table(plan, n);
     const T* wt = wtab.get() + first * ntaps * wl;
     const T* bt = bias ? bias + first * W : nullptr;

@@ -91,43 +91,33 @@ using DirectFwdKernel = void (*)(const DirectRows<T>& rows, const T* wtab, const
 template <typename T>
 using DirectWgradKernel = void (*)(const DirectRows<T>& rows, const T* gy, T* acc, T* bias);
 
-// A band of output rows of one-channel 3x3 planes at unit stride and dilation (depthwise layers without a channel
-// multiplier, their input gradients, 1 -> 1 layers), read in place: output (p, q) = sum over r, c < 3 of
-// x[p - top + r][q - left + c] * w[r * 3 + c], inputs outside the H x W plane being zeros.
+// A band of output rows of a 3x3 layer at unit stride and dilation, read in place, x an image of H x W pixels of C
+// values: output (p, q, c) = sum over r, s < 3 of x[p - top + r][q - left + s][c] * w(r, s, c), pixels outside
+// the image being zeros. The plane sweep takes one-channel planes (C == 1: depthwise NCHW layers without a channel
+// multiplier, their input gradients, 1 -> 1 layers), the pixel sweep NHWC depthwise layers without a multiplier.
 template <typename T>
 struct DirectPlane {
-  const T* x;        // the input plane: H rows of W values
-  int64_t H, W;
-  int64_t top, left;  // padding before the first input row and column
-  int64_t p0, rows;  // the band: output rows [p0, p0 + rows)
-  int64_t Q;         // values per output row (of y or gy)
-};
-// Forward: out (the band's first output row) = relu?(bias + the window sums), w9 the 9 weights, bias lanes copies
-// of one value (may be null). Weight gradient: acc[t] (lanes values) += sum of the tap's x vectors * gy (the band's
-// first gy row); with bias not null, bias (lanes values) += sum of the gy vectors.
-template <typename T>
-using DirectPlaneFwd = void (*)(const DirectPlane<T>& plane, const T* w9, const T* bias, bool relu, T* out);
-template <typename T>
-using DirectPlaneWgrad = void (*)(const DirectPlane<T>& plane, const T* gy, T* acc, T* bias);
-
-// A band of output rows of an NHWC depthwise 3x3 layer without a channel multiplier, at unit stride and dilation
-// (and the input gradient of one), read in place: output (p, q, c) = sum over r, s < 3 of
-// x[p - top + r][q - left + s][c] * w[(r * 3 + s) * C + c], pixels outside the H x W image being zeros.
-template <typename T>
-struct DirectPixels {
-  const T* x;  // the input image: H rows of W pixels of C values
+  const T* x;  // the input image
   int64_t H, W, C;
   int64_t top, left;  // padding before the first input row and column
   int64_t p0, rows;   // the band: output rows [p0, p0 + rows)
   int64_t Q;          // pixels per output row (of y or gy)
 };
-// Forward: out (the band's first output row) = relu?(bias + the window sums), w9 9 x C weights (HWIO, as the
-// user's NHWC depthwise weights lie), bias C values (may be null). Weight gradient: acc[t * C + c] += the tap's
-// sums of x * gy (gy: the band's first row); with bias not null, bias[c] += the gy sums.
+// The plane sweep (C == 1). Forward: out (the band's first output row) = relu?(bias + the window sums), w9 the 9
+// weights, bias lanes copies of one value (may be null). Weight gradient: acc[t] (lanes values) += sum of the
+// tap's x vectors * gy (the band's first gy row); with bias not null, bias (lanes values) += sum of the gy vectors.
 template <typename T>
-using DirectPixelsFwd = void (*)(const DirectPixels<T>& pixels, const T* w9, const T* bias, bool relu, T* out);
+using DirectPlaneFwd = void (*)(const DirectPlane<T>& plane, const T* w9, const T* bias, bool relu, T* out);
 template <typename T>
-using DirectPixelsWgrad = void (*)(const DirectPixels<T>& pixels, const T* gy, T* acc, T* bias);
+using DirectPlaneWgrad = void (*)(const DirectPlane<T>& plane, const T* gy, T* acc, T* bias);
+
+// The pixel sweep (vectors along the C channels). Forward: out = relu?(bias + the window sums), w9 9 x C weights
+// (HWIO, as the user's NHWC depthwise weights lie), bias C values (may be null). Weight gradient: acc[t * C + c]
+// += the tap's sums of x * gy (gy: the band's first row); with bias not null, bias[c] += the gy sums.
+template <typename T>
+using DirectPixelsFwd = void (*)(const DirectPlane<T>& pixels, const T* w9, const T* bias, bool relu, T* out);
+template <typename T>
+using DirectPixelsWgrad = void (*)(const DirectPlane<T>& pixels, const T* gy, T* acc, T* bias);
 
 template <typename T>
 struct DirectKernel {
