@@ -32,6 +32,27 @@ struct InsideColumns {
       : first(std::clamp<int64_t>(px.left, 0, px.Q)), last(std::clamp<int64_t>(px.W - 2 + px.left, first, px.Q)) {}
 };
 
+// Calls group(q, NP, EDGE) over a row's Q output pixels: PIXELS at a time inside the image, one at a time elsewhere
+// (NP and EDGE compile-time constants; EDGE: some of the pixel's taps lie past a side).
+template <class Group>
+__attribute__((always_inline)) inline void for_each_pixel_group(const InsideColumns& in, int64_t Q, Group&& group) {
+  using One = std::integral_constant<int, 1>;
+  int64_t q = 0;
+  for (; q < in.first; ++q) group(q, One{}, std::true_type{});
+  for (; q + PIXELS <= in.last; q += PIXELS) group(q, std::integral_constant<int, PIXELS>{}, std::false_type{});
+  for (; q < in.last; ++q) group(q, One{}, std::false_type{});
+  for (; q < Q; ++q) group(q, One{}, std::true_type{});
+}
+
+// The 3 input rows of output row p of the band (null outside the image).
+template <typename T>
+__attribute__((always_inline)) inline void input_rows(const DirectPlane<T>& px, int64_t p, const T* (&xr)[3]) {
+  for (int r = 0; r < 3; ++r) {
+    const int64_t ih = px.p0 + p - px.top + r;
+    xr[r] = ih >= 0 && ih < px.H ? px.x + ih * px.W * px.C : nullptr;
+  }
+}
+
 // NP output pixels from column q of one row, every channel vector (channels [c, c + W), the last one partial),
 // from the x rows xr[r] (null outside the image); EDGE: taps past the image's sides are skipped. The weights of
 // a channel vector are loaded (from L1) once per NP pixels, each input pixel once per kernel row.
@@ -77,16 +98,11 @@ void pixels_fwd(const DirectPlane<T>& px, const T* w9, const T* bias, bool relu,
   const InsideColumns in(px);
   for (int64_t p = 0; p < px.rows; ++p) {
     const T* xr[3];
-    for (int r = 0; r < 3; ++r) {
-      const int64_t ih = px.p0 + p - px.top + r;
-      xr[r] = ih >= 0 && ih < px.H ? px.x + ih * px.W * px.C : nullptr;
-    }
+    input_rows(px, p, xr);
     T* row = out + p * px.Q * px.C;
-    int64_t q = 0;
-    for (; q < in.first; ++q) fwd_pixels<T, W, 1, true>(px, xr, w9, bias, relu, row, q);
-    for (; q + PIXELS <= in.last; q += PIXELS) fwd_pixels<T, W, PIXELS, false>(px, xr, w9, bias, relu, row, q);
-    for (; q < in.last; ++q) fwd_pixels<T, W, 1, false>(px, xr, w9, bias, relu, row, q);
-    for (; q < px.Q; ++q) fwd_pixels<T, W, 1, true>(px, xr, w9, bias, relu, row, q);
+    for_each_pixel_group(in, px.Q, [&](int64_t q, auto NP, auto EDGE) __attribute__((always_inline)) {
+      fwd_pixels<T, W, decltype(NP)::value, decltype(EDGE)::value>(px, xr, w9, bias, relu, row, q);
+    });
   }
 }
 
@@ -105,7 +121,7 @@ __attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPlane<T>&
   V sum[CV][9] = {}, gsum[CV] = {};
   const InsideColumns in(px);
   // NP gy pixels from q: each input vector loaded once per kernel row for its up to 3 taps (9 x CV independent sums).
-  auto pixels = [&](int64_t q, auto NPC, bool edge) __attribute__((always_inline)) {
+  auto pixels = [&](int64_t q, auto NPC, auto EDGE) __attribute__((always_inline)) {
     constexpr int NP = decltype(NPC)::value;
     V gv[NP][CV];
 #pragma GCC unroll 4
@@ -121,7 +137,7 @@ __attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPlane<T>&
       const T* xp = xr[r] + (q - px.left) * C + c;  // input pixel k = q - left + k: gy pixels k - 2 .. k
 #pragma GCC unroll 6
       for (int k = 0; k < NP + 2; ++k) {
-        if (edge && (q - px.left + k < 0 || q - px.left + k >= px.W)) continue;
+        if (decltype(EDGE)::value && (q - px.left + k < 0 || q - px.left + k >= px.W)) continue;
 #pragma GCC unroll 2
         for (int v = 0; v < CV; ++v) {
           V xv = load(xp + k * C + v * W);
@@ -133,11 +149,7 @@ __attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPlane<T>&
       }
     }
   };
-  using One = std::integral_constant<int, 1>;
-  int64_t q = 0;
-  for (; q < in.first; ++q) pixels(q, One{}, true);
-  for (; q + PIXELS <= in.last; q += PIXELS) pixels(q, std::integral_constant<int, PIXELS>{}, false);
-  for (; q < px.Q; ++q) pixels(q, One{}, q >= in.last);
+  for_each_pixel_group(in, px.Q, pixels);
   auto add = [&](T* dst, V v) __attribute__((always_inline)) {
     if constexpr (PARTIAL) store_first(dst, load_first<V>(dst, n) + v, n);
     else store_vec(dst, load_vec<V>(dst) + v);
@@ -162,10 +174,7 @@ void pixels_wgrad_rows(const DirectPlane<T>& px, const T* gy, T* acc, T* bias) {
   constexpr int CV = wgrad_channel_vectors<T, W>();
   for (int64_t p = 0; p < px.rows; ++p) {
     const T* xr[3];
-    for (int r = 0; r < 3; ++r) {
-      const int64_t ih = px.p0 + p - px.top + r;
-      xr[r] = ih >= 0 && ih < px.H ? px.x + ih * px.W * px.C : nullptr;
-    }
+    input_rows(px, p, xr);
     const T* g = gy + p * px.Q * px.C;
     int64_t c = 0;
     for (; c + CV * W <= px.C; c += CV * W) wgrad_pixel_row<T, W, CV, false, BIAS>(px, xr, g, acc, bias, c, W);

@@ -274,6 +274,13 @@ struct RowProblem {
   }
 };
 
+// v holds `threads` consecutive parts of `part` values: adds parts 1.. into part 0, in thread order.
+template <typename T>
+void add_thread_parts(std::vector<T>& v, int threads, int64_t part) {
+  for (int thread = 1; thread < threads; ++thread)
+    for (int64_t i = 0; i < part; ++i) v[i] += v[thread * part + i];
+}
+
 // The weight gradient of the pixel sweep: per thread 9 x C sums (HWIO, as gw) and C bias sums, added in thread
 // order (deterministic for a fixed thread count).
 template <typename T>
@@ -287,10 +294,8 @@ void pixels_bwd_weight(const RowProblem& pb, const RowPlan& plan, const DirectKe
     kr.pixels_wgrad(pb.plane(x, n, p0, p1), gy + first_output(t, n, p0), acc.data() + thread * taps,
                     gb ? bias.data() + thread * t.C : nullptr);
   });
-  for (int thread = 1; thread < threads; ++thread) {
-    for (int64_t i = 0; i < taps; ++i) acc[i] += acc[thread * taps + i];
-    for (int64_t c = 0; c < (gb ? t.C : 0); ++c) bias[c] += bias[thread * t.C + c];
-  }
+  add_thread_parts(acc, threads, taps);
+  add_thread_parts(bias, threads, gb ? t.C : 0);
   std::copy_n(acc.data(), taps, gw);
   if (gb) std::copy_n(bias.data(), t.C, gb);
 }
@@ -310,6 +315,12 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
   const RowProblem pb(s, W, false);
   const ConvShape& t = pb.shape;
   const RowPlan plan(t, W);
+  if (pb.pixel_sweep()) {  // the user's weights and bias as they lie: no tables
+    for_each_band(t, plan, threads, W, true, true, x, [&](int, int64_t n, int64_t p0, int64_t p1, const T*) {
+      kr.pixels_fwd(pb.plane(x, n, p0, p1), w, b, relu, y + first_output(t, n, p0));
+    });
+    return;
+  }
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan);
   const WeightIndex at(t, pb.user_nhwc, ntaps);
   const int64_t wl = plan.weights_per_tap(t, W);
@@ -323,10 +334,9 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
     }
   const T* bias = b ? btab.get() : nullptr;
   std::vector<std::vector<T>> bands(threads);
-  const bool pixels = pb.pixel_sweep(), in_place = pixels || pb.plane_sweep(kr.plane_fwd != nullptr);
+  const bool in_place = pb.plane_sweep(kr.plane_fwd != nullptr);
   for_each_band(t, plan, threads, W, pb.user_nhwc, in_place, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
                                                                     const T* scratch) {
-    if (pixels) return kr.pixels_fwd(pb.plane(x, n, p0, p1), w, b, relu, y + first_output(t, n, p0));
     const int64_t first = pb.first_table(plan, n);
     const T* wt = wtab.get() + first * ntaps * wl;
     const T* bt = bias ? bias + first * W : nullptr;
@@ -385,11 +395,8 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
   // the other threads wait: the threads' tables are added as whole arrays (vector adds), and an NCHW row table's
   // lanes all belong to its one channel (LeNet 1 -> 6 weight gradient: lane by lane, thread by thread, through
   // the weight index, this fold was ~7% of the call).
-  for (int thread = 1; thread < threads; ++thread) {
-    const T* a = acc.data() + thread * tables * table;
-    for (int64_t i = 0; i < tables * table; ++i) acc[i] += a[i];
-    for (int64_t i = 0; i < (gb ? tables * W : 0); ++i) bias[i] += bias[thread * tables * W + i];
-  }
+  add_thread_parts(acc, threads, tables * table);
+  add_thread_parts(bias, threads, gb ? tables * W : 0);
   const WeightIndex at(t, pb.user_nhwc, ntaps);
   std::fill_n(gw, s.K * ntaps, T(0));
   for (int64_t g = 0; g < tables; ++g)
