@@ -35,10 +35,16 @@ cdef extern from "pooling/isa_loops.h" nogil:
     void pool_window_d(double* best, double* tap, double* vb, double* vt, const double* x, int64_t row_step,
                        int64_t col_step, int64_t kh, int64_t kw, double tap_row, double tap_col, int64_t n,
                        int64_t nv)
+    void pool_pixels_f(float* y, int64_t* idx, const float* x, const int64_t* off, const int32_t* tap,
+                       int64_t taps, int64_t C, int64_t sw, int64_t base, int64_t n)
+    void pool_pixels_d(double* y, int64_t* idx, const double* x, const int64_t* off, const int64_t* tap,
+                       int64_t taps, int64_t C, int64_t sw, int64_t base, int64_t n)
     void pool_row_s2_f(float* y, int64_t* idx, float* ev, float* od, float* et, float* ot, const float* x,
-                       int64_t row_step, int64_t kh, int64_t kw, float tap_row, int64_t base, int64_t n, int64_t nb)
+                       int64_t row_step, int64_t kh, int64_t kw, float tap_row, int64_t base, int64_t n, int64_t nb,
+                       int64_t lo, int64_t hi)
     void pool_row_s2_d(double* y, int64_t* idx, double* ev, double* od, double* et, double* ot, const double* x,
-                       int64_t row_step, int64_t kh, int64_t kw, double tap_row, int64_t base, int64_t n, int64_t nb)
+                       int64_t row_step, int64_t kh, int64_t kw, double tap_row, int64_t base, int64_t n, int64_t nb,
+                       int64_t lo, int64_t hi)
     void pool_row_take_f(float* y, float* bt, const float* x, int64_t step, float tap, int64_t n)
     void pool_row_take_d(double* y, double* bt, const double* x, int64_t step, double tap, int64_t n)
     void adam_f(float* p, const float* g, float* m, float* v, float lr_t, float beta_1, float beta_2,
@@ -70,13 +76,14 @@ cdef inline void window(real* best, real* tap, real* vb, real* vt, const real* x
 
 
 cdef inline void row_s2(real* y, int64_t* idx, real* scratch, int64_t nb, const real* x, int64_t row_step,
-                        int64_t kh, int64_t kw, real tap_row, int64_t base, int64_t n) noexcept nogil:
+                        int64_t kh, int64_t kw, real tap_row, int64_t base, int64_t n, int64_t lo,
+                        int64_t hi) noexcept nogil:
     if real is float:
         pool_row_s2_f(y, idx, scratch, scratch + nb, scratch + 2 * nb, scratch + 3 * nb, x, row_step, kh, kw,
-                      tap_row, base, n, nb)
+                      tap_row, base, n, nb, lo, hi)
     else:
         pool_row_s2_d(y, idx, scratch, scratch + nb, scratch + 2 * nb, scratch + 3 * nb, x, row_step, kh, kw,
-                      tap_row, base, n, nb)
+                      tap_row, base, n, nb, lo, hi)
 
 
 cdef inline void row_take(real* y, real* bt, const real* x, int64_t step, real tap, int64_t n) noexcept nogil:
@@ -235,6 +242,76 @@ cdef enum:
     ONE_PASS_TAPS = 4  # window and pick in one pass up to this many taps (2x2); more: the separable window pass
 
 
+# The outputs [p0, p1) x [q0, q1) whose windows lie inside the input, for NHWC images of at least 16 channels:
+# pool_pixels, one output row per call, each channel vector's window maximum in registers. tap_x: each tap's offset
+# in x from its window's first value; tap_plane32 / tap_plane64: its in-plane offset (float / double taps).
+cdef void maxpool_pixels(const real* x, real* y, int64_t* idx, const int64_t* tap_x, const int32_t* tap_plane32,
+                         const int64_t* tap_plane64, int64_t N, int64_t C, int64_t H, int64_t W, int64_t P,
+                         int64_t Q, int64_t taps, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t p0,
+                         int64_t p1, int64_t q0, int64_t q1, int threads) noexcept nogil:
+    cdef int64_t rows = p1 - p0, r, o, p, row
+    cdef const real* xr
+    for r in prange(N * rows, num_threads=threads, schedule="static"):
+        o = r // rows
+        p = p0 + r % rows
+        row = o * P + p
+        xr = x + ((o * H + p * sh - ph) * W + q0 * sw - pw) * C
+        if real is float:
+            pool_pixels_f(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, xr, tap_x, tap_plane32, taps, C, sw,
+                          (p * sh - ph) * W + q0 * sw - pw, q1 - q0)
+        else:
+            pool_pixels_d(y + (row * Q + q0) * C, idx + (row * Q + q0) * C, xr, tap_x, tap_plane64, taps, C, sw,
+                          (p * sh - ph) * W + q0 * sw - pw, q1 - q0)
+
+
+# Every output of one-channel planes (NCHW) pooled with stride 2 along rows and no dilation there: pool_row_s2, one
+# output row per call, its window rows clipped to the input (the first and last output rows) and its padding
+# columns masked by the kernel, so no window is left to the per-window loops (which took a quarter of the ResNet
+# stem pooling's time for its first row and column). The kernel reads 2 * nb values from the first column of each
+# window row; rows that would reach outside the tensor (its first and last) are copied first.
+cdef void maxpool_rows_s2(const real* x, real* y, int64_t* idx, real* scratch, int64_t planes, int64_t H,
+                          int64_t W, int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh, int64_t ph,
+                          int64_t pw, int64_t dh, int64_t stride, int threads) noexcept nogil:
+    cdef int64_t nb = s2_columns(Q, kw)
+    cdef const real* x_end = x + planes * H * W
+    cdef int64_t r, i, i0, i1, top, step
+    cdef real* best
+    cdef real* rows_copy
+    cdef const real* xr
+    for r in prange(planes * P, num_threads=threads, schedule="static"):
+        best = scratch + threadid() * stride
+        i0 = first_tap((r % P) * sh - ph, dh)
+        i1 = end_tap((r % P) * sh - ph, dh, kh, H)
+        top = (r % P) * sh - ph + i0 * dh  # the first window row read, in the plane
+        xr = x + ((r // P) * H + top) * W - pw
+        step = dh * W
+        if xr < x or xr + (i1 - i0 - 1) * step + 2 * nb > x_end:
+            rows_copy = best + 4 * nb
+            for i in range(i1 - i0):
+                copy_inside(rows_copy + i * 2 * nb, xr + i * step, 2 * nb, x, x_end)
+            xr = rows_copy
+            step = 2 * nb
+        row_s2(y + r * Q, idx + r * Q, best, nb, xr, step, i1 - i0, kw, dh * W, top * W - pw, Q, pw, W + pw)
+
+
+cdef inline int64_t first_tap(int64_t start, int64_t d) noexcept nogil:
+    """The first tap i of a window starting at `start` (taps d apart) with start + i * d >= 0."""
+    return 0 if start >= 0 else (d - 1 - start) // d
+
+
+cdef inline int64_t end_tap(int64_t start, int64_t d, int64_t k, int64_t size) noexcept nogil:
+    """One past the last tap i < k of that window with start + i * d < size."""
+    return max(0, min(k, (size - 1 - start) // d + 1))
+
+
+cdef inline void copy_inside(real* dst, const real* src, int64_t n, const real* lo, const real* hi) noexcept nogil:
+    """dst[i] = src[i] for i < n where src + i lies in [lo, hi), else 0."""
+    cdef int64_t a = min(n, max(0, lo - src)), b = max(a, min(n, hi - src))
+    memset(dst, 0, a * sizeof(real))
+    memcpy(dst + a, src + a, (b - a) * sizeof(real))
+    memset(dst + b, 0, (n - b) * sizeof(real))
+
+
 # The outputs [p0, p1) x [q0, q1) whose windows lie inside the input, for NHWC images of few channels (NCHW planes
 # are images of one channel): a row holds W pixels of C values. For each output row, the window maximum is taken
 # over vectors of consecutive values starting at every input column (pool_window: the whole window per vector,
@@ -258,8 +335,6 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
     cdef real* down_tap
     cdef real* rows_copy  # the tensor's last rows, copied with a zero tail so the rounded-up reads stay in memory
     cdef const real* xr
-    cdef bint s2 = stride_two(C, sw, dw)
-    cdef int64_t nb = s2_columns(q1 - q0, kw)
     # AVX-512 floats, windows of <= 4 taps: window and pick in one pass (pool_window_pick_f_avx512); its taps'
     # offsets from a window row's start in the tensor (direct) or in the copied rows, and in the plane (tap_plane)
     cdef bint one_pass = real is float and fc_isa == FC_ISA_AVX512 and kh * kw <= ONE_PASS_TAPS
@@ -273,26 +348,6 @@ cdef void maxpool_inside(const real* x, real* y, int64_t* idx, real* scratch, co
             tap_plane[i] = <float> ((i // kw) * dh * W + (i % kw) * dw)
     for r in prange(N * rows, num_threads=threads, schedule="static"):
         best = scratch + threadid() * stride
-        if s2:  # one-channel rows, stride 2: even/odd columns, nothing to pick
-            o = r // rows
-            p = p0 + r % rows
-            row = o * P + p
-            xr = x + (o * H + p * sh - ph) * W + q0 * 2 - pw
-            if xr + (kh - 1) * dh * W + 2 * nb > x_end:
-                rows_copy = best + 4 * nb
-                for i in range(kh):
-                    avail = min(2 * nb, x_end - (xr + i * dh * W))
-                    memcpy(rows_copy + i * 2 * nb, xr + i * dh * W, avail * sizeof(real))
-                    memset(rows_copy + i * 2 * nb + avail, 0, (2 * nb - avail) * sizeof(real))
-                row_s2(y + row * Q + q0, idx + row * Q + q0, best, nb, rows_copy, 2 * nb, kh, kw, dh * W,
-                       (p * sh - ph) * W + q0 * 2 - pw, q1 - q0)
-            else:
-                row_s2(y + row * Q + q0, idx + row * Q + q0, best, nb, xr, dh * W, kh, kw, dh * W,
-                       (p * sh - ph) * W + q0 * 2 - pw, q1 - q0)
-            if borders:
-                row_borders(x + o * H * W, y + row * Q, idx + row * Q, p, q0, q1, H, W, Q, kh, kw, sh, sw, ph, pw,
-                            dh, dw)
-            continue
         best_tap = best + whole
         down = best_tap + whole
         down_tap = down + reach
@@ -367,8 +422,18 @@ cdef inline int64_t inside_end(int64_t size, int64_t k, int64_t d, int64_t pad, 
 
 
 cdef inline bint stride_two(int64_t C, int64_t sw, int64_t dw) noexcept nogil:
-    """Whether maxpool_inside runs pool_row_s2 (one-channel rows, stride 2, no dilation along the row)."""
+    """Whether maxpool_rows_s2 can run (one-channel rows, stride 2, no dilation along the row)."""
     return C == 1 and sw == 2 and dw == 1
+
+
+cdef bint windows_reach_input(int64_t n_out, int64_t s, int64_t pad, int64_t d, int64_t k,
+                              int64_t size) noexcept nogil:
+    """Whether each of n_out windows (k taps d apart, starting at o * s - pad) has a tap inside [0, size)."""
+    cdef int64_t o
+    for o in range(n_out):
+        if first_tap(o * s - pad, d) >= end_tap(o * s - pad, d, k, size):
+            return False
+    return True
 
 
 cdef inline int64_t s2_columns(int64_t n, int64_t kw) noexcept nogil:
@@ -389,9 +454,9 @@ cdef inline int64_t inside_stride(int64_t span, int64_t kh, int64_t reach) noexc
 
 
 # maxpool_inside computes a window maximum at every input column, sw times the columns windows start at: worth it
-# for the usual small strides, while a row stays in cache, and only where the per-window loops cannot vectorize:
-# NHWC with few channels (6 channels: 2x faster). With 16 or more channels, or NCHW rows, the per-window loops
-# were faster (NCHW 56x56: 0.73 vs 1.5 ms).
+# for the usual small strides, while a row stays in cache, and only where channel vectors do not fill a pixel:
+# NHWC with few channels (6 channels: 2x faster than the per-window loops) and NCHW planes. With 16 or more
+# channels maxpool_pixels takes the inside windows (the ResNet stem's NHWC pooling: 1.9 -> 0.92 ms).
 cdef int64_t INSIDE_MAX_STRIDE = 4
 cdef int64_t INSIDE_MAX_SPAN = 1 << 16
 cdef int64_t INSIDE_MAX_CHANNELS = 16
@@ -410,12 +475,19 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     # The outputs whose windows lie inside the input: rows [p0, p1), columns [q0, q1) (empty: p0 == p1 or q0 == q1)
     cdef int64_t p0 = min(P, (ph + sh - 1) // sh), q0 = min(Q, (pw + sw - 1) // sw)
     cdef int64_t p1 = max(p0, inside_end(H, kh, dh, ph, sh, P)), q1 = max(q0, inside_end(W, kw, dw, pw, sw, Q))
-    # maxpool_inside takes them for NHWC images of few channels and NCHW planes (images of one channel)
+    # maxpool_inside takes them for NHWC images of few channels and NCHW planes (images of one channel),
+    # maxpool_pixels for NHWC images of many; maxpool_rows_s2 takes every output of NCHW planes pooled with stride 2
     cdef int64_t images = N if nhwc else N * C, channels = C if nhwc else 1
-    cdef bint inside = ((not nhwc or C < INSIDE_MAX_CHANNELS) and p0 < p1 and q0 < q1 and sw <= INSIDE_MAX_STRIDE
-                        and inside_span(channels, q1 - q0, sw) <= INSIDE_MAX_SPAN
-                        and ((kh - 1) * dh * W + (kw - 1) * dw < (1 << 24) or real is double))
-    if not inside:
+    cdef bint exact_taps = (kh - 1) * dh * W + (kw - 1) * dw < (1 << 24) or real is double  # as float taps
+    cdef bint rows_s2 = (not nhwc and stride_two(1, sw, dw) and exact_taps and s2_columns(Q, kw) <= INSIDE_MAX_SPAN
+                         and windows_reach_input(P, sh, ph, dh, kh, H) and windows_reach_input(Q, sw, pw, dw, kw, W))
+    cdef bint any_inside = p0 < p1 and q0 < q1 and exact_taps and not rows_s2
+    cdef bint pixels = any_inside and nhwc and C >= INSIDE_MAX_CHANNELS
+    cdef bint inside = (any_inside and not pixels and sw <= INSIDE_MAX_STRIDE
+                        and inside_span(channels, q1 - q0, sw) <= INSIDE_MAX_SPAN)
+    if rows_s2:
+        p0, p1, q0, q1 = 0, P, 0, Q
+    elif not inside and not pixels:
         p0 = p1 = q0 = q1 = 0
     # one-channel rows: maxpool_inside also does each row's few border columns (scalar windows)
     cdef bint borders = inside and channels == 1 and q0 <= NARROW_COLUMNS and Q - q1 <= NARROW_COLUMNS
@@ -423,34 +495,44 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     cdef int64_t span = inside_span(channels, q1 - q0, sw) if inside else 0
     cdef int64_t reach = inside_reach(run_stride(span), kw, dw, channels)
     cdef int64_t stride = inside_stride(span, kh, reach)  # per thread; pool_row_s2: 4 + 2 kh rows of its columns
-    if inside and stride_two(channels, sw, dw):
-        stride = (4 + 2 * kh) * s2_columns(q1 - q0, kw) // 1024 * 1024 + 1024
+    if rows_s2:
+        stride = (4 + 2 * kh) * s2_columns(Q, kw) // 1024 * 1024 + 1024
     # (the per-window loops: one output row of best taps per thread; as large as the output, the buffer's pages
     # faulted in on every call, a fifth of the ResNet stem pooling's time)
-    cdef int64_t scratch_size = max(threads * stride if inside else 0, threads * Q * C)
-    cdef int64_t picks = (q1 - q0) * channels  # inside: where each output of a row sits in its maxima
+    cdef int64_t scratch_size = max(threads * stride if inside or rows_s2 else 0, threads * Q * C)
+    cdef int64_t picks = (q1 - q0) * channels if inside else 0  # inside: where each output sits in its maxima
     cdef real* scratch = <real*> malloc(scratch_size * sizeof(real))
     cdef int64_t* tap_offset = <int64_t*> malloc(kh * kw * sizeof(int64_t))  # tap -> offset in the plane
     cdef int32_t* src = <int32_t*> malloc((picks + 1) * sizeof(int32_t))      # output e of a row -> its maximum
     cdef int64_t* col = <int64_t*> malloc((picks + 1) * sizeof(int64_t))      # -> its window's first column
     cdef uint16_t* masks = <uint16_t*> calloc(span // 16 + 1, sizeof(uint16_t))  # maxima that are outputs
+    cdef int64_t* tap_x = <int64_t*> malloc(kh * kw * sizeof(int64_t))    # pixels: tap -> offset in x
+    cdef int32_t* tap_plane32 = <int32_t*> malloc(kh * kw * sizeof(int32_t))  # -> offset in the plane
     cdef int64_t t, e
     try:
-        if scratch == NULL or tap_offset == NULL or src == NULL or col == NULL or masks == NULL:
+        if (scratch == NULL or tap_offset == NULL or src == NULL or col == NULL or masks == NULL or tap_x == NULL
+                or tap_plane32 == NULL):
             raise MemoryError()
         for t in range(kh * kw):
             tap_offset[t] = (t // kw) * dh * W + (t % kw) * dw
+            tap_x[t] = tap_offset[t] * C
+            tap_plane32[t] = <int32_t> tap_offset[t] if pixels and real is float else 0
         for e in range(picks):
             src[e] = <int32_t> ((e // channels) * sw * channels + e % channels)
             col[e] = (q0 + e // channels) * sw - pw
             masks[src[e] // 16] |= <uint16_t> (1 << (src[e] % 16))
         with nogil:
+            if rows_s2:
+                maxpool_rows_s2(xp, yp, ip, scratch, N * C, H, W, P, Q, kh, kw, sh, ph, pw, dh, stride, threads)
+            if pixels:
+                maxpool_pixels(xp, yp, ip, tap_x, tap_plane32, tap_offset, N, C, H, W, P, Q, kh * kw, sh, sw, ph,
+                               pw, p0, p1, q0, q1, threads)
             if inside:
                 maxpool_inside(xp, yp, ip, scratch, src, masks, col, images, channels, H, W, P, Q, kh, kw, sh, sw,
                                ph, pw, dh, dw, p0, p1, q0, q1, stride, borders, threads)
             if borders:  # the inside rows are whole: only the rows outside [p0, p1) are left
                 q0, q1 = 0, Q
-            if inside and p0 == 0 and p1 == P and q0 == 0 and q1 == Q:
+            if (inside or pixels or rows_s2) and p0 == 0 and p1 == P and q0 == 0 and q1 == Q:
                 pass  # every window inside: nothing left for the per-window loops
             elif nhwc:
                 maxpool_nhwc(xp, yp, ip, scratch, tap_offset, N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw,
@@ -464,6 +546,8 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
         free(src)
         free(col)
         free(masks)
+        free(tap_x)
+        free(tap_plane32)
 
 
 # gx[plane][idx] += gy for every output of the plane; differentiates y = x[idx]. With `pooled`, only where
@@ -474,7 +558,6 @@ cdef int64_t maxpool_bwd(const real* gy, const int64_t* idx, const real* pooled,
                          int64_t C, int64_t HW, int64_t PQ, int threads) noexcept nogil:
     cdef int64_t plane, bad = 0
     for plane in prange(planes, num_threads=threads, schedule="static"):
-        memset(gx + plane * HW * C, 0, HW * C * sizeof(real))
         bad += scatter(gx + plane * HW * C, gy + plane * PQ * C, idx + plane * PQ * C,
                        NULL if pooled == NULL else pooled + plane * PQ * C, PQ, C, HW)
     return bad

@@ -20,6 +20,7 @@ POOLS = [
     ("ceil_mode_pad", (1, 2, 6, 6), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
     ("window_eq_input", (2, 3, 4, 5), dict(kernel_size=(4, 5))),
     ("c_many", (2, 37, 6, 6), dict(kernel_size=2)),
+    ("stem", (2, 64, 12, 11), dict(kernel_size=3, stride=2, padding=1)),  # NHWC: channel vectors in registers
     ("batch0", (0, 3, 6, 6), dict(kernel_size=2)),
     ("mnist_seed", (32, 6, 27, 27), dict(kernel_size=2)),
 ]
@@ -85,14 +86,14 @@ def test_padding_counts_as_minus_infinity():
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(n=st.integers(0, 2), c=st.integers(1, 5), h=st.integers(1, 9), w=st.integers(1, 9),
-       kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
-       dil=st.integers(1, 2), pad=st.integers(0, 2), ceil=st.booleans(), layout=st.sampled_from(LAYOUTS),
+@given(n=st.integers(0, 2), c=st.one_of(st.integers(1, 5), st.integers(16, 40)),  # 16+: NHWC channel vectors
+       h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
+       dh=st.integers(1, 2), dw=st.integers(1, 2), pad=st.integers(0, 2), ceil=st.booleans(), layout=st.sampled_from(LAYOUTS),
        seed=st.integers(0, 2**32 - 1), nan=st.integers(0, 3), ties=st.booleans(),
        dtype=st.sampled_from([np.float32, np.float64]))
-def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dil, pad, ceil, layout, seed, nan, ties, dtype, isa):
+def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dh, dw, pad, ceil, layout, seed, nan, ties, dtype, isa):
     assume(pad <= kh // 2 and pad <= kw // 2)
-    assume(h + 2 * pad >= dil * (kh - 1) + 1 and w + 2 * pad >= dil * (kw - 1) + 1)
+    assume(h + 2 * pad >= dh * (kh - 1) + 1 and w + 2 * pad >= dw * (kw - 1) + 1)
     rng = np.random.default_rng(seed)
     # ties: few distinct values (-inf included), so windows hold equal maxima and the first one must win
     x = rng.choice([-np.inf, -1.0, 0.0, 2.0], (n, c, h, w)) if ties else rng.standard_normal((n, c, h, w))
@@ -100,7 +101,7 @@ def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dil, pad, ceil, layout, see
     if x.size:
         x.reshape(-1)[rng.integers(x.size, size=nan)] = np.nan
     xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if layout == "NHWC" else x
-    kwargs = dict(stride=(sh, sw), padding=pad, dilation=dil, ceil_mode=ceil, layout=layout, return_indices=True)
+    kwargs = dict(stride=(sh, sw), padding=pad, dilation=(dh, dw), ceil_mode=ceil, layout=layout, return_indices=True)
     y, idx = fastconv.max_pool2d(xl, (kh, kw), **kwargs)
     want_y, want_idx = reference.max_pool2d(xl, (kh, kw), **kwargs)
     np.testing.assert_array_equal(y, want_y)
@@ -115,8 +116,8 @@ def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dil, pad, ceil, layout, see
     np.testing.assert_array_equal(picked[valid], y[valid])
     for pi in range(y.shape[2]):
         for qi in range(y.shape[3]):
-            rows = [pi * sh - pad + i * dil for i in range(kh) if 0 <= pi * sh - pad + i * dil < h]
-            cols = [qi * sw - pad + j * dil for j in range(kw) if 0 <= qi * sw - pad + j * dil < w]
+            rows = [pi * sh - pad + i * dh for i in range(kh) if 0 <= pi * sh - pad + i * dh < h]
+            cols = [qi * sw - pad + j * dw for j in range(kw) if 0 <= qi * sw - pad + j * dw < w]
             window = x[:, :, rows][:, :, :, cols].reshape(n, c, len(rows) * len(cols))
             has_nan = np.isnan(window).any(axis=2)
             assert np.array_equal(np.isnan(y[:, :, pi, qi]), has_nan)

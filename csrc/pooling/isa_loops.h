@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FC_SQRT_f sqrtf
 #define FC_SQRT_d sqrt
@@ -20,6 +21,7 @@
 #define FC_SELECT(mask, a, b) ((V)(((VI)(a) & (mask)) | ((VI)(b) & ~(mask))))
 #define FC_INT_f int32_t  /* the integer lanes of a float / double vector (comparison results) */
 #define FC_INT_d int64_t
+#define FC_ZERO_AHEAD 4096 /* values of gx pool_scatter zeroes past the one it adds to (16-32 KB) */
 
 #define FC_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
 #define FC_NAME(name) name##_avx512
@@ -129,9 +131,13 @@ static int fc_isa = FC_ISA_GENERIC;  /* set once at import (and by the tests' IS
   FC_DISPATCH(pool_window_##S, (T* best, T* tap, T* vb, T* vt, const T* x, int64_t row_step, int64_t col_step,  \
                                 int64_t kh, int64_t kw, T tap_row, T tap_col, int64_t n, int64_t nv),           \
               (best, tap, vb, vt, x, row_step, col_step, kh, kw, tap_row, tap_col, n, nv))                       \
+  FC_DISPATCH(pool_pixels_##S, (T* y, int64_t* idx, const T* x, const int64_t* off, const FC_INT_##S* tap,     \
+                                int64_t taps, int64_t C, int64_t sw, int64_t base, int64_t n),                   \
+              (y, idx, x, off, tap, taps, C, sw, base, n))                                                       \
   FC_DISPATCH(pool_row_s2_##S, (T* y, int64_t* idx, T* ev, T* od, T* et, T* ot, const T* x, int64_t row_step,     \
-                                int64_t kh, int64_t kw, T tap_row, int64_t base, int64_t n, int64_t nb),       \
-              (y, idx, ev, od, et, ot, x, row_step, kh, kw, tap_row, base, n, nb))                               \
+                                int64_t kh, int64_t kw, T tap_row, int64_t base, int64_t n, int64_t nb,        \
+                                int64_t lo, int64_t hi),                                                       \
+              (y, idx, ev, od, et, ot, x, row_step, kh, kw, tap_row, base, n, nb, lo, hi))                       \
   FC_DISPATCH(pool_row_take_##S, (T* y, T* bt, const T* x, int64_t step, T tap, int64_t n),                      \
               (y, bt, x, step, tap, n))                                                                          \
   FC_DISPATCH(pool_pick_##S, (T* y, int64_t* idx, const T* best, const T* tap, const int32_t* src,              \

@@ -46,16 +46,52 @@
       *(V*)(tap + e) = t;                                                                                       \
     }                                                                                                           \
   }                                                                                                             \
+  /* The windows of one output row that lie inside the input, NHWC with at least one vector of channels: each   \
+   * channel vector's maximum over the taps is kept in registers (the per-window loops read and wrote theirs in   \
+   * memory at every tap). off[k]: tap k's offset from the window's first value; tap[k]: its in-plane offset. The  \
+   * taps go in row-major order, so the pooling rule alone gives the reference's ties. Window q starts at          \
+   * x + q * sw * C; writes y[q * C + c] and idx[q * C + c] = base + q * sw + tap for q < n, c < C (C >= L: a     \
+   * pixel's last vector overlaps the one before when C is not a multiple of L, writing the same values twice).   \
+   * Each x vector is loaded once per tap into a register: folded into the compare, the select would load it     \
+   * again, a line-splitting load on NumPy's 16-byte aligned arrays. */                                             \
+  FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_pixels_##S)(                                      \
+      T* restrict y, int64_t* restrict idx, const T* restrict x, const int64_t* restrict off,                   \
+      const FC_INT_##S* restrict tap, int64_t taps, int64_t C, int64_t sw, int64_t base, int64_t n) {            \
+    typedef T V __attribute__((vector_size(FC_VECTOR_BYTES), aligned(sizeof(T))));                              \
+    typedef FC_INT_##S VI __attribute__((vector_size(FC_VECTOR_BYTES)));                                        \
+    enum { L = FC_VECTOR_BYTES / sizeof(T) };                                                                   \
+    typedef int64_t VL __attribute__((vector_size(L * sizeof(int64_t)), aligned(sizeof(int64_t))));            \
+    for (int64_t q = 0; q < n; ++q) {                                                                           \
+      const T* xq = x + q * sw * C;                                                                             \
+      const int64_t at = base + q * sw;                                                                         \
+      for (int64_t c = 0; c < C; c += L) {                                                                      \
+        const int64_t e = c + L <= C ? c : C - L;                                                               \
+        V b = *(const V*)(xq + off[0] + e);                                                                     \
+        VI t = (VI){0} + tap[0];                                                                                \
+        for (int64_t k = 1; k < taps; ++k) {                                                                    \
+          V a = *(const V*)(xq + off[k] + e);                                                                   \
+          __asm__("" : "+v"(a));                                                                                \
+          const VI take = FC_TAKES(a, b);                                                                       \
+          b = FC_SELECT(take, a, b);                                                                            \
+          t = (take & tap[k]) | (t & ~take);                                                                    \
+        }                                                                                                       \
+        *(V*)(y + q * C + e) = b;                                                                               \
+        *(VL*)(idx + q * C + e) = __builtin_convertvector(t, VL) + at;                                          \
+      }                                                                                                         \
+    }                                                                                                           \
+  }                                                                                                             \
   /* One output row of stride-2 windows over one-channel rows (NCHW planes), dilation 1: the maxima down the kh   \
    * rows are split into even and odd input columns as they are made (ev[k] = column 2k, od[k] = column 2k + 1), \
    * so that window q's column j is ev[q + j / 2] or od[q + j / 2]: contiguous vectors, no work at columns where   \
    * no window starts and nothing to pick. Writes y[q] and idx[q] = base + 2q + offset for q < n (vector-rounded  \
    * scratch: ev, od, et, ot hold nb values each, nb >= n + kw / 2 rounded up to the vector width; x is read up   \
-   * to column 2 * nb of each row). Same rule as pool_window: ties go to the earlier tap. */                        \
+   * to column 2 * nb of each row). Same rule as pool_window: ties go to the earlier tap. Columns outside [lo, hi) \
+   * are padding: -inf, with a tap after every real one, so that any real value of the window takes them (ties   \
+   * included; every window holds one). */                                                                      \
   FC_TARGET __attribute__((noinline)) static void FC_NAME(pool_row_s2_##S)(                                      \
       T* restrict y, int64_t* restrict idx, T* restrict ev, T* restrict od, T* restrict et, T* restrict ot,       \
       const T* restrict x, int64_t row_step, int64_t kh, int64_t kw, T tap_row, int64_t base, int64_t n,         \
-      int64_t nb) {                                                                                             \
+      int64_t nb, int64_t lo, int64_t hi) {                                                                     \
     typedef T V __attribute__((vector_size(FC_VECTOR_BYTES), aligned(sizeof(T))));                              \
     typedef FC_INT_##S VI __attribute__((vector_size(FC_VECTOR_BYTES)));                                        \
     enum { L = FC_VECTOR_BYTES / sizeof(T) };                                                                   \
@@ -79,6 +115,13 @@
       *(V*)(od + k) = __builtin_shuffle(a, b, odd);                                                             \
       *(V*)(et + k) = __builtin_shuffle(ta, tb, even);                                                          \
       *(V*)(ot + k) = __builtin_shuffle(ta, tb, odd);                                                           \
+    }                                                                                                           \
+    const int64_t reach = 2 * (n - 1) + kw; /* the columns the windows read */                                  \
+    for (int64_t c = 0; c < reach; ++c) {                                                                       \
+      if (c == lo) c = hi > lo ? hi : lo; /* skip [lo, hi) */                                                    \
+      if (c >= reach) break;                                                                                    \
+      ((c & 1) ? od : ev)[c / 2] = -INFINITY;                                                                   \
+      ((c & 1) ? ot : et)[c / 2] = (T)1e30;                                                                     \
     }                                                                                                           \
     for (int64_t q = 0; q < n; q += L) { /* across the columns: j even from ev, j odd from od */                 \
       V b = *(const V*)(ev + q), t = *(const V*)(et + q);                                                       \
@@ -120,14 +163,23 @@
       idx[e] = base + col[e] + (int64_t)tap[src[e]];                                                            \
     }                                                                                                           \
   }                                                                                                             \
-  /* gx[idx[e] * C + e % C] += gy[e] (only where pooled[e] > 0 when pooled is not null) for the PQ * C outputs   \
-   * of one NHWC image, or of one NCHW plane with C == 1. Indices outside [-1, HW) are skipped; returns how many. \
-   * The pooled test is a select, not a branch: on real data it is a coin toss. */                               \
-  FC_TARGET __attribute__((noinline)) static int64_t FC_NAME(pool_scatter_##S)(                                  \
-      T* restrict gx, const T* restrict gy, const int64_t* restrict idx, const T* restrict pooled, int64_t PQ,   \
-      int64_t C, int64_t HW) {                                                                                  \
+  /* gx[idx[e] * C + e % C] += gy[e] for outputs [o0, o1) (see pool_scatter), counting indices outside [-1, HW). */ \
+  FC_TARGET __attribute__((always_inline)) static inline int64_t FC_NAME(pool_scatter_part_##S)(               \
+      T* restrict gx, const T* restrict gy, const int64_t* restrict idx, const T* restrict pooled, int64_t o0,   \
+      int64_t o1, int64_t C, int64_t HW) {                                                                      \
     int64_t bad = 0;                                                                                            \
-    for (int64_t o = 0; o < PQ; ++o)                                                                            \
+    if (C == 1) { /* NCHW planes: one loop (the general one spends a loop's setup on each value) */             \
+      for (int64_t e = o0; e < o1; ++e) {                                                                       \
+        const int64_t i = idx[e];                                                                               \
+        if ((uint64_t)i >= (uint64_t)HW) {                                                                      \
+          bad += i != -1;                                                                                       \
+          continue;                                                                                             \
+        }                                                                                                       \
+        gx[i] += (pooled == 0 || pooled[e] > 0) ? gy[e] : (T)0;                                                 \
+      }                                                                                                         \
+      return bad;                                                                                               \
+    }                                                                                                           \
+    for (int64_t o = o0; o < o1; ++o)                                                                           \
       for (int64_t c = 0; c < C; ++c) {                                                                         \
         const int64_t e = o * C + c, i = idx[e];                                                                \
         if ((uint64_t)i >= (uint64_t)HW) {                                                                      \
@@ -137,6 +189,33 @@
         const T g = gy[e];                                                                                      \
         gx[i * C + c] += (pooled == 0 || pooled[e] > 0) ? g : (T)0;                                             \
       }                                                                                                         \
+    return bad;                                                                                                 \
+  }                                                                                                             \
+  /* gx[idx[e] * C + e % C] += gy[e] (only where pooled[e] > 0 when pooled is not null) for the PQ * C outputs   \
+   * of one NHWC image, or of one NCHW plane with C == 1, into gx's HW * C values, which it zeroes. Indices       \
+   * outside [-1, HW) are skipped; returns how many. The pooled test is a select, not a branch: on real data it is \
+   * a coin toss. gx is zeroed a little ahead of the adds, not all first: before each block of ~1024 outputs,     \
+   * every value up to the block's largest index and FC_ZERO_AHEAD beyond (any order of indices works; they      \
+   * mostly increase). Zeroed whole first, an image larger than the cache (the ResNet stem's 3.2 MB) went to      \
+   * memory and came back for the adds. */                                                                        \
+  FC_TARGET __attribute__((noinline)) static int64_t FC_NAME(pool_scatter_##S)(                                  \
+      T* restrict gx, const T* restrict gy, const int64_t* restrict idx, const T* restrict pooled, int64_t PQ,   \
+      int64_t C, int64_t HW) {                                                                                  \
+    const int64_t size = HW * C, block = C < 1024 ? 1024 / C : 1;                                               \
+    int64_t bad = 0, zeroed = 0;                                                                                \
+    for (int64_t o0 = 0; o0 < PQ; o0 += block) {                                                                \
+      const int64_t o1 = o0 + block < PQ ? o0 + block : PQ;                                                     \
+      int64_t top = 0;                                                                                          \
+      for (int64_t e = o0 * C; e < o1 * C; ++e) top = idx[e] > top ? idx[e] : top;                              \
+      top = top < HW ? top : HW - 1;                                                                            \
+      const int64_t need = (top + 1) * C + FC_ZERO_AHEAD < size ? (top + 1) * C + FC_ZERO_AHEAD : size;         \
+      if (need > zeroed) {                                                                                      \
+        memset(gx + zeroed, 0, (size_t)(need - zeroed) * sizeof(T));                                            \
+        zeroed = need;                                                                                          \
+      }                                                                                                         \
+      bad += FC_NAME(pool_scatter_part_##S)(gx, gy, idx, pooled, o0, o1, C, HW);                                \
+    }                                                                                                           \
+    memset(gx + zeroed, 0, (size_t)(size - zeroed) * sizeof(T));                                                \
     return bad;                                                                                                 \
   }                                                                                                             \
   /* One Adam step in the parameter's precision (as Keras): m += (1-b1)(g-m); v += (1-b2)(g^2-v);                \
