@@ -125,11 +125,12 @@ def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dh, dw, pad, ceil, layout, 
             assert (y[:, :, pi, qi][ok][:, None] >= window[ok]).all()
 
 
+@pytest.mark.parametrize("channels", [5, 37])  # NHWC 16+: vector scatter on AVX-512 floats (37: a partial vector)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_backward_through_relu_equals_relu_backward_after_pool_backward(layout, dtype, isa, rng):
+def test_backward_through_relu_equals_relu_backward_after_pool_backward(layout, dtype, channels, isa, rng):
     # pooled=y differentiates max_pool2d(relu(z)) in one pass: the same as pool backward, then relu backward
-    z = make((3, 5, 9, 8), layout, dtype, rng)
+    z = make((3, channels, 9, 8), layout, dtype, rng)
     z.reshape(-1)[::7] = 0  # windows whose maximum is exactly 0 must pass nothing
     r = fastconv.functional.relu(z)
     y, idx = fastconv.max_pool2d(r, 3, stride=2, padding=1, layout=layout, return_indices=True)
@@ -145,12 +146,16 @@ def test_backward_through_relu_equals_relu_backward_after_pool_backward(layout, 
         fastconv.max_pool2d_backward(g, idx, z.shape, layout=layout, pooled=y.astype(other))
 
 
+@pytest.mark.parametrize("channels", [3, 37])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("bad", [-2, 36, 2**40, -(2**62)])
-def test_out_of_range_indices_are_refused_by_the_kernel(layout, bad, rng):
-    x = make((2, 3, 6, 6), layout, np.float32, rng)
+def test_out_of_range_indices_are_refused_by_the_kernel(layout, bad, channels, isa, rng):
+    x = make((2, channels, 6, 6), layout, np.float32, rng)
     y, idx = fastconv.max_pool2d(x, 2, layout=layout, return_indices=True)
     idx = idx.copy()
-    idx.reshape(-1)[5] = bad
+    idx.reshape(-1)[5 + channels] = -1  # skipped: no error, no add
+    gx = fastconv.max_pool2d_backward(np.ones_like(y), idx, x.shape, layout=layout)
+    assert gx.sum() == y.size - 1
+    idx.reshape(-1)[12] = bad  # (lane 12: the upper half of a 16-lane vector of 64-bit indices)
     with pytest.raises(ValueError, match=r"indices must lie in \[-1, 36\) for input planes of 6x6"):
         fastconv.max_pool2d_backward(np.ones_like(y), idx, x.shape, layout=layout)

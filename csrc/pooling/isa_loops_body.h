@@ -45,6 +45,60 @@ FC_TARGET static inline void FC_NAME(pool_s2_outputs_d)(double* restrict y, int6
   }
 }
 
+/* pool_scatter's adds for NHWC images of 16+ channels, AVX-512 floats: per pixel, 16 channels at a time by a
+ * gather and a scatter of gx (its lanes are distinct channels, so distinct addresses: no conflicts within a vector),
+ * where value by value the ResNet stem's backward was bound by the scalar loop. Returns 0 where it does not apply
+ * (and on the other ISAs and doubles). Skipping an add (pooled <= 0) equals adding 0: gx starts at +0 and never
+ * becomes -0. */
+#if FC_VECTOR_BYTES == 64
+FC_TARGET static inline int FC_NAME(pool_scatter_vectors_f)(float* restrict gx, const float* restrict gy,
+                                                            const int64_t* restrict idx, const float* restrict pooled,
+                                                            int64_t o0, int64_t o1, int64_t C, int64_t HW,
+                                                            int64_t* bad) {
+  if (C < 16 || HW * C >= ((int64_t)1 << 31)) return 0;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i size = _mm512_set1_epi64(HW), none = _mm512_set1_epi64(-1), channels = _mm512_set1_epi32((int)C);
+  int64_t count = 0;
+  for (int64_t o = o0; o < o1; ++o)
+    for (int64_t c = 0; c < C; c += 16) {
+      const int64_t e = o * C + c;
+      const __mmask16 tail = C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
+      const __mmask8 t_lo = (__mmask8)tail, t_hi = (__mmask8)(tail >> 8);
+      const __m512i i_lo = _mm512_maskz_loadu_epi64(t_lo, idx + e);
+      const __m512i i_hi = _mm512_maskz_loadu_epi64(t_hi, idx + e + 8);
+      const __mmask8 ok_lo = _mm512_mask_cmplt_epu64_mask(t_lo, i_lo, size);
+      const __mmask8 ok_hi = _mm512_mask_cmplt_epu64_mask(t_hi, i_hi, size);
+      count += __builtin_popcount(_mm512_mask_cmpneq_epi64_mask(t_lo & ~ok_lo, i_lo, none)) +
+               __builtin_popcount(_mm512_mask_cmpneq_epi64_mask(t_hi & ~ok_hi, i_hi, none));
+      __mmask16 ok = (__mmask16)(ok_lo | (ok_hi << 8));
+      if (pooled) ok &= _mm512_mask_cmp_ps_mask(ok, _mm512_maskz_loadu_ps(ok, pooled + e), _mm512_setzero_ps(),
+                                                _CMP_GT_OQ);
+      const __m512i i32 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(i_lo)),
+                                             _mm512_cvtepi64_epi32(i_hi), 1);
+      const __m512i at =
+          _mm512_add_epi32(_mm512_mullo_epi32(i32, channels), _mm512_add_epi32(lane, _mm512_set1_epi32((int)c)));
+      const __m512 sum = _mm512_add_ps(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, at, gx, 4),
+                                       _mm512_maskz_loadu_ps(ok, gy + e));
+      _mm512_mask_i32scatter_ps(gx, ok, at, sum, 4);
+    }
+  *bad += count;
+  return 1;
+}
+#else
+FC_TARGET static inline int FC_NAME(pool_scatter_vectors_f)(float* gx, const float* gy, const int64_t* idx,
+                                                            const float* pooled, int64_t o0, int64_t o1, int64_t C,
+                                                            int64_t HW, int64_t* bad) {
+  (void)gx, (void)gy, (void)idx, (void)pooled, (void)o0, (void)o1, (void)C, (void)HW, (void)bad;
+  return 0;
+}
+#endif
+FC_TARGET static inline int FC_NAME(pool_scatter_vectors_d)(double* gx, const double* gy, const int64_t* idx,
+                                                            const double* pooled, int64_t o0, int64_t o1, int64_t C,
+                                                            int64_t HW, int64_t* bad) {
+  (void)gx, (void)gy, (void)idx, (void)pooled, (void)o0, (void)o1, (void)C, (void)HW, (void)bad;
+  return 0;
+}
+
 #define FC_POOL_LOOPS(T, S)                                                                                      \
   /* The maximum over a whole window for n consecutive values (n and nv multiples of the vector width): best[e]  \
    * and the in-plane offset tap[e] of the window element that takes it, for windows of taps (i, j) at            \
@@ -204,6 +258,7 @@ FC_TARGET static inline void FC_NAME(pool_s2_outputs_d)(double* restrict y, int6
       T* restrict gx, const T* restrict gy, const int64_t* restrict idx, const T* restrict pooled, int64_t o0,   \
       int64_t o1, int64_t C, int64_t HW) {                                                                      \
     int64_t bad = 0;                                                                                            \
+    if (FC_NAME(pool_scatter_vectors_##S)(gx, gy, idx, pooled, o0, o1, C, HW, &bad)) return bad;                \
     if (C == 1) { /* NCHW planes: one loop (the general one spends a loop's setup on each value) */             \
       for (int64_t e = o0; e < o1; ++e) {                                                                       \
         const int64_t i = idx[e];                                                                               \
