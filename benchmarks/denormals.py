@@ -71,6 +71,15 @@ def main():
     pool = rng.standard_normal((32, 27, 27, 6)).astype(np.float32)
     compare("max pool 2x2 NHWC 6 channels", lambda a: fastconv.max_pool2d(a, 2, layout="NHWC", return_indices=True),
             pool)
+    stem = dict(stride=2, padding=1, return_indices=True)  # the ResNet stem's pooling, on 2 images
+    stem_nhwc = rng.standard_normal((2, 112, 112, 64)).astype(np.float32)
+    compare("max pool 3x3/2 NHWC 64 channels", lambda a: fastconv.max_pool2d(a, 3, layout="NHWC", **stem), stem_nhwc)
+    stem_nchw = np.ascontiguousarray(stem_nhwc.transpose(0, 3, 1, 2))
+    compare("max pool 3x3/2 NCHW 64 channels", lambda a: fastconv.max_pool2d(a, 3, **stem), stem_nchw)
+    _, stem_idx = fastconv.max_pool2d(stem_nhwc, 3, layout="NHWC", **stem)
+    compare("max pool 3x3/2 NHWC backward (grad_y)",
+            lambda a: fastconv.max_pool2d_backward(a, stem_idx, stem_nhwc.shape, layout="NHWC"),
+            rng.standard_normal(stem_idx.shape).astype(np.float32))
     tiny_x, tiny_w = np.ones((1, 1, 4, 4), np.float32), np.ones((1, 1, 2, 2), np.float32)
     n = 20000
     conv = min(timeit.repeat(lambda: fastconv.conv2d(tiny_x, tiny_w), number=n, repeat=5)) / n

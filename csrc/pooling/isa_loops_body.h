@@ -9,6 +9,15 @@
 /* pool_row_s2's outputs: y[q] = ev[q], idx[q] = base + 2q + et[q] for q < n (ev, et readable to n rounded up to
  * whole vectors). AVX-512 floats: 16 at a time with masked stores; value by value, the 13 outputs of a MNIST
  * pooling row took most of the row's time. */
+#define FC_S2_OUTPUTS_LOOP(T, S)                                                                                 \
+  FC_TARGET static inline void FC_NAME(pool_s2_outputs_##S)(T* restrict y, int64_t* restrict idx,                \
+                                                            const T* restrict ev, const T* restrict et,          \
+                                                            int64_t base, int64_t n) {                           \
+    for (int64_t q = 0; q < n; ++q) {                                                                           \
+      y[q] = ev[q];                                                                                             \
+      idx[q] = base + 2 * q + (int64_t)et[q];                                                                   \
+    }                                                                                                           \
+  }
 #if FC_VECTOR_BYTES == 64
 FC_TARGET static inline void FC_NAME(pool_s2_outputs_f)(float* restrict y, int64_t* restrict idx,
                                                         const float* restrict ev, const float* restrict et,
@@ -27,28 +36,15 @@ FC_TARGET static inline void FC_NAME(pool_s2_outputs_f)(float* restrict y, int64
   }
 }
 #else
-FC_TARGET static inline void FC_NAME(pool_s2_outputs_f)(float* restrict y, int64_t* restrict idx,
-                                                        const float* restrict ev, const float* restrict et,
-                                                        int64_t base, int64_t n) {
-  for (int64_t q = 0; q < n; ++q) {
-    y[q] = ev[q];
-    idx[q] = base + 2 * q + (int64_t)et[q];
-  }
-}
+FC_S2_OUTPUTS_LOOP(float, f)
 #endif
-FC_TARGET static inline void FC_NAME(pool_s2_outputs_d)(double* restrict y, int64_t* restrict idx,
-                                                        const double* restrict ev, const double* restrict et,
-                                                        int64_t base, int64_t n) {
-  for (int64_t q = 0; q < n; ++q) {
-    y[q] = ev[q];
-    idx[q] = base + 2 * q + (int64_t)et[q];
-  }
-}
+FC_S2_OUTPUTS_LOOP(double, d)
+#undef FC_S2_OUTPUTS_LOOP
 
 /* pool_scatter's adds for NHWC images of 16+ channels, AVX-512 floats: per pixel, 16 channels at a time by a
  * gather and a scatter of gx (its lanes are distinct channels, so distinct addresses: no conflicts within a vector),
- * where value by value the ResNet stem's backward was bound by the scalar loop. Returns 0 where it does not apply
- * (and on the other ISAs and doubles). Skipping an add (pooled <= 0) equals adding 0: gx starts at +0 and never
+ * where value by value the ResNet stem's backward was bound by the scalar loop. Returns 0 where it does not apply;
+ * FC_SCATTER_VECTORS_f/_d call it where it is built, else are 0 (other ISAs, doubles). Skipping an add (pooled <= 0) equals adding 0: gx starts at +0 and never
  * becomes -0. */
 #if FC_VECTOR_BYTES == 64
 FC_TARGET static inline int FC_NAME(pool_scatter_vectors_f)(float* restrict gx, const float* restrict gy,
@@ -84,20 +80,11 @@ FC_TARGET static inline int FC_NAME(pool_scatter_vectors_f)(float* restrict gx, 
   *bad += count;
   return 1;
 }
+#define FC_SCATTER_VECTORS_f(...) FC_NAME(pool_scatter_vectors_f)(__VA_ARGS__)
 #else
-FC_TARGET static inline int FC_NAME(pool_scatter_vectors_f)(float* gx, const float* gy, const int64_t* idx,
-                                                            const float* pooled, int64_t o0, int64_t o1, int64_t C,
-                                                            int64_t HW, int64_t* bad) {
-  (void)gx, (void)gy, (void)idx, (void)pooled, (void)o0, (void)o1, (void)C, (void)HW, (void)bad;
-  return 0;
-}
+#define FC_SCATTER_VECTORS_f(...) 0
 #endif
-FC_TARGET static inline int FC_NAME(pool_scatter_vectors_d)(double* gx, const double* gy, const int64_t* idx,
-                                                            const double* pooled, int64_t o0, int64_t o1, int64_t C,
-                                                            int64_t HW, int64_t* bad) {
-  (void)gx, (void)gy, (void)idx, (void)pooled, (void)o0, (void)o1, (void)C, (void)HW, (void)bad;
-  return 0;
-}
+#define FC_SCATTER_VECTORS_d(...) 0
 
 #define FC_POOL_LOOPS(T, S)                                                                                      \
   /* The maximum over a whole window for n consecutive values (n and nv multiples of the vector width): best[e]  \
@@ -258,7 +245,7 @@ FC_TARGET static inline int FC_NAME(pool_scatter_vectors_d)(double* gx, const do
       T* restrict gx, const T* restrict gy, const int64_t* restrict idx, const T* restrict pooled, int64_t o0,   \
       int64_t o1, int64_t C, int64_t HW) {                                                                      \
     int64_t bad = 0;                                                                                            \
-    if (FC_NAME(pool_scatter_vectors_##S)(gx, gy, idx, pooled, o0, o1, C, HW, &bad)) return bad;                \
+    if (FC_SCATTER_VECTORS_##S(gx, gy, idx, pooled, o0, o1, C, HW, &bad)) return bad;                          \
     if (C == 1) { /* NCHW planes: one loop (the general one spends a loop's setup on each value) */             \
       for (int64_t e = o0; e < o1; ++e) {                                                                       \
         const int64_t i = idx[e];                                                                               \
@@ -328,3 +315,5 @@ FC_TARGET static inline int FC_NAME(pool_scatter_vectors_d)(double* gx, const do
 FC_POOL_LOOPS(float, f)
 FC_POOL_LOOPS(double, d)
 #undef FC_POOL_LOOPS
+#undef FC_SCATTER_VECTORS_f
+#undef FC_SCATTER_VECTORS_d
