@@ -107,13 +107,25 @@ __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, co
     xp[i] = xs + b * r.x_step + r.vbase[v];
     if (++v == nvec) v = 0, ++b;
   }
+  // r's fields in locals, and the stores' offsets and lane counts worked out once: stored through memcpy, each
+  // output value may alias r, whose fields the compiler would otherwise load again after every store.
+  const int64_t ntaps = r.ntaps, x_step = r.x_step, out_inner = r.out_inner;
+  const int64_t* tap_off = r.tap_off;
+  int64_t out_off[NB], left[NB];
+  b = b0, v = v0;
+#pragma GCC unroll 12
+  for (int i = 0; i < NB; ++i) {
+    out_off[i] = b * out_inner + v * W;
+    left[i] = r.len - v * W;
+    if (++v == nvec) v = 0, ++b;
+  }
   const int64_t reps = REPEAT ? repeat : 1;  // a loop the compiler drops: it cost 10% where rows are long
-  for (int64_t rep = 0, row = 0; rep < reps; ++rep, row += r.x_step, os += r.out_inner) {
+  for (int64_t rep = 0, row = 0; rep < reps; ++rep, row += x_step, os += out_inner) {
     V acc[NB];
 #pragma GCC unroll 12
     for (int i = 0; i < NB; ++i) acc[i] = bias[i % NW];
-    for (int64_t t = 0; t < r.ntaps; ++t) {
-      const int64_t off = r.tap_off[t] + row;
+    for (int64_t t = 0; t < ntaps; ++t) {
+      const int64_t off = tap_off[t] + row;
       V w[NW];
 #pragma GCC unroll 12
       for (int j = 0; j < NW; ++j) w[j] = load_vec<V>(wp[j] + t * W);
@@ -121,12 +133,8 @@ __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, co
       for (int i = 0; i < NB; ++i)
         acc[i] += gather<T, W, G>((UNIT ? xp[0] + i : xp[i]) + off, lanes[i % NW]) * w[i % NW];
     }
-    b = b0, v = v0;
 #pragma GCC unroll 12
-    for (int i = 0; i < NB; ++i) {
-      store_output(os + b * r.out_inner + v * W, acc[i], r.len - v * W, relu);
-      if (++v == nvec) v = 0, ++b;
-    }
+    for (int i = 0; i < NB; ++i) store_output(os + out_off[i], acc[i], left[i], relu);
   }
 }
 
@@ -209,14 +217,21 @@ __attribute__((noinline)) void fwd_channels(const DirectRows<T>& r, const T* wa,
       for (int i = 0; i < NB; ++i) acc[k][i] += xv[i] * w;
     }
   }
+  // The stores' offsets and lane counts first: stored through memcpy, each value may alias r, whose fields the
+  // compiler would otherwise load again after every store.
+  int64_t out_off[NB], left[NB];
+  const int64_t out_outer = r.out_outer, out_inner = r.out_inner, len = r.len;
+  b = b0, v = v0;
+#pragma GCC unroll 12
+  for (int i = 0; i < NB; ++i) {
+    out_off[i] = b * out_inner + v * W;
+    left[i] = len - v * W;
+    if (++v == nvec) v = 0, ++b;
+  }
 #pragma GCC unroll 12
   for (int k = 0; k < KB; ++k) {
-    b = b0, v = v0;
 #pragma GCC unroll 12
-    for (int i = 0; i < NB; ++i) {
-      store_output(oa + k * r.out_outer + b * r.out_inner + v * W, acc[k][i], r.len - v * W, relu);
-      if (++v == nvec) v = 0, ++b;
-    }
+    for (int i = 0; i < NB; ++i) store_output(oa + k * out_outer + out_off[i], acc[k][i], left[i], relu);
   }
 }
 
