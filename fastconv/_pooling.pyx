@@ -421,9 +421,9 @@ cdef inline int64_t inside_end(int64_t size, int64_t k, int64_t d, int64_t pad, 
     return 0 if last < 0 else min(n_out, last // s + 1)
 
 
-cdef inline bint stride_two(int64_t C, int64_t sw, int64_t dw) noexcept nogil:
-    """Whether maxpool_rows_s2 can run (one-channel rows, stride 2, no dilation along the row)."""
-    return C == 1 and sw == 2 and dw == 1
+cdef inline bint stride_two(int64_t sw, int64_t dw) noexcept nogil:
+    """Whether maxpool_rows_s2 can run on one-channel rows: stride 2, no dilation along the row."""
+    return sw == 2 and dw == 1
 
 
 cdef bint windows_reach_input(int64_t n_out, int64_t s, int64_t pad, int64_t d, int64_t k,
@@ -479,7 +479,7 @@ def maxpool2d_fwd(const real[:, :, :, ::1] x,        # IN  (N, C, H, W) or (N, H
     # maxpool_pixels for NHWC images of many; maxpool_rows_s2 takes every output of NCHW planes pooled with stride 2
     cdef int64_t images = N if nhwc else N * C, channels = C if nhwc else 1
     cdef bint exact_taps = (kh - 1) * dh * W + (kw - 1) * dw < (1 << 24) or real is double  # as float taps
-    cdef bint rows_s2 = (not nhwc and stride_two(1, sw, dw) and exact_taps and s2_columns(Q, kw) <= INSIDE_MAX_SPAN
+    cdef bint rows_s2 = (not nhwc and stride_two(sw, dw) and exact_taps and s2_columns(Q, kw) <= INSIDE_MAX_SPAN
                          and windows_reach_input(P, sh, ph, dh, kh, H) and windows_reach_input(Q, sw, pw, dw, kw, W))
     cdef bint any_inside = p0 < p1 and q0 < q1 and exact_taps and not rows_s2
     cdef bint pixels = any_inside and nhwc and C >= INSIDE_MAX_CHANNELS

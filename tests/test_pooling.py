@@ -87,8 +87,9 @@ def test_padding_counts_as_minus_infinity():
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(0, 2), c=st.one_of(st.integers(1, 5), st.integers(16, 40)),  # 16+: NHWC channel vectors
-       h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
-       dh=st.integers(1, 2), dw=st.integers(1, 2), pad=st.integers(0, 2), ceil=st.booleans(), layout=st.sampled_from(LAYOUTS),
+       h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3),
+       sw=st.integers(1, 3), dh=st.integers(1, 2), dw=st.integers(1, 2), pad=st.integers(0, 2), ceil=st.booleans(),
+       layout=st.sampled_from(LAYOUTS),
        seed=st.integers(0, 2**32 - 1), nan=st.integers(0, 3), ties=st.booleans(),
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dh, dw, pad, ceil, layout, seed, nan, ties, dtype, isa):

@@ -74,6 +74,21 @@ __attribute__((always_inline)) inline void for_each_group(int64_t count, int64_t
   if (f < count) group(b, v, count - f);
 }
 
+// Where the NB vectors from vector v0 of row b0 go in the output: offset (row b * out_inner + v * W) and valid
+// lanes. Worked out before a group's stores, not between them: a store through memcpy may alias r, and the compiler
+// then loads r's fields again after each one (the MNIST 1 -> 6 NHWC forward: 0.031-0.033 -> 0.027-0.028 ms).
+template <int W, int NB, typename T>
+__attribute__((always_inline)) inline void store_places(const DirectRows<T>& r, int64_t b0, int64_t v0, int64_t nvec,
+                                                        int64_t* out_off, int64_t* left) {
+  int64_t b = b0, v = v0;
+#pragma GCC unroll 12
+  for (int i = 0; i < NB; ++i) {
+    out_off[i] = b * r.out_inner + v * W;
+    left[i] = r.len - v * W;
+    if (++v == nvec) v = 0, ++b;
+  }
+}
+
 // NB consecutive vectors of a segment (a run of rows of one weight table set, taken as one list of vectors, nvec
 // per row), from vector v0 of row b0, computed together so that each tap's weights are loaded once for the group,
 // not once per vector. Vector v of a row uses the weights and gather pattern of phase v % phases (a segment spans
@@ -107,18 +122,11 @@ __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, co
     xp[i] = xs + b * r.x_step + r.vbase[v];
     if (++v == nvec) v = 0, ++b;
   }
-  // r's fields in locals, and the stores' offsets and lane counts worked out once: stored through memcpy, each
-  // output value may alias r, whose fields the compiler would otherwise load again after every store.
+  // r's fields in locals, and the stores' offsets worked out once (store_places)
   const int64_t ntaps = r.ntaps, x_step = r.x_step, out_inner = r.out_inner;
   const int64_t* tap_off = r.tap_off;
   int64_t out_off[NB], left[NB];
-  b = b0, v = v0;
-#pragma GCC unroll 12
-  for (int i = 0; i < NB; ++i) {
-    out_off[i] = b * out_inner + v * W;
-    left[i] = r.len - v * W;
-    if (++v == nvec) v = 0, ++b;
-  }
+  store_places<W, NB>(r, b0, v0, nvec, out_off, left);
   const int64_t reps = REPEAT ? repeat : 1;  // a loop the compiler drops: it cost 10% where rows are long
   for (int64_t rep = 0, row = 0; rep < reps; ++rep, row += x_step, os += out_inner) {
     V acc[NB];
@@ -217,17 +225,9 @@ __attribute__((noinline)) void fwd_channels(const DirectRows<T>& r, const T* wa,
       for (int i = 0; i < NB; ++i) acc[k][i] += xv[i] * w;
     }
   }
-  // The stores' offsets and lane counts first: stored through memcpy, each value may alias r, whose fields the
-  // compiler would otherwise load again after every store.
-  int64_t out_off[NB], left[NB];
-  const int64_t out_outer = r.out_outer, out_inner = r.out_inner, len = r.len;
-  b = b0, v = v0;
-#pragma GCC unroll 12
-  for (int i = 0; i < NB; ++i) {
-    out_off[i] = b * out_inner + v * W;
-    left[i] = len - v * W;
-    if (++v == nvec) v = 0, ++b;
-  }
+  int64_t out_off[NB], left[NB];  // (store_places)
+  const int64_t out_outer = r.out_outer;
+  store_places<W, NB>(r, b0, v0, nvec, out_off, left);
 #pragma GCC unroll 12
   for (int k = 0; k < KB; ++k) {
 #pragma GCC unroll 12

@@ -44,8 +44,8 @@ FC_S2_OUTPUTS_LOOP(double, d)
 /* pool_scatter's adds for NHWC images of 16+ channels, AVX-512 floats: per pixel, 16 channels at a time by a
  * gather and a scatter of gx (its lanes are distinct channels, so distinct addresses: no conflicts within a vector),
  * where value by value the ResNet stem's backward was bound by the scalar loop. Returns 0 where it does not apply;
- * FC_SCATTER_VECTORS_f/_d call it where it is built, else are 0 (other ISAs, doubles). Skipping an add (pooled <= 0) equals adding 0: gx starts at +0 and never
- * becomes -0. */
+ * FC_SCATTER_VECTORS_f/_d call it where it is built, else are 0 (other ISAs, doubles). Skipping an add (pooled <= 0)
+ * equals adding 0: gx starts at +0 and never becomes -0. */
 #if FC_VECTOR_BYTES == 64
 FC_TARGET static inline int FC_NAME(pool_scatter_vectors_f)(float* restrict gx, const float* restrict gy,
                                                             const int64_t* restrict idx, const float* restrict pooled,
