@@ -9,7 +9,7 @@ from cases import CASES
 from cases import case as conv_case
 from fastconv import reference
 from gradcheck import assert_grad
-from helpers import assert_close, isa_and_threads
+from helpers import assert_close, isa_and_threads, to_layout
 
 LAYOUTS = ["NCHW", "NHWC"]
 DTYPES = [np.float32, np.float64]
@@ -464,6 +464,64 @@ def test_nhwc_depthwise_3x3_property_based(isa, n, channels, h, w, pad, dtype, b
     size = n * h * w * channels
     x = rng.standard_normal(size + 1).astype(dtype)[int(offset):][:size].reshape(n, h, w, channels)
     check_depthwise_3x3_every_pass(x, "NHWC", pad, bias, relu, isa, threads, rng)
+
+
+# One-channel NCHW rows at unit stride and of fewer than 4 vectors (the MNIST and LeNet first layers, and NCHW
+# depthwise planes other than the 3x3 plane sweep's) run as shifted planes (csrc/operators/conv2d_direct.cpp): a
+# band taken as one row of rows x Q lanes over S column-shifted copies of its input rows. Widths around the vector
+# multiples and the 4-vector limit, 1-3 images (several bands, the last one shorter), kernels of 1-5 columns with
+# dilation, uneven padding, channel multipliers; every pass, both layouts, every ISA, 1-3 threads.
+@settings(max_examples=60, deadline=None)
+@given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 3), groups=st.sampled_from([1, 1, 3]),
+       mult=st.integers(1, 7), h=st.integers(1, 40), w=st.integers(1, 72), r=st.integers(1, 5), s=st.integers(1, 5),
+       dilation=st.sampled_from([(1, 1), (2, 1), (1, 2)]),
+       padding=st.sampled_from([0, 2, "same", ((1, 0), (2, 1))]), layout=st.sampled_from(LAYOUTS),
+       dtype=st.sampled_from(DTYPES), bias=st.booleans(), relu=st.booleans(), threads=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_shifted_planes_property_based(isa, n, groups, mult, h, w, r, s, dilation, padding, layout, dtype, bias,
+                                       relu, threads, seed):
+    kw = dict(stride=(1, 1), dilation=dilation, padding=padding, groups=groups, layout=layout)
+    assume(_fits(h, w, r, s, kw))
+    rng = np.random.default_rng(seed)
+    k = groups * mult
+    x = rng.standard_normal((n, h, w, groups) if layout == "NHWC" else (n, groups, h, w)).astype(dtype)
+    wt = rng.standard_normal((r, s, 1, k) if layout == "NHWC" else (k, 1, r, s)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype) if bias else None
+    act = dict(activation="relu" if relu else None)
+    with isa_and_threads(isa, threads):
+        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=bias, **kw)
+    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), r * s)
+    want = reference.conv2d_backward(g, x, wt, need_bias=bias, **kw)
+    assert_close(got[0], want[0], r * s * mult)
+    for a, e in zip(got[1:], want[1:]):
+        assert (a is None) == (e is None) and (a is None or assert_close(a, e, g.size) is None)
+
+
+@pytest.mark.parametrize("c, k, groups, rs, padding", [(1, 6, 1, 3, 0), (1, 8, 1, 5, 2), (2, 3, 1, 3, 1),
+                                                     (4, 4, 4, 3, 1), (3, 6, 3, 5, 2)],
+                         ids=["1to6_3x3", "1to8_5x5", "2to3_3x3", "depthwise_3x3", "depthwise_x2_5x5"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_infinite_input_reaches_only_what_reads_it(c, k, groups, rs, padding, layout, isa, rng):
+    """An infinite x value makes exactly the outputs and weight-gradient taps that multiply it non-finite: lanes past
+    a row's outputs (their gy lanes zero) must not read it, since 0 x inf is NaN. Row kernels read the next taps'
+    columns there, shifted planes the rows below; 2 images of 28 x 28 on 2 threads are bands of 7 rows."""
+    x = rng.standard_normal((2, c, 28, 28))
+    wt = rng.standard_normal((k, c // groups, rs, rs))
+    x, wt = to_layout(x, wt, layout)
+    kw = dict(padding=padding, groups=groups, layout=layout)
+    g = rng.standard_normal(reference.conv2d(x, wt, **kw).shape)
+    for hh, ww in [(0, 0), (6, 27), (7, 0), (8, 1), (9, 26), (13, 2), (14, 0), (21, 27), (26, 5), (27, 27)]:
+        xi = x.copy()
+        xi[(0, hh, ww, c - 1) if layout == "NHWC" else (0, c - 1, hh, ww)] = np.inf
+        with isa_and_threads(isa, 2):
+            y = fastconv.conv2d(xi, wt, algorithm="direct", **kw)
+            gw = fastconv.conv2d_backward(g, xi, wt, algorithm="direct", **kw)[1]
+        want_y, want_gw = reference.conv2d(xi, wt, **kw), reference.conv2d_backward(g, xi, wt, **kw)[1]
+        np.testing.assert_array_equal(np.isfinite(y), np.isfinite(want_y), err_msg=f"x[{hh}, {ww}] = inf")
+        np.testing.assert_array_equal(np.isfinite(gw), np.isfinite(want_gw), err_msg=f"x[{hh}, {ww}] = inf")
+        assert_close(np.where(np.isfinite(gw), gw, 0), np.where(np.isfinite(want_gw), want_gw, 0), g.size)
 
 
 def test_direct_algorithm_is_refused_where_it_does_not_apply():

@@ -15,6 +15,7 @@
 #include "kernels/direct_common.h"
 #include "kernels/direct_pixels.h"
 #include "kernels/direct_sweep.h"
+#include "kernels/shift_rows.h"
 
 namespace fastconv {
 namespace {
@@ -51,6 +52,23 @@ inline auto gather(const T* p, const Lanes<T, W>& lanes) {
     V v;
     for (int l = 0; l < W; ++l) v[l] = p[lanes.idx[l]];
     return v;
+  }
+}
+
+// A row's partial last vector's x values for the weight gradient: its first n lanes, zeros in the others. Their
+// gy lanes are zero, but the x values there are real input (the row's last columns read by the next taps, or the
+// rows below in shifted planes, operators/conv2d_direct.cpp), and 0 x an infinite one would be NaN.
+template <typename T, int W, Gather G>
+inline auto x_tail(const T* p, const Lanes<T, W>& lanes, int64_t n) {
+  using V = typename RowVec<T, W>::V;
+  using I = typename RowVec<T, W>::I;
+  if constexpr (G == Gather::Contiguous) {
+    return load_first<V>(p, n);
+  } else {
+    I lane{};
+    for (int l = 0; l < W; ++l) lane[l] = l;
+    const V v = gather<T, W, G>(p, lanes) - V{};  // a vector of Broadcast's scalar (s - 0 is s, -0 included)
+    return lane < I{} + typename LaneIndex<T>::type(n) ? v : V{};
   }
 }
 
@@ -340,7 +358,7 @@ __attribute__((noinline)) void wgrad_taps(const DirectRows<T>& r, int64_t a, int
     if (BIAS) gsum += gv;
     const T* xv = r.x + row * r.x_step + r.vbase[whole];
 #pragma GCC unroll 8
-    for (int b = 0; b < TB; ++b) sum[b] += gather<T, W, G>(xv + off[b], lanes) * gv;
+    for (int b = 0; b < TB; ++b) sum[b] += x_tail<T, W, G>(xv + off[b], lanes, rest) * gv;
   }
 #pragma GCC unroll 8
   for (int b = 0; b < TB; ++b) {
@@ -390,9 +408,9 @@ __attribute__((noinline)) void wgrad_channels(const DirectRows<T>& r, int64_t a,
 #pragma GCC unroll 12
     for (int b = 0; b < TB; ++b) xt[b] = x + off[b];
     auto add = [&](int64_t v, auto load) __attribute__((always_inline)) {
-      V xs[TB];
+      V xs[TB];  // past len, x too reads zeros (x_tail)
 #pragma GCC unroll 12
-      for (int b = 0; b < TB; ++b) xs[b] = load_vec<V>(xt[b] + v * W);
+      for (int b = 0; b < TB; ++b) xs[b] = load(xt[b] + v * W);
 #pragma GCC unroll 12
       for (int k = 0; k < KB; ++k) {
         const V gv = load(g + k * out_outer + v * W);
@@ -530,10 +548,11 @@ void direct_wgrad(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
 template <typename T, int W>
 DirectKernel<T> direct_kernel() {
   if constexpr (sweep_fits<T, W>()) {
-    return {direct_fwd<T, W>, direct_wgrad<T, W>, W, plane_fwd<T, W>, plane_wgrad<T, W>, pixels_fwd<T, W>,
-            pixels_wgrad<T, W>};
+    return {direct_fwd<T, W>, direct_wgrad<T, W>, W,         plane_fwd<T, W>, plane_wgrad<T, W>, pixels_fwd<T, W>,
+            pixels_wgrad<T, W>, shift_rows<T, W>};
   } else {
-    return {direct_fwd<T, W>, direct_wgrad<T, W>, W, nullptr, nullptr, pixels_fwd<T, W>, pixels_wgrad<T, W>};
+    return {direct_fwd<T, W>,    direct_wgrad<T, W>, W, nullptr, nullptr, pixels_fwd<T, W>,
+            pixels_wgrad<T, W>, shift_rows<T, W>};
   }
 }
 

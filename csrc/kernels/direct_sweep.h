@@ -125,24 +125,25 @@ __attribute__((noinline)) void fwd_plane_columns(const DirectPlane<T>& pl, const
 }
 
 // The weight gradient's sweep of NB column vectors: input row h meets gy rows h, h - 1 and h - 2 (taps of kernel
-// rows 0, 1 and 2), the gy rows kept in a ring; rows past the band's gy are zeros. sum[t] gathers tap t over the
-// column vectors (lanes folded by the caller), gsum the gy vectors themselves (the bias gradient).
+// rows 0, 1 and 2), the gy rows kept in a ring. sum[t] gathers tap t over the column vectors (lanes folded by the
+// caller), gsum the gy vectors themselves (the bias gradient). LIVE (bit j: gy row h - j is one of the band's) is
+// known for each step: the first two and last two input rows skip the gy rows outside the band, rather than
+// multiply them as zeros (their x values are real input, and 0 x an infinite one would be NaN).
 template <typename T, int W, int NB, bool MASKED, bool BIAS>
 __attribute__((noinline)) void wgrad_plane_columns(const DirectPlane<T>& pl, const T* gy, T* acc, T* bias,
                                                    const int64_t* cols, const uint32_t* masks) {
   using V = typename RowVec<T, W>::V;
   const SweepColumns<T, W, NB, MASKED> sc(pl, cols, masks);
   V sum[9] = {}, gsum{}, g[3][NB] = {};
-  const int64_t first = pl.p0 - pl.top, H = pl.H, width = pl.W, Q = pl.Q, rows = pl.rows, steps = rows + 2;
+  const int64_t first = pl.p0 - pl.top, H = pl.H, width = pl.W, Q = pl.Q, rows = pl.rows;
   const T* x = pl.x;
-  auto step = [&](auto J, int64_t h) __attribute__((always_inline)) {
+  auto step = [&](auto J, auto LIVE, int64_t h) __attribute__((always_inline)) {
     constexpr int row = decltype(J)::value, prev = (row + 2) % 3, done = (row + 1) % 3;
+    constexpr int live = decltype(LIVE)::value;
     const int64_t ih = first + h;
 #pragma GCC unroll 8
-    for (int i = 0; i < NB; ++i) {
-      if (h >= rows) {
-        g[row][i] = V{};
-      } else if (sc.left[i] >= W) {
+    for (int i = 0; i < NB && (live & 1); ++i) {
+      if (sc.left[i] >= W) {
         g[row][i] = load_vec<V>(gy + h * Q + sc.out[i]);
       } else {
         g[row][i] = load_first<V>(gy + h * Q + sc.out[i], sc.left[i]);
@@ -156,35 +157,58 @@ __attribute__((noinline)) void wgrad_plane_columns(const DirectPlane<T>& pl, con
 #pragma GCC unroll 3
       for (int c = 0; c < 3; ++c) {
         const V xv = sc.load(xr, i, c);
-        sum[c] += xv * g[row][i];
-        sum[3 + c] += xv * g[prev][i];
-        sum[6 + c] += xv * g[done][i];
+        if constexpr ((live & 1) != 0) sum[c] += xv * g[row][i];
+        if constexpr ((live & 2) != 0) sum[3 + c] += xv * g[prev][i];
+        if constexpr ((live & 4) != 0) sum[6 + c] += xv * g[done][i];
       }
     }
   };
-  ring_steps<0>(0, steps, step);
+  using Head = std::integral_constant<int, 1>;  // gy row 0 only
+  using All = std::integral_constant<int, 7>;
+  using Last2 = std::integral_constant<int, 6>;  // gy rows h - 1 and h - 2 (h = rows)
+  using Last = std::integral_constant<int, 4>;   // gy row h - 2 (h = rows + 1)
+  step(Slot<0>{}, Head{}, 0);
+  if (rows == 1) {
+    step(Slot<1>{}, std::integral_constant<int, 2>{}, 1);
+    step(Slot<2>{}, Last{}, 2);
+  } else {
+    step(Slot<1>{}, std::integral_constant<int, 3>{}, 1);
+    ring_steps<2>(2, rows, [&](auto J, int64_t h) __attribute__((always_inline)) { step(J, All{}, h); });
+    auto tail = [&](auto J0, auto J1) __attribute__((always_inline)) {
+      step(J0, Last2{}, rows);
+      step(J1, Last{}, rows + 1);
+    };
+    switch (rows % 3) {
+      case 0: tail(Slot<0>{}, Slot<1>{}); break;
+      case 1: tail(Slot<1>{}, Slot<2>{}); break;
+      default: tail(Slot<2>{}, Slot<0>{});
+    }
+  }
 #pragma GCC unroll 9
   for (int t = 0; t < 9; ++t) store_vec(acc + t * W, load_vec<V>(acc + t * W) + sum[t]);
   if (BIAS) store_vec(bias, load_vec<V>(bias) + gsum);
 }
 
-// The lanes of column vector v whose tap column c lies inside the plane (bit l: lane l).
+// The lanes of column vector v that are output columns and whose tap column c lies inside the plane (bit l: lane
+// l). Lanes past the row's Q outputs read zeros: the weight gradient's gy is zero there, and 0 x an infinite input
+// value would be NaN.
 template <typename T, int W>
 uint32_t inside_lanes(const DirectPlane<T>& pl, int64_t v, int c) {
   const int64_t at = v * W + c - pl.left;  // input column of lane 0
-  const int64_t lo = std::clamp<int64_t>(-at, 0, W), hi = std::clamp<int64_t>(pl.W - at, lo, W);
+  const int64_t lo = std::clamp<int64_t>(-at, 0, W);
+  const int64_t hi = std::clamp<int64_t>(std::min(pl.W - at, pl.Q - v * W), lo, W);
   return uint32_t((uint64_t(1) << hi) - (uint64_t(1) << lo));
 }
 
 // Calls run(NB, MASKED, cols, masks) for the band's column vectors, in consecutive groups of at most SWEEP_COLUMNS
-// (sizes within one of each other); a group holding a vector that reaches past a side (those outside [lo, hi))
-// loads with masks.
+// (sizes within one of each other); a group holding a vector that reaches past a side or past the row's last output
+// (those outside [lo, hi)) loads with masks.
 template <typename T, int W, class Run>
 void for_each_column_group(const DirectPlane<T>& pl, Run&& run) {
   const int64_t nvec = div_up(pl.Q, W);
   const int64_t lo = std::clamp<int64_t>(div_up(std::max<int64_t>(pl.left, 0), W), 0, nvec);
   const int64_t reach = pl.W + pl.left - W - 2;  // vector v is inside on the right where v * W <= reach
-  const int64_t hi = std::clamp<int64_t>(reach < 0 ? 0 : reach / W + 1, lo, nvec);
+  const int64_t hi = std::clamp<int64_t>(std::min(reach < 0 ? 0 : reach / W + 1, pl.Q / W), lo, nvec);
   const int64_t groups = div_up(nvec, SWEEP_COLUMNS);
   int64_t cols[SWEEP_COLUMNS];
   uint32_t masks[SWEEP_COLUMNS * 3];

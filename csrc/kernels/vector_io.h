@@ -115,6 +115,52 @@ inline V load_first(const T* p, int64_t n) {
   return load_first_lanes<V>(p, n);
 }
 
+// Loads of lanes [lo, hi) of a vector (0 <= lo, hi <= lanes; none where hi <= lo), zeros in the others, reading
+// nothing outside them (p may point before an array's start or run past its end): the mask is made once, for many
+// loads; one masked load each where the ISA has them, else lane by lane.
+template <typename V, typename T>
+__attribute__((noinline)) V load_range_lanes(const T* p, int64_t lo, int64_t hi) {
+  T lanes[sizeof(V) / sizeof(T)] = {};
+  for (int64_t l = lo; l < hi; ++l) lanes[l] = p[l];
+  return load_vec<V>(lanes);
+}
+
+template <typename V, typename T>
+struct LaneRange {
+#if defined(__AVX512F__)
+  static constexpr bool masked = sizeof(V) == 64;
+  uint32_t mask;
+  LaneRange(int64_t lo, int64_t hi)
+      : mask(lo < hi ? ((uint32_t(1) << hi) - 1) & ~((uint32_t(1) << lo) - 1) : 0), lo(lo), hi(hi) {}
+#elif defined(__AVX2__)
+  static constexpr bool masked = sizeof(V) == 32;
+  __m256i mask;  // lane l (a pair of 32-bit lanes for doubles) where lo <= l < hi
+  LaneRange(int64_t lo, int64_t hi)
+      : mask(_mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(int(lo)), lane_numbers()),
+                                 _mm256_cmpgt_epi32(_mm256_set1_epi32(int(hi)), lane_numbers()))),
+        lo(lo),
+        hi(hi) {}
+  static __m256i lane_numbers() {
+    return sizeof(T) == 4 ? _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7) : _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+  }
+#else
+  static constexpr bool masked = false;
+  LaneRange(int64_t lo, int64_t hi) : lo(lo), hi(hi) {}
+#endif
+  int64_t lo, hi;
+
+  V load(const T* p) const {
+#if defined(__AVX512F__)
+    if constexpr (masked && sizeof(T) == 4) return V(_mm512_maskz_loadu_ps(__mmask16(mask), p));
+    if constexpr (masked && sizeof(T) == 8) return V(_mm512_maskz_loadu_pd(__mmask8(mask), p));
+#elif defined(__AVX2__)
+    if constexpr (masked && sizeof(T) == 4) return V(_mm256_maskload_ps(p, mask));
+    if constexpr (masked && sizeof(T) == 8) return V(_mm256_maskload_pd(p, mask));
+#endif
+    return load_range_lanes<V>(p, lo, hi);
+  }
+};
+
 // The lanes of p whose bits are set in mask, zeros elsewhere; the others are not read (no fault past an array's
 // ends). AVX-512 vectors only.
 template <typename V, typename T>

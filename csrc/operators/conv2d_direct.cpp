@@ -171,19 +171,23 @@ int64_t band_rows(const ConvShape& s, const RowPlan& plan, size_t value_bytes) {
   return std::max<int64_t>(1, (std::max<int64_t>(rows, 1) - shared) / s.stride_h);
 }
 
+// The output rows of for_each_band's bands (the last one may have fewer): enough bands to keep every thread busy,
+// and bands small enough that their scratch stays in cache while the kernels read it (a whole 112 x 112 x 32 image
+// would not).
+int64_t band_height(const ConvShape& s, const RowPlan& plan, int threads, size_t value_bytes) {
+  const int64_t out_rows_in_cache = band_rows(s, plan, value_bytes);
+  const int64_t wanted = std::max(ceil_div(4 * int64_t(threads), std::max<int64_t>(s.N, 1)),
+                                  ceil_div(s.P, out_rows_in_cache));
+  return ceil_div(s.P, std::clamp<int64_t>(wanted, 1, s.P));
+}
+
 // Calls body(thread, n, p0, p1, scratch) for each (image, band of output rows [p0, p1)) with the band's input rows
 // (x in NHWC where x_nhwc, else NCHW) in the calling thread's scratch, or with no scratch where in_place (the
 // plane sweeps read x where it lies); units are split statically over threads.
 template <typename T, class Body>
 void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lanes, bool x_nhwc, bool in_place,
                    const T* x, Body&& body) {
-  // Enough bands to keep every thread busy, and bands small enough that their scratch stays in cache while the
-  // kernels read it (a whole 112 x 112 x 32 image would not).
-  const int64_t out_rows_in_cache = band_rows(s, plan, sizeof(T));
-  const int64_t wanted = std::max(ceil_div(4 * int64_t(threads), std::max<int64_t>(s.N, 1)),
-                                  ceil_div(s.P, out_rows_in_cache));
-  const int64_t bands = std::clamp<int64_t>(wanted, 1, s.P);
-  const int64_t band = ceil_div(s.P, bands), image = s.C * s.H * s.W;
+  const int64_t band = band_height(s, plan, threads, sizeof(T)), bands = ceil_div(s.P, band), image = s.C * s.H * s.W;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
@@ -274,6 +278,42 @@ struct RowProblem {
   }
 };
 
+// Shifted planes: one-channel NCHW rows at unit stride and of fewer than 4 vectors, a band taken as one row of
+// rows x Q lanes (the band's outputs, as they lie in NCHW y or gy). Copy c (c < S) of the band's input rows holds
+// their columns c * dil_w .. c * dil_w + Q - 1, Q a row, so that tap (r, c) reads x at the output's own index plus
+// c * plane + r * dil_h * Q. Rows of Q columns would otherwise be computed one at a time, each 1 whole vector and
+// a partial one (LeNet 1 -> 6: 28 columns, 56 vectors a plane where shifted planes take 49), and short rows spend
+// as long between rows as in them (LeNet 1 -> 6 weight gradient kernel on L1-resident data: 2.3 -> 1.6 us a plane).
+struct ShiftedPlanes {
+  int64_t plane;  // values a copy: a band's input rows of Q columns, then `lanes` zeros (a tail vector reads them)
+  std::vector<int64_t> tap_off;
+  std::vector<int32_t> vbase;
+
+  static bool apply(const RowProblem& pb, int lanes) {
+    const ConvShape& t = pb.shape;
+    return !t.nhwc && t.C == 1 && t.stride_h == 1 && t.stride_w == 1 && t.Q < 4 * lanes;
+  }
+  ShiftedPlanes(const ConvShape& t, const RowPlan& plan, int64_t band, int lanes)
+      : plane(plan.input_rows(t, band) * t.Q + lanes), vbase(ceil_div(band * t.Q, int64_t(lanes))) {
+    for (int64_t r = 0; r < t.R && band > 0; ++r)  // band 0: not used
+      for (int64_t c = 0; c < t.S; ++c) tap_off.push_back(c * plane + r * t.dil_h * t.Q);
+    for (int64_t v = 0; v < int64_t(vbase.size()); ++v) vbase[v] = int32_t(v * lanes);
+  }
+  // The copies of band [p0, p1) of image x (S x plane values at planes, by the kernel's shift_rows), and the
+  // rows' description for the kernels.
+  template <typename T>
+  DirectRows<T> fill(const DirectKernel<T>& kr, const ConvShape& t, const RowPlan& plan, const T* x, int64_t p0,
+                     int64_t p1, T* planes) const {
+    const int64_t in_rows = plan.input_rows(t, p1 - p0);
+    for (int64_t c = 0; c < t.S; ++c)
+      kr.shift_rows(x, t.H, t.W, p0 - t.pad_top, in_rows, c * t.dil_w - t.pad_left, t.Q, planes + c * plane);
+    DirectRows<T> r = plan.band(t, planes, p1 - p0);
+    r.x_step = 0, r.inner = 1, r.len = (p1 - p0) * t.Q;
+    r.tap_off = tap_off.data(), r.vbase = vbase.data();
+    return r;
+  }
+};
+
 // v holds `threads` consecutive parts of `part` values: adds parts 1.. into part 0, in thread order.
 template <typename T>
 void add_thread_parts(std::vector<T>& v, int threads, int64_t part) {
@@ -333,15 +373,18 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
       btab.get()[g * W + l] = b ? b[k] : T(0);
     }
   const T* bias = b ? btab.get() : nullptr;
-  std::vector<std::vector<T>> bands(threads);
-  const bool in_place = pb.plane_sweep(kr.plane_fwd != nullptr);
-  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
-                                                                    const T* scratch) {
+  std::vector<std::vector<T>> bands(threads), planes(threads);
+  const bool in_place = pb.plane_sweep(kr.plane_fwd != nullptr), shifted = !in_place && ShiftedPlanes::apply(pb, W);
+  const ShiftedPlanes sp(t, plan, shifted ? band_height(t, plan, threads, sizeof(T)) : 0, W);
+  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place || shifted, x, [&](int thread, int64_t n, int64_t p0,
+                                                                               int64_t p1, const T* scratch) {
     const int64_t first = pb.first_table(plan, n);
     const T* wt = wtab.get() + first * ntaps * wl;
     const T* bt = bias ? bias + first * W : nullptr;
     if (in_place) return kr.plane_fwd(pb.plane(x, n, p0, p1), wt, bt, relu, y + first_output(t, n, p0));
-    DirectRows<T> rows = plan.band(t, scratch, p1 - p0);
+    if (shifted) planes[thread].resize(t.S * sp.plane);
+    DirectRows<T> rows = shifted ? sp.fill(kr, t, plan, x + n * t.H * t.W, p0, p1, planes[thread].data())
+                                 : plan.band(t, scratch, p1 - p0);
     if (!pb.transposed()) return kr.fwd(rows, wt, bt, relu, y + first_output(t, n, p0));
     std::vector<T>& band = bands[thread];
     band.resize(pb.band_values(p1 - p0));
@@ -367,16 +410,19 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
   if (pb.pixel_sweep()) return pixels_bwd_weight(pb, plan, kr, threads, gy, x, gw, gb);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan), table = ntaps * W;
   std::vector<T> acc(threads * tables * table, T(0)), bias(gb ? threads * tables * W : 0, T(0));
-  std::vector<std::vector<T>> bands(threads);
-  const bool in_place = pb.plane_sweep(kr.plane_wgrad != nullptr);
-  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place, x, [&](int thread, int64_t n, int64_t p0, int64_t p1,
-                                                                    const T* scratch) {
+  std::vector<std::vector<T>> bands(threads), planes(threads);
+  const bool in_place = pb.plane_sweep(kr.plane_wgrad != nullptr), shifted = !in_place && ShiftedPlanes::apply(pb, W);
+  const ShiftedPlanes sp(t, plan, shifted ? band_height(t, plan, threads, sizeof(T)) : 0, W);
+  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place || shifted, x, [&](int thread, int64_t n, int64_t p0,
+                                                                               int64_t p1, const T* scratch) {
     const int64_t first = thread * tables + pb.first_table(plan, n);
     T* part = acc.data() + first * table;
     T* part_bias = gb ? bias.data() + first * W : nullptr;
     const T* g = gy + first_output(t, n, p0);
     if (in_place) return kr.plane_wgrad(pb.plane(x, n, p0, p1), g, part, part_bias);
-    DirectRows<T> rows = plan.band(t, scratch, p1 - p0);
+    if (shifted) planes[thread].resize(t.S * sp.plane);
+    DirectRows<T> rows = shifted ? sp.fill(kr, t, plan, x + n * t.H * t.W, p0, p1, planes[thread].data())
+                                 : plan.band(t, scratch, p1 - p0);
     if (pb.transposed()) {  // the band's gy in the rows' layout
       std::vector<T>& band = bands[thread];
       band.resize(pb.band_values(p1 - p0));

@@ -119,6 +119,13 @@ using DirectPixelsFwd = void (*)(const DirectPlane<T>& pixels, const T* w9, cons
 template <typename T>
 using DirectPixelsWgrad = void (*)(const DirectPlane<T>& pixels, const T* gy, T* acc, T* bias);
 
+// Shifted rows: rows [h0, h0 + rows) of a one-channel image x of H rows of `width` values, columns [col0, col0 + Q)
+// of each (zeros outside the image), into dst, Q values a row; then lanes zeros after them (dst holds rows x Q +
+// lanes values).
+template <typename T>
+using DirectShiftRows = void (*)(const T* x, int64_t H, int64_t width, int64_t h0, int64_t rows, int64_t col0,
+                                 int64_t Q, T* dst);
+
 template <typename T>
 struct DirectKernel {
   DirectFwdKernel<T> fwd;
@@ -130,6 +137,7 @@ struct DirectKernel {
   // The pixel sweeps (every ISA).
   DirectPixelsFwd<T> pixels_fwd;
   DirectPixelsWgrad<T> pixels_wgrad;
+  DirectShiftRows<T> shift_rows;
 };
 
 // Winograd F(4x4, 3x3) tile transforms over NHWC channels (kernels/winograd_f4x3.h). weights: one input channel's
