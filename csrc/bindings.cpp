@@ -11,6 +11,7 @@
 #include "fastconv/parallel.h"
 #include "operators/conv2d.h"
 #include "operators/fma_peak.h"
+#include "operators/transpose.h"
 
 namespace py = pybind11;
 using namespace fastconv;
@@ -63,6 +64,20 @@ void conv2d_bwd_binding(const py::array& gy, const py::array& x, const py::array
   });
 }
 
+// Test only: dst (cols x rows) = src (rows x cols) transposed by the active kernel table; both 2-D, unit stride
+// along their rows, any row stride (checked by the caller, tests/test_transpose.py).
+void transpose_binding(const py::array& src, const py::array& dst) {
+  with_dtype(src, [&](auto zero) {
+    using T = decltype(zero);
+    const int64_t rows = src.shape(0), cols = src.shape(1);
+    const int64_t src_ld = src.strides(0) / int64_t(sizeof(T)), dst_ld = dst.strides(0) / int64_t(sizeof(T));
+    const T* sp = ptr<T>(src);
+    T* dp = mut<T>(dst);
+    py::gil_scoped_release release;
+    transpose(sp, rows, cols, src_ld, dp, dst_ld);
+  });
+}
+
 int omp_max_threads() {
 #ifdef _OPENMP
   return omp_get_max_threads();
@@ -112,4 +127,5 @@ PYBIND11_MODULE(_C, m) {
     return fma_peak_run(threads, steps);
   }, "Flops executed by `steps` steps of the FMA probe on each of `threads` threads (time it to get GFLOP/s).");
   m.def("_use_isa", &select_isa, "Test only: switch the kernel table (never while kernels run).");
+  m.def("_transpose", &transpose_binding, "Test only: dst = src.T by the active kernel table's transpose.");
 }

@@ -1,11 +1,13 @@
 // Matrix transpose in register tiles (TransposeKernel in fastconv/kernel_table.h): W x W blocks of W-lane vectors
 // are loaded row by row, transposed in log2(W) rounds of two-source shuffles, and stored row by row; edge blocks
-// load and store only their part (masked). The value-by-value copy it replaces moved one element a cycle at best: 15%
+// load and store only their part (masked); matrices of 2 to W / 2 - 1 rows to or from contiguous pixels take
+// narrow transposes (below). The value-by-value copy it replaces moved one element a cycle at best: 15%
 // of a 512-channel NCHW Winograd forward (its OIHW weights gathered into slices) and 3-30% of other NCHW passes.
 // Written once with GCC vector extensions; each kernels/<isa>/ file instantiates it with its own vector width and
 // flags (internal linkage, as in gemm_tile.h).
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -63,10 +65,92 @@ inline void transpose_tile(const T* src, int64_t src_ld, T* dst, int64_t dst_ld,
   }
 }
 
+// Narrow transposes: K < W / 2 rows (channels) of W columns (pixels) to W pixels of K channels, contiguous, or
+// back. The K vectors of one side each take lanes from all K vectors of the other: per output vector, one
+// two-source shuffle per pair of inputs and a blend per pair after the first, ~K / W shuffles a value, where a
+// W x W tile holding K rows takes log2(W) / K (LeNet's 6 channels, 16 floats: 0.38 against 0.67, and its stores
+// are whole vectors, not K masked ones).
+// Lane j of output vector o reads lane lane_of(o, j) of input vector source_of(o, j). Interleave (channel rows to
+// pixels): output value f = o * W + j is pixel f / K, channel f % K. Deinterleave: output row o, pixel j, is input
+// value j * K + o.
+template <int W, int K, bool INTERLEAVE>
+struct NarrowMap {
+  static constexpr int source_of(int o, int j) { return INTERLEAVE ? (o * W + j) % K : (j * K + o) / W; }
+  static constexpr int lane_of(int o, int j) { return INTERLEAVE ? (o * W + j) / K : (j * K + o) % W; }
+};
+
+// Pair q of output vector O: inputs 2q and 2q + 1 (2q alone for an odd K's last) shuffled into the lanes they
+// feed, then blended into out over those lanes.
+template <typename T, int W, int K, bool INTERLEAVE, int O, int Q, int... J>
+inline void narrow_pair(typename SimdVec<T, W>::type& out, const typename SimdVec<T, W>::type (&in)[K],
+                        std::integer_sequence<int, J...>) {
+  typedef typename LaneIndex<T>::type I;
+  typedef I M __attribute__((vector_size(W * sizeof(I))));
+  using Map = NarrowMap<W, K, INTERLEAVE>;
+  constexpr M pick{(Map::source_of(O, J) / 2 == Q ? Map::lane_of(O, J) + W * (Map::source_of(O, J) & 1) : 0)...};
+  const auto part = __builtin_shuffle(in[2 * Q], in[std::min(2 * Q + 1, K - 1)], pick);
+  if constexpr (Q == 0) {
+    out = part;
+  } else {
+    constexpr M blend{(Map::source_of(O, J) / 2 == Q ? W + J : J)...};
+    out = __builtin_shuffle(out, part, blend);
+  }
+}
+
+template <typename T, int W, int K, bool INTERLEAVE, int O, int... Q>
+inline typename SimdVec<T, W>::type narrow_output(const typename SimdVec<T, W>::type (&in)[K],
+                                                  std::integer_sequence<int, Q...>) {
+  typename SimdVec<T, W>::type out{};
+  (narrow_pair<T, W, K, INTERLEAVE, O, Q>(out, in, std::make_integer_sequence<int, W>{}), ...);
+  return out;
+}
+
+template <typename T, int W, int K, bool INTERLEAVE, int... O>
+inline void narrow_block(const typename SimdVec<T, W>::type (&in)[K], typename SimdVec<T, W>::type (&out)[K],
+                         std::integer_sequence<int, O...>) {
+  ((out[O] = narrow_output<T, W, K, INTERLEAVE, O>(in, std::make_integer_sequence<int, (K + 1) / 2>{})), ...);
+}
+
+// Interleave: src K rows (ld apart) of n columns -> dst n x K, contiguous; deinterleave: src n x K, contiguous ->
+// dst K rows (ld apart). Whole blocks of W pixels; returns how many pixels it did.
+template <typename T, int W, int K, bool INTERLEAVE>
+int64_t narrow_transpose(const T* src, int64_t ld, T* dst, int64_t n) {
+  typedef typename SimdVec<T, W>::type V;
+  int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    V in[K], out[K];
+#pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) in[k] = load_vec<V>(INTERLEAVE ? src + k * ld + j : src + j * K + k * W);
+    narrow_block<T, W, K, INTERLEAVE>(in, out, std::make_integer_sequence<int, K>{});
+#pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) store_vec(INTERLEAVE ? dst + j * K + k * W : dst + k * ld + j, out[k]);
+  }
+  return j;
+}
+
+template <typename T, int W, bool INTERLEAVE, int... K>
+constexpr std::array<int64_t (*)(const T*, int64_t, T*, int64_t), sizeof...(K)> narrow_table(
+    std::integer_sequence<int, K...>) {
+  return {narrow_transpose<T, W, K + 2, INTERLEAVE>...};
+}
+
 // dst[j * dst_ld + i] = src[i * src_ld + j] for a rows x cols src, in 32 x 32 cache blocks (both sides read and
-// written in whole lines), each of W x W register tiles.
+// written in whole lines), each of W x W register tiles; narrow transposes (2 to W / 2 - 1 rows to contiguous
+// pixels, or back) by blocks of W pixels first, the rest in tiles.
 template <typename T, int W>
 void transpose_matrix(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst, int64_t dst_ld) {
+  if constexpr (W / 2 - 1 >= 2) {
+    constexpr auto kinds = std::make_integer_sequence<int, W / 2 - 2>{};
+    static constexpr auto interleave = narrow_table<T, W, true>(kinds);
+    static constexpr auto deinterleave = narrow_table<T, W, false>(kinds);
+    if (rows >= 2 && rows < W / 2 && dst_ld == rows) {
+      const int64_t done = interleave[rows - 2](src, src_ld, dst, cols);
+      src += done, dst += done * dst_ld, cols -= done;
+    } else if (cols >= 2 && cols < W / 2 && src_ld == cols) {
+      const int64_t done = deinterleave[cols - 2](src, dst_ld, dst, rows);
+      src += done * src_ld, dst += done, rows -= done;
+    }
+  }
   constexpr int64_t B = 32;
   for (int64_t i0 = 0; i0 < rows; i0 += B)
     for (int64_t j0 = 0; j0 < cols; j0 += B)
