@@ -27,6 +27,10 @@ def main():
     compare("mnist 1x6 2x2 NHWC forward (direct)", lambda a: fastconv.conv2d(a, w, b, layout="NHWC"), x)
     compare("mnist 1x6 2x2 NHWC weight gradient (direct)",
             lambda a: fastconv.conv2d_backward(gy, a, w, layout="NHWC", need_input=False), x)
+    x, w, b, gy = SHAPES_BY_ID["lenet_1x6_5x5"].arrays("NCHW")
+    compare("lenet 1x6 5x5 NCHW forward (direct, shifted)", lambda a: fastconv.conv2d(a, w, b, padding=2), x)
+    compare("lenet 1x6 5x5 NCHW weight gradient (shifted)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, padding=2, need_input=False), x)
     x, w, b, gy = SHAPES_BY_ID["resnet_64_3x3"].arrays("NHWC")
     kw = dict(layout="NHWC", padding=1)
     compare("resnet_64 3x3 NHWC forward (winograd)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
