@@ -11,6 +11,7 @@
 #include "fastconv/parallel.h"
 #include "operators/conv2d.h"
 #include "operators/gemm.h"
+#include "operators/scratch.h"
 #include "operators/transpose.h"
 
 namespace fastconv {
@@ -198,7 +199,7 @@ void for_each_band(const ConvShape& s, const RowPlan& plan, int threads, int lan
 #else
     const int thread = 0;
 #endif
-    AlignedBuffer<T> scratch(in_place ? 0 : plan.input_rows(s, band) * plan.pitch + lanes);
+    ScratchBuffer<T> scratch(Scratch::RowInput, in_place ? 0 : plan.input_rows(s, band) * plan.pitch + lanes);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -373,29 +374,27 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
       btab.get()[g * W + l] = b ? b[k] : T(0);
     }
   const T* bias = b ? btab.get() : nullptr;
-  std::vector<std::vector<T>> bands(threads), planes(threads);
   const bool in_place = pb.plane_sweep(kr.plane_fwd != nullptr), shifted = !in_place && ShiftedPlanes::apply(pb, W);
   const ShiftedPlanes sp(t, plan, shifted ? band_height(t, plan, threads, sizeof(T)) : 0, W);
-  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place || shifted, x, [&](int thread, int64_t n, int64_t p0,
+  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place || shifted, x, [&](int, int64_t n, int64_t p0,
                                                                                int64_t p1, const T* scratch) {
     const int64_t first = pb.first_table(plan, n);
     const T* wt = wtab.get() + first * ntaps * wl;
     const T* bt = bias ? bias + first * W : nullptr;
     if (in_place) return kr.plane_fwd(pb.plane(x, n, p0, p1), wt, bt, relu, y + first_output(t, n, p0));
-    if (shifted) planes[thread].resize(t.S * sp.plane);
-    DirectRows<T> rows = shifted ? sp.fill(kr, t, plan, x + n * t.H * t.W, p0, p1, planes[thread].data())
+    const ScratchBuffer<T> planes(Scratch::RowPlanes, shifted ? t.S * sp.plane : 0);
+    DirectRows<T> rows = shifted ? sp.fill(kr, t, plan, x + n * t.H * t.W, p0, p1, planes.get())
                                  : plan.band(t, scratch, p1 - p0);
     if (!pb.transposed()) return kr.fwd(rows, wt, bt, relu, y + first_output(t, n, p0));
-    std::vector<T>& band = bands[thread];
-    band.resize(pb.band_values(p1 - p0));
+    const ScratchBuffer<T> band(Scratch::RowBand, pb.band_values(p1 - p0));
     const int64_t pixels = (p1 - p0) * t.Q;
     if (t.nhwc) {  // NHWC rows into NCHW y
-      kr.fwd(rows, wt, bt, relu, band.data());
-      transpose(band.data(), pixels, t.K, y + (n * t.K * t.P + p0) * t.Q, t.P * t.Q);
+      kr.fwd(rows, wt, bt, relu, band.get());
+      transpose(band.get(), pixels, t.K, y + (n * t.K * t.P + p0) * t.Q, t.P * t.Q);
     } else {  // NCHW rows (channel planes of the band's pixels) into NHWC y
       rows.out_outer = pixels;
-      kr.fwd(rows, wt, bt, relu, band.data());
-      transpose(band.data(), t.K, pixels, y + (n * t.P + p0) * t.Q * t.K, t.K);
+      kr.fwd(rows, wt, bt, relu, band.get());
+      transpose(band.get(), t.K, pixels, y + (n * t.P + p0) * t.Q * t.K, t.K);
     }
   });
 }
@@ -410,7 +409,6 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
   if (pb.pixel_sweep()) return pixels_bwd_weight(pb, plan, kr, threads, gy, x, gw, gb);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan), table = ntaps * W;
   std::vector<T> acc(threads * tables * table, T(0)), bias(gb ? threads * tables * W : 0, T(0));
-  std::vector<std::vector<T>> bands(threads), planes(threads);
   const bool in_place = pb.plane_sweep(kr.plane_wgrad != nullptr), shifted = !in_place && ShiftedPlanes::apply(pb, W);
   const ShiftedPlanes sp(t, plan, shifted ? band_height(t, plan, threads, sizeof(T)) : 0, W);
   for_each_band(t, plan, threads, W, pb.user_nhwc, in_place || shifted, x, [&](int thread, int64_t n, int64_t p0,
@@ -420,20 +418,19 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
     T* part_bias = gb ? bias.data() + first * W : nullptr;
     const T* g = gy + first_output(t, n, p0);
     if (in_place) return kr.plane_wgrad(pb.plane(x, n, p0, p1), g, part, part_bias);
-    if (shifted) planes[thread].resize(t.S * sp.plane);
-    DirectRows<T> rows = shifted ? sp.fill(kr, t, plan, x + n * t.H * t.W, p0, p1, planes[thread].data())
+    const ScratchBuffer<T> planes(Scratch::RowPlanes, shifted ? t.S * sp.plane : 0);
+    DirectRows<T> rows = shifted ? sp.fill(kr, t, plan, x + n * t.H * t.W, p0, p1, planes.get())
                                  : plan.band(t, scratch, p1 - p0);
+    const ScratchBuffer<T> band(Scratch::RowBand, pb.transposed() ? pb.band_values(p1 - p0) : 0);
     if (pb.transposed()) {  // the band's gy in the rows' layout
-      std::vector<T>& band = bands[thread];
-      band.resize(pb.band_values(p1 - p0));
       const int64_t pixels = (p1 - p0) * t.Q;
       if (t.nhwc) {  // NCHW gy: K planes of the band's pixels
-        transpose(gy + (n * t.K * t.P + p0) * t.Q, t.K, pixels, t.P * t.Q, band.data(), t.K);
+        transpose(gy + (n * t.K * t.P + p0) * t.Q, t.K, pixels, t.P * t.Q, band.get(), t.K);
       } else {  // NHWC gy: the band's pixels, K channels each
-        transpose(gy + (n * t.P + p0) * t.Q * t.K, pixels, t.K, t.K, band.data(), pixels);
+        transpose(gy + (n * t.P + p0) * t.Q * t.K, pixels, t.K, t.K, band.get(), pixels);
         rows.out_outer = pixels;
       }
-      g = band.data();
+      g = band.get();
     }
     kr.wgrad(rows, g, part, part_bias);
   });

@@ -2,6 +2,8 @@
 // sums, packed weights, Winograd tile blocks): fresh memory on every call costs a first-touch page fault per 4 KiB,
 // as much time again as a copy into it (a 6 MB ResNet activation: ~1.5 ms). A call's calling thread owns its
 // buffers and may hand them to its worker threads; the slots that one call uses at the same time must differ.
+// Worker threads keep their own (the Row* slots: per-thread buffers of the direct bands), which for small layers
+// saves an allocation and, for std::vector, a zero fill per thread and call (LeNet's 18 KB bands).
 // Requests larger than KEEP_BYTES (256 MiB) get a fresh buffer, freed when the call ends.
 #pragma once
 #include <cstddef>
@@ -23,6 +25,9 @@ enum class Scratch : int {
   PackedWeights,  // weights packed for the GEMM (or Winograd-transformed) once per call
   TileInputs,     // Winograd's transformed input tiles of one block
   TileProducts,   // Winograd's 36 GEMM results of one block
+  RowInput,       // per thread: a direct band's input rows (conv2d_direct.cpp)
+  RowPlanes,      // per thread: a direct band's shifted planes
+  RowBand,        // per thread: a direct band of y or gy in the rows' layout, where it is transposed
   Count
 };
 
