@@ -499,6 +499,27 @@ def test_shifted_planes_property_based(isa, n, groups, mult, h, w, r, s, dilatio
         assert (a is None) == (e is None) and (a is None or assert_close(a, e, g.size) is None)
 
 
+# NHWC rows whose vectors each hold one pixel's channels (a multiple of the vector's lanes: 1 to 3 vectors a pixel)
+# run groups of whole pixels down all the rows, each group's vectors reading x from one base column, a pixel's
+# vectors sharing its broadcast (csrc/kernels/direct_rows.h, fwd_group UNIT). Output channels 4-64 (1-3 vectors a
+# pixel on every ISA's lanes), widths leaving short last groups, both strides along a row; forward with bias and
+# relu, every ISA, 1-3 threads.
+@settings(max_examples=40, deadline=None)
+@given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 3), c=st.integers(1, 2),
+       k=st.sampled_from([4, 8, 12, 16, 24, 32, 48, 64]), h=st.integers(3, 12), w=st.integers(3, 40),
+       rs=st.integers(1, 3), stride=st.sampled_from([1, 2]), dtype=st.sampled_from(DTYPES), relu=st.booleans(),
+       threads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_nhwc_pixel_vector_rows_property_based(isa, n, c, k, h, w, rs, stride, dtype, relu, threads, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    wt = rng.standard_normal((rs, rs, c, k)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    kw = dict(stride=(1, stride), padding=1, layout="NHWC", activation="relu" if relu else None)
+    with isa_and_threads(isa, threads):
+        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw)
+    assert_close(y, reference.conv2d(x, wt, b, **kw), c * rs * rs)
+
+
 @pytest.mark.parametrize("c, k, groups, rs, padding", [(1, 6, 1, 3, 0), (1, 8, 1, 5, 2), (2, 3, 1, 3, 1),
                                                      (4, 4, 4, 3, 1), (3, 6, 3, 5, 2)],
                          ids=["1to6_3x3", "1to8_5x5", "2to3_3x3", "depthwise_3x3", "depthwise_x2_5x5"])

@@ -113,8 +113,10 @@ __attribute__((always_inline)) inline void store_places(const DirectRows<T>& r, 
 // several rows only where nvec is a multiple of the phases). PH: the phases, known at compile time (1 to 3), or
 // 0: any, each vector then loads its own weights. `repeat` > 1: the same group in that many consecutive rows (a
 // group of one whole row, row after row), its weights, patterns and offsets set up once: a 2x2 layer has only 4
-// taps to spread that setup over. UNIT: the group's vectors lie in one row, vector i reading x at the first one's
-// column + i (one vector per pixel at unit stride): one base register for all of them, where NB pointers spilled.
+// taps to spread that setup over. UNIT: the group's vectors lie in one row, the first at phase 0, vector i reading
+// x at the first one's column + i / PH (PH vectors of channels per pixel at unit stride): one base register for
+// all of them, where NB pointers spilled, and a pixel's PH vectors share one broadcast of its value (small_1x32
+// NHWC forward, 2 vectors a pixel: 19 loads per 12 FMAs a tap, with the spilled pointers, before).
 template <typename T, int W, Gather G, int PH, int NB, bool REPEAT, bool UNIT = false>
 __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os,
                                          int64_t b0, int64_t v0, int64_t nvec, bool relu, int64_t repeat) {
@@ -157,7 +159,7 @@ __attribute__((noinline)) void fwd_group(const DirectRows<T>& r, const T* xs, co
       for (int j = 0; j < NW; ++j) w[j] = load_vec<V>(wp[j] + t * W);
 #pragma GCC unroll 12
       for (int i = 0; i < NB; ++i)
-        acc[i] += gather<T, W, G>((UNIT ? xp[0] + i : xp[i]) + off, lanes[i % NW]) * w[i % NW];
+        acc[i] += gather<T, W, G>((UNIT ? xp[0] + i / std::max(PH, 1) : xp[i]) + off, lanes[i % NW]) * w[i % NW];
     }
 #pragma GCC unroll 12
     for (int i = 0; i < NB; ++i) store_output(os + out_off[i], acc[i], left[i], relu);
@@ -173,12 +175,12 @@ constexpr std::array<GroupFn<T>, sizeof...(NB)> group_table(std::integer_sequenc
   return {fwd_group<T, W, G, PH, NB + 1, REPEAT, UNIT>...};
 }
 
-// Whether vector v of every row reads x at column vbase[0] + v (NHWC rows of one vector of channels per pixel, at
-// unit stride).
+// Whether vector v of every row reads x at column vbase[0] + v / phases (NHWC rows of `phases` vectors of channels
+// per pixel, at unit stride).
 template <typename T>
-bool unit_columns(const DirectRows<T>& r, int64_t nvec) {
+bool unit_columns(const DirectRows<T>& r, int64_t nvec, int64_t phases = 1) {
   for (int64_t v = 0; v < nvec; ++v)
-    if (r.vbase[v] != r.vbase[0] + v) return false;
+    if (r.vbase[v] != r.vbase[0] + v / phases) return false;
   return true;
 }
 
@@ -194,10 +196,11 @@ void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, 
     static constexpr auto row_groups = group_table<T, W, G, PH, true, false>(std::make_integer_sequence<int, MAX>{});
     if (count == nvec && nvec <= MAX) return row_groups[nvec - 1](r, xs, wa, ba, os, 0, 0, nvec, relu, repeat);
   }
-  if constexpr (G == Gather::Broadcast && PH == 1) {  // groups within a row, each down all the rows
-    if (count % nvec == 0 && unit_columns(r, nvec)) {
+  if constexpr (G == Gather::Broadcast && PH >= 1) {  // groups of whole pixels within a row, each down all the rows
+    if (count % nvec == 0 && nvec % PH == 0 && unit_columns(r, nvec, PH)) {
       static constexpr auto unit_groups = group_table<T, W, G, PH, true, true>(std::make_integer_sequence<int, MAX>{});
-      const int64_t rows = count / nvec * repeat, size = div_up(nvec, div_up(nvec, MAX));
+      const int64_t rows = count / nvec * repeat, pixels = nvec / PH, most = MAX / PH;
+      const int64_t size = PH * div_up(pixels, div_up(pixels, most));
       for (int64_t v = 0; v < nvec; v += size)
         unit_groups[std::min(size, nvec - v) - 1](r, xs, wa, ba, os, 0, v, nvec, relu, rows);
       return;
