@@ -551,11 +551,11 @@ void direct_wgrad(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
 template <typename T, int W>
 DirectKernel<T> direct_kernel() {
   if constexpr (sweep_fits<T, W>()) {
-    return {direct_fwd<T, W>, direct_wgrad<T, W>, W,         plane_fwd<T, W>, plane_wgrad<T, W>, pixels_fwd<T, W>,
+    return {direct_fwd<T, W>, direct_wgrad<T, W>, W, plane_fwd<T, W>, plane_wgrad<T, W>, pixels_fwd<T, W>,
             pixels_wgrad<T, W>, shift_rows<T, W>};
   } else {
-    return {direct_fwd<T, W>,    direct_wgrad<T, W>, W, nullptr, nullptr, pixels_fwd<T, W>,
-            pixels_wgrad<T, W>, shift_rows<T, W>};
+    return {direct_fwd<T, W>, direct_wgrad<T, W>, W, nullptr, nullptr, pixels_fwd<T, W>, pixels_wgrad<T, W>,
+            shift_rows<T, W>};
   }
 }
 
