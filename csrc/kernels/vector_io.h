@@ -147,6 +147,7 @@ struct LaneRange {
   static constexpr bool masked = false;
   LaneRange(int64_t lo, int64_t hi) : lo(lo), hi(hi) {}
 #endif
+  LaneRange() = default;  // unset, for arrays filled later
   int64_t lo, hi;
 
   V load(const T* p) const {

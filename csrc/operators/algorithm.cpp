@@ -13,6 +13,11 @@ namespace {
 //   reduction is short (a 1x1 256 -> 64 layer stays with the GEMM: 2x faster there);
 // - the input gradient of few-channel gy (a reduction of <= 72 taps: 8 channels x 3x3): the GEMM's column-to-image
 //   scatter costs more than the whole direct pass (64 <- 8 channels 3x3 NCHW: 0.30 vs 1.98 ms);
+// - except input gradients whose padding is small against the kernel, where the GEMM's col2im gathers
+//   (col2im_gathers): the forward of gy that the direct kernels run pads gy by (R - 1) * dil - pad, and its taps
+//   multiply those zeros; the GEMM does P x Q of their H x W multiplies. At H x W >= 1.5 P x Q: LeNet's 6 -> 16 5x5
+//   (196 vs 100 pixels) 0.118 vs 0.154 ms, 4 -> 8 5x5 on 12x12 0.050 vs 0.068; 'same' padding keeps the direct
+//   pass (LeNet's 1 -> 6 5x5: 0.105 vs 0.132 ms; 8 -> 8 3x3 on 16x16: 0.075 vs 0.096);
 // - the weight gradient, and strided layers (whose rows gather x lane by lane): few channels and short reductions
 //   only (160 taps; NHWC rows 32 channels, unit-stride NCHW rows 16, which share each x vector across 3 channels:
 //   lenet 1 -> 6 5x5 1.3x, a 6 -> 16 5x5 on 28x28 2x the GEMM; strided NCHW rows 8), and unit-stride NCHW rows of
@@ -24,6 +29,7 @@ namespace {
 //   rows 120 -> 32: 4.8 vs 22.8 us forward; 784 rows 64 -> 16: 12 vs 105 us).
 bool direct_is_faster(const ConvShape& s, Pass pass) {
   if (skinny_applies(s, false)) return false;
+  if (pass == Pass::InputGrad && col2im_gathers(s) && 2 * s.H * s.W >= 3 * s.pixels()) return false;
   const ConvShape f = pass == Pass::InputGrad ? input_grad_as_forward(s) : s;
   const bool nhwc_rows = direct_rows_nhwc(f, pass == Pass::WeightGrad);
   const bool strided = s.stride_h != 1 || s.stride_w != 1, pointwise = s.R == 1 && s.S == 1;

@@ -25,6 +25,10 @@ void conv2d_fwd(const ConvShape& s, Algorithm alg, int threads, const T* x, cons
 template <typename T>
 void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* w, T* gx);
 
+// Whether the GEMM input gradient gathers each gx row from Col in registers (the kernels' col2im), Col spanning
+// whole images: NCHW at unit stride, with one image's Col and the packed weights small enough to keep per thread.
+bool col2im_gathers(const ConvShape& s);
+
 // gw = d<y, gy>/dw: sum over images and pixels of gy (x) patches(x). With gb not null, also the bias gradient
 // (as conv2d_bwd_bias; the direct algorithm sums it in the same pass over gy).
 template <typename T>

@@ -183,6 +183,32 @@ void pack_a(const ImageColumns<T>& a, int64_t i0, int64_t mc, int64_t p0, int64_
   }
 }
 
+// Packs as gemm.h's pack_b (the columns as B: the GEMM input gradient's gy). A panel within one image is a plain
+// one (pack_contiguous_steps); one that crosses images goes element by element, in runs of one image's pixels, with
+// no library calls (a call per run cost more than LeNet's runs of 4 to 32 values).
+template <typename T>
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void pack_b(const ImageColumns<T>& b, int64_t p0,
+                                                                          int64_t kc, int64_t j0, int64_t nc, int nr,
+                                                                          T* dst) {
+  for (int64_t jr = 0; jr < nc; jr += nr, dst += kc * nr) {
+    const int64_t n = std::min<int64_t>(nr, nc - jr), first = b.pixel0 + j0 + jr, pixel0 = first % b.pixels;
+    const T* image0 = b.p + first / b.pixels * b.image_stride + p0 * b.rs;
+    if (pixel0 + n <= b.pixels) {
+      pack_contiguous_steps(image0 + pixel0, b.rs, n, kc, nr, dst);
+      continue;
+    }
+    for (int64_t p = 0; p < kc; ++p) {
+      T* step = dst + p * nr;
+      const T* image = image0 + p * b.rs;
+      for (int64_t j = 0, pixel = pixel0; j < n; pixel = 0, image += b.image_stride) {
+        const int64_t end = std::min(n, j + b.pixels - pixel);
+        for (const T* src = image + pixel - j; j < end; ++j) step[j] = src[j];
+      }
+      for (int64_t j = n; j < nr; ++j) step[j] = T(0);
+    }
+  }
+}
+
 // Calls f(view) with the patch matrix of one (image, group) from pixel0 on: a plain strided matrix for pointwise
 // convolutions, the indexed PatchView otherwise. xg points at the group's first channel of the image.
 template <typename T, class F>

@@ -28,6 +28,7 @@ enum class Scratch : int {
   RowInput,       // per thread: a direct band's input rows (conv2d_direct.cpp)
   RowPlanes,      // per thread: a direct band's shifted planes
   RowBand,        // per thread: a direct band of y or gy in the rows' layout, where it is transposed
+  ColBlock,       // per thread: a block of the GEMM input gradient's Col (conv2d_bwd_data.cpp)
   Count
 };
 

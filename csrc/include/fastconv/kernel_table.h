@@ -185,6 +185,26 @@ using SkinnyKernel = void (*)(const SkinnyProduct<T>& p);
 template <typename T>
 using TransposeKernel = void (*)(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst, int64_t dst_ld);
 
+// The GEMM input gradient's col2im for NCHW layers at unit stride (kernels/col2im_rows.h): `planes` consecutive
+// gx planes of H x W values, plane c's value (h, w) the sum over kernel taps (r, s) with 0 <= p < P and 0 <= q < Q
+// of Col row (c * R + r) * S + s at pixel p * Q + q, where p = h + top - r * dil_h and q = w + left - s * dil_w.
+// Col rows are tap_ld apart, col at the image's first pixel of row 0. Writes every value of the planes.
+constexpr int64_t COL2IM_MAX_S = 32;  // kernel columns (S <= COL2IM_MAX_S)
+
+template <typename T>
+struct Col2imPlanes {
+  const T* col;
+  int64_t tap_ld;
+  int64_t planes;
+  int64_t R, S, dil_h, dil_w;
+  int64_t top, left;  // padding
+  int64_t P, Q;       // gy plane
+  int64_t H, W;       // gx plane
+};
+
+template <typename T>
+using Col2imKernel = void (*)(const Col2imPlanes<T>& c, T* gx);
+
 // Runs `steps` steps of independent FMA chains; each step is f32_peak_flops_per_step flops. Returns a checksum.
 using FmaPeakProbe = float (*)(int64_t steps);
 
@@ -204,6 +224,8 @@ struct KernelTable {
   WinogradKernel<double> f64_winograd;
   TransposeKernel<float> f32_transpose;
   TransposeKernel<double> f64_transpose;
+  Col2imKernel<float> f32_col2im;
+  Col2imKernel<double> f64_col2im;
   FmaPeakProbe f32_fma_peak;
   int f32_peak_flops_per_step;
 
@@ -222,6 +244,8 @@ struct KernelTable {
   const WinogradKernel<T>& winograd() const { return of<T>(f32_winograd, f64_winograd); }
   template <typename T>
   TransposeKernel<T> transpose() const { return of<T>(f32_transpose, f64_transpose); }
+  template <typename T>
+  Col2imKernel<T> col2im() const { return of<T>(f32_col2im, f64_col2im); }
   // The kernel for a GEMM with `columns` columns: the narrow tile where it covers them, else the wide one.
   template <typename T>
   const GemmKernel<T>& gemm_for(int64_t columns) const {

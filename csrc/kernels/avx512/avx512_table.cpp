@@ -6,6 +6,8 @@ namespace fastconv {
 void f32_transpose_avx512(const float* src, int64_t rows, int64_t cols, int64_t src_ld, float* dst, int64_t dst_ld);
 void f64_transpose_avx512(const double* src, int64_t rows, int64_t cols, int64_t src_ld, double* dst,
                           int64_t dst_ld);
+void f32_col2im_avx512(const Col2imPlanes<float>& c, float* gx);
+void f64_col2im_avx512(const Col2imPlanes<double>& c, double* gx);
 float f32_fma_peak_avx512(int64_t steps);
 void f32_gemm_16x16_avx512(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
 void f64_gemm_16x8_avx512(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
@@ -42,6 +44,8 @@ KernelTable avx512_table() {
   t.f64_winograd = f64_winograd_avx512();
   t.f32_transpose = f32_transpose_avx512;
   t.f64_transpose = f64_transpose_avx512;
+  t.f32_col2im = f32_col2im_avx512;
+  t.f64_col2im = f64_col2im_avx512;
   t.f32_fma_peak = f32_fma_peak_avx512;
   t.f32_peak_flops_per_step = 2 * 12 * 16;
   return t;

@@ -6,6 +6,8 @@ namespace fastconv {
 void f32_transpose_generic(const float* src, int64_t rows, int64_t cols, int64_t src_ld, float* dst, int64_t dst_ld);
 void f64_transpose_generic(const double* src, int64_t rows, int64_t cols, int64_t src_ld, double* dst,
                            int64_t dst_ld);
+void f32_col2im_generic(const Col2imPlanes<float>& c, float* gx);
+void f64_col2im_generic(const Col2imPlanes<double>& c, double* gx);
 float f32_fma_peak_generic(int64_t steps);
 void f32_gemm_8x4_generic(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
 void f64_gemm_8x2_generic(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
@@ -40,6 +42,8 @@ KernelTable generic_table() {
   t.f64_winograd = f64_winograd_generic();
   t.f32_transpose = f32_transpose_generic;
   t.f64_transpose = f64_transpose_generic;
+  t.f32_col2im = f32_col2im_generic;
+  t.f64_col2im = f64_col2im_generic;
   t.f32_fma_peak = f32_fma_peak_generic;
   t.f32_peak_flops_per_step = 2 * 12 * 4;
   return t;
