@@ -499,38 +499,41 @@ def test_shifted_planes_property_based(isa, n, groups, mult, h, w, r, s, dilatio
         assert (a is None) == (e is None) and (a is None or assert_close(a, e, g.size) is None)
 
 
-# The GEMM input gradient of NCHW layers at unit stride, Col spanning whole images and col2im gathering each gx row
-# in registers (csrc/kernels/col2im_rows.h): gx widths around the vector multiples, kernels of 1-7 columns (masks
-# cutting lanes on both sides), dilation, uneven and large padding (gx rows that no tap reaches), groups, blocks of
-# images over 1-3 threads; every ISA. Kernels wider than the gather's masks (33 columns) take the scatter.
+# The GEMM input gradient at unit stride, Col spanning whole images and col2im gathering each gx row in registers
+# (csrc/kernels/col2im_rows.h; NHWC through NCHW copies): gx widths around the vector multiples, kernels of 1-7
+# columns (masks cutting lanes on both sides), dilation, uneven and large padding (gx rows that no tap reaches),
+# groups, blocks of images over 1-3 threads; both layouts, every ISA. Kernels wider than the gather's masks (33
+# columns) take the scatter.
 @settings(max_examples=60, deadline=None)
 @given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 5), groups=st.sampled_from([1, 1, 2]),
        c=st.integers(1, 4), k=st.integers(1, 9), h=st.integers(1, 20), w=st.integers(1, 40), r=st.integers(1, 5),
        s=st.sampled_from([1, 2, 3, 5, 7, 33]), dilation=st.sampled_from([(1, 1), (2, 1), (1, 3)]),
-       padding=st.sampled_from([0, 1, "same", ((3, 0), (1, 4)), ((0, 6), (8, 0))]), dtype=st.sampled_from(DTYPES),
-       threads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
-def test_gemm_input_gradient_gather_property_based(isa, n, groups, c, k, h, w, r, s, dilation, padding, dtype,
-                                                   threads, seed):
-    kw = dict(stride=1, dilation=dilation, padding=padding, groups=groups)
+       padding=st.sampled_from([0, 1, "same", ((3, 0), (1, 4)), ((0, 6), (8, 0))]), layout=st.sampled_from(LAYOUTS),
+       dtype=st.sampled_from(DTYPES), threads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_gemm_input_gradient_gather_property_based(isa, n, groups, c, k, h, w, r, s, dilation, padding, layout,
+                                                   dtype, threads, seed):
+    kw = dict(stride=1, dilation=dilation, padding=padding, groups=groups, layout=layout)
     assume(_fits(h, w, r, s, dict(kw, stride=(1, 1))))
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, c * groups, h, w)).astype(dtype)
-    wt = rng.standard_normal((k * groups, c, r, s)).astype(dtype)
+    nhwc = layout == "NHWC"
+    x = rng.standard_normal((n, h, w, c * groups) if nhwc else (n, c * groups, h, w)).astype(dtype)
+    wt = rng.standard_normal((r, s, c, k * groups) if nhwc else (k * groups, c, r, s)).astype(dtype)
     g = rng.standard_normal(reference.conv2d(x, wt, **kw).shape).astype(dtype)
     with isa_and_threads(isa, threads):
         got = fastconv.conv2d_backward(g, x, wt, algorithm="gemm", need_weight=False, need_bias=False, **kw)[0]
     assert_close(got, reference.conv2d_backward(g, x, wt, **kw)[0], r * s * k)
 
 
-def test_auto_runs_padding_heavy_input_gradients_by_the_gemm(rng):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_auto_runs_padding_heavy_input_gradients_by_the_gemm(layout, rng):
     """LeNet's 6 -> 16 5x5 layer without padding: the direct pass would multiply gy's zero padding (196 gx pixels
     from 100 gy pixels), so auto takes the GEMM, bit for bit; 'same' padding keeps the direct pass."""
-    x, w = rng.standard_normal((4, 6, 14, 14)), rng.standard_normal((16, 6, 5, 5))
+    x, w = to_layout(rng.standard_normal((4, 6, 14, 14)), rng.standard_normal((16, 6, 5, 5)), layout)
     for padding, expected in [(0, "gemm"), (2, "direct")]:
-        g = rng.standard_normal(fastconv.conv2d(x, w, padding=padding).shape)
-        got = fastconv.conv2d_backward(g, x, w, padding=padding, need_weight=False, need_bias=False)[0]
-        want = fastconv.conv2d_backward(g, x, w, padding=padding, need_weight=False, need_bias=False,
-                                        algorithm=expected)[0]
+        kw = dict(padding=padding, layout=layout, need_weight=False, need_bias=False)
+        g = rng.standard_normal(fastconv.conv2d(x, w, padding=padding, layout=layout).shape)
+        got = fastconv.conv2d_backward(g, x, w, **kw)[0]
+        want = fastconv.conv2d_backward(g, x, w, **kw, algorithm=expected)[0]
         np.testing.assert_array_equal(got, want)
 
 

@@ -26,7 +26,8 @@ template <typename T>
 void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* w, T* gx);
 
 // Whether the GEMM input gradient gathers each gx row from Col in registers (the kernels' col2im), Col spanning
-// whole images: NCHW at unit stride, with one image's Col and the packed weights small enough to keep per thread.
+// whole images: unit stride, with one image's Col and the packed weights small enough to keep per thread (NHWC:
+// fewer than 64 channels a group).
 bool col2im_gathers(const ConvShape& s);
 
 // gw = d<y, gy>/dw: sum over images and pixels of gy (x) patches(x). With gb not null, also the bias gradient

@@ -29,6 +29,8 @@ enum class Scratch : int {
   RowPlanes,      // per thread: a direct band's shifted planes
   RowBand,        // per thread: a direct band of y or gy in the rows' layout, where it is transposed
   ColBlock,       // per thread: a block of the GEMM input gradient's Col (conv2d_bwd_data.cpp)
+  ColGy,          // per thread: that block's gy in NCHW, for NHWC layers
+  ColGx,          // per thread: an image's gx planes in NCHW, for NHWC layers
   Count
 };
 
