@@ -115,6 +115,23 @@ inline V load_first(const T* p, int64_t n) {
   return load_first_lanes<V>(p, n);
 }
 
+// The lanes of p whose bits are set in mask, zeros elsewhere; the others are not read (no fault past an array's
+// ends). AVX-512 vectors only.
+template <typename V, typename T>
+inline V load_masked(const T* p, uint32_t mask) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64) {
+    if constexpr (sizeof(T) == 4) {
+      return V(_mm512_maskz_loadu_ps(__mmask16(mask), p));
+    } else {
+      return V(_mm512_maskz_loadu_pd(__mmask8(mask), p));
+    }
+  }
+#endif
+  static_assert(sizeof(V) == 64, "load_masked: AVX-512 vectors only");
+  return V{};
+}
+
 // Loads of lanes [lo, hi) of a vector (0 <= lo, hi <= lanes; none where hi <= lo), zeros in the others, reading
 // nothing outside them (p may point before an array's start or run past its end): the mask is made once, for many
 // loads; one masked load each where the ISA has them, else lane by lane.
@@ -152,8 +169,7 @@ struct LaneRange {
 
   V load(const T* p) const {
 #if defined(__AVX512F__)
-    if constexpr (masked && sizeof(T) == 4) return V(_mm512_maskz_loadu_ps(__mmask16(mask), p));
-    if constexpr (masked && sizeof(T) == 8) return V(_mm512_maskz_loadu_pd(__mmask8(mask), p));
+    if constexpr (masked) return load_masked<V>(p, mask);
 #elif defined(__AVX2__)
     if constexpr (masked && sizeof(T) == 4) return V(_mm256_maskload_ps(p, mask));
     if constexpr (masked && sizeof(T) == 8) return V(_mm256_maskload_pd(p, mask));
@@ -161,23 +177,6 @@ struct LaneRange {
     return load_range_lanes<V>(p, lo, hi);
   }
 };
-
-// The lanes of p whose bits are set in mask, zeros elsewhere; the others are not read (no fault past an array's
-// ends). AVX-512 vectors only.
-template <typename V, typename T>
-inline V load_masked(const T* p, uint32_t mask) {
-#if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64) {
-    if constexpr (sizeof(T) == 4) {
-      return V(_mm512_maskz_loadu_ps(__mmask16(mask), p));
-    } else {
-      return V(_mm512_maskz_loadu_pd(__mmask8(mask), p));
-    }
-  }
-#endif
-  static_assert(sizeof(V) == 64, "load_masked: AVX-512 vectors only");
-  return V{};
-}
 
 }  // namespace
 }  // namespace fastconv

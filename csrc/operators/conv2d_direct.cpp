@@ -289,6 +289,7 @@ struct RowProblem {
 // as long between rows as in them (a C++ harness around the LeNet 1 -> 6 weight gradient's kernel on L1-resident
 // data: 3.6 FMAs a ns by rows, 5.3 over one long row; 2 a cycle is 7.4).
 struct ShiftedPlanes {
+  bool on;        // the layer runs as shifted planes (applies, and the plane sweep does not take it)
   int64_t plane;  // values a copy: a band's input rows of Q columns, then `lanes` zeros (a tail vector reads them)
   std::vector<int64_t> tap_off;
   std::vector<int32_t> vbase;
@@ -297,17 +298,27 @@ struct ShiftedPlanes {
     const ConvShape& t = pb.shape;
     return !t.nhwc && t.C == 1 && t.stride_h == 1 && t.stride_w == 1 && t.Q < 4 * lanes;
   }
-  ShiftedPlanes(const ConvShape& t, const RowPlan& plan, int64_t band, int lanes)
-      : plane(plan.input_rows(t, band) * t.Q + lanes), vbase(ceil_div(band * t.Q, int64_t(lanes))) {
-    for (int64_t r = 0; r < t.R && band > 0; ++r)  // band 0: not used
+  ShiftedPlanes(const RowProblem& pb, const RowPlan& plan, bool in_place, int threads, int lanes, size_t bytes)
+      : on(!in_place && apply(pb, lanes)) {
+    const ConvShape& t = pb.shape;
+    const int64_t band = on ? band_height(t, plan, threads, bytes) : 0;
+    plane = plan.input_rows(t, band) * t.Q + lanes;
+    vbase.resize(ceil_div(band * t.Q, int64_t(lanes)));
+    for (int64_t r = 0; r < t.R && on; ++r)
       for (int64_t c = 0; c < t.S; ++c) tap_off.push_back(c * plane + r * t.dil_h * t.Q);
     for (int64_t v = 0; v < int64_t(vbase.size()); ++v) vbase[v] = int32_t(v * lanes);
   }
-  // The copies of band [p0, p1) of image x (S x plane values at planes, by the kernel's shift_rows), and the
-  // rows' description for the kernels.
+  // The calling thread's buffer for a band's copies (empty where the planes are off).
   template <typename T>
-  DirectRows<T> fill(const DirectKernel<T>& kr, const ConvShape& t, const RowPlan& plan, const T* x, int64_t p0,
-                     int64_t p1, T* planes) const {
+  ScratchBuffer<T> buffer(const ConvShape& t) const {
+    return ScratchBuffer<T>(Scratch::RowPlanes, on ? t.S * plane : 0);
+  }
+  // The rows of band [p0, p1) of image x for the kernels: with the planes on, its copies (S x plane values at
+  // planes, by the kernel's shift_rows); otherwise the band's scratch rows.
+  template <typename T>
+  DirectRows<T> rows(const DirectKernel<T>& kr, const ConvShape& t, const RowPlan& plan, const T* x, int64_t p0,
+                     int64_t p1, T* planes, const T* scratch) const {
+    if (!on) return plan.band(t, scratch, p1 - p0);
     const int64_t in_rows = plan.input_rows(t, p1 - p0);
     for (int64_t c = 0; c < t.S; ++c)
       kr.shift_rows(x, t.H, t.W, p0 - t.pad_top, in_rows, c * t.dil_w - t.pad_left, t.Q, planes + c * plane);
@@ -377,17 +388,16 @@ void conv2d_direct_fwd(const ConvShape& s, int threads, const T* x, const T* w, 
       for (int64_t l = 0; l < wl; ++l) table[tap * wl + l] = w[at(tap, k[l])];
   }
   const T* bias = b ? btab.get() : nullptr;
-  const bool in_place = pb.plane_sweep(kr.plane_fwd != nullptr), shifted = !in_place && ShiftedPlanes::apply(pb, W);
-  const ShiftedPlanes sp(t, plan, shifted ? band_height(t, plan, threads, sizeof(T)) : 0, W);
-  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place || shifted, x, [&](int, int64_t n, int64_t p0,
+  const bool in_place = pb.plane_sweep(kr.plane_fwd != nullptr);
+  const ShiftedPlanes sp(pb, plan, in_place, threads, W, sizeof(T));
+  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place || sp.on, x, [&](int, int64_t n, int64_t p0,
                                                                                int64_t p1, const T* scratch) {
     const int64_t first = pb.first_table(plan, n);
     const T* wt = wtab.get() + first * ntaps * wl;
     const T* bt = bias ? bias + first * W : nullptr;
     if (in_place) return kr.plane_fwd(pb.plane(x, n, p0, p1), wt, bt, relu, y + first_output(t, n, p0));
-    const ScratchBuffer<T> planes(Scratch::RowPlanes, shifted ? t.S * sp.plane : 0);
-    DirectRows<T> rows = shifted ? sp.fill(kr, t, plan, x + n * t.H * t.W, p0, p1, planes.get())
-                                 : plan.band(t, scratch, p1 - p0);
+    const ScratchBuffer<T> planes = sp.buffer<T>(t);
+    DirectRows<T> rows = sp.rows(kr, t, plan, x + n * t.H * t.W, p0, p1, planes.get(), scratch);
     if (!pb.transposed()) return kr.fwd(rows, wt, bt, relu, y + first_output(t, n, p0));
     const ScratchBuffer<T> band(Scratch::RowBand, pb.band_values(p1 - p0));
     const int64_t pixels = (p1 - p0) * t.Q;
@@ -412,18 +422,17 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
   if (pb.pixel_sweep()) return pixels_bwd_weight(pb, plan, kr, threads, gy, x, gw, gb);
   const int64_t ntaps = plan.ntaps(), tables = pb.tables(plan), table = ntaps * W;
   std::vector<T> acc(threads * tables * table, T(0)), bias(gb ? threads * tables * W : 0, T(0));
-  const bool in_place = pb.plane_sweep(kr.plane_wgrad != nullptr), shifted = !in_place && ShiftedPlanes::apply(pb, W);
-  const ShiftedPlanes sp(t, plan, shifted ? band_height(t, plan, threads, sizeof(T)) : 0, W);
-  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place || shifted, x, [&](int thread, int64_t n, int64_t p0,
+  const bool in_place = pb.plane_sweep(kr.plane_wgrad != nullptr);
+  const ShiftedPlanes sp(pb, plan, in_place, threads, W, sizeof(T));
+  for_each_band(t, plan, threads, W, pb.user_nhwc, in_place || sp.on, x, [&](int thread, int64_t n, int64_t p0,
                                                                                int64_t p1, const T* scratch) {
     const int64_t first = thread * tables + pb.first_table(plan, n);
     T* part = acc.data() + first * table;
     T* part_bias = gb ? bias.data() + first * W : nullptr;
     const T* g = gy + first_output(t, n, p0);
     if (in_place) return kr.plane_wgrad(pb.plane(x, n, p0, p1), g, part, part_bias);
-    const ScratchBuffer<T> planes(Scratch::RowPlanes, shifted ? t.S * sp.plane : 0);
-    DirectRows<T> rows = shifted ? sp.fill(kr, t, plan, x + n * t.H * t.W, p0, p1, planes.get())
-                                 : plan.band(t, scratch, p1 - p0);
+    const ScratchBuffer<T> planes = sp.buffer<T>(t);
+    DirectRows<T> rows = sp.rows(kr, t, plan, x + n * t.H * t.W, p0, p1, planes.get(), scratch);
     const ScratchBuffer<T> band(Scratch::RowBand, pb.transposed() ? pb.band_values(p1 - p0) : 0);
     if (pb.transposed()) {  // the band's gy in the rows' layout
       const int64_t pixels = (p1 - p0) * t.Q;
