@@ -27,7 +27,7 @@ void conv2d_bwd_data(const ConvShape& s, Algorithm alg, int threads, const T* gy
 
 // Whether the GEMM input gradient gathers each gx row from Col in registers (the kernels' col2im), Col spanning
 // whole images: unit stride, with one image's Col and the packed weights small enough to keep per thread (NHWC:
-// fewer than 64 channels a group).
+// fewer than 64 channels a group, no more gy channels than taps).
 bool col2im_gathers(const ConvShape& s);
 
 // gw = d<y, gy>/dw: sum over images and pixels of gy (x) patches(x). With gb not null, also the bias gradient

@@ -268,10 +268,12 @@ void bwd_data_nhwc(const ConvShape& s, int threads, const T* gy, const T* w, T* 
 
 }  // namespace
 
-// NHWC layers of 64+ channels a group keep bwd_data_nhwc, whose scatter adds whole runs of channels and needs no
-// transposes (8 x 64 -> 128 3x3 on 7x7: 0.34 against 0.39 ms; 16 channels: 0.46 against 0.21).
+// NHWC layers keep bwd_data_nhwc, which reads gy in place and needs no transposes, where they have 64+ channels a
+// group (its scatter then adds whole runs of channels: 8 x 64 -> 128 3x3 on 7x7, 0.34 against 0.39 ms; 16
+// channels: 0.46 against 0.21) or more gy channels than taps (gy's NCHW copy would outweigh Col: 1 -> 32 3x3, 0.25
+// against 0.26 ms).
 bool col2im_gathers(const ConvShape& s) {
-  return (!s.nhwc || s.Cg() < 64) && s.stride_h == 1 && s.stride_w == 1 && s.S <= COL2IM_MAX_S && s.taps() * s.Kg() <= WEIGHT_BLOCK &&
+  return (!s.nhwc || (s.Cg() < 64 && s.Kg() <= s.taps())) && s.stride_h == 1 && s.stride_w == 1 && s.S <= COL2IM_MAX_S && s.taps() * s.Kg() <= WEIGHT_BLOCK &&
          s.taps() * s.pixels() <= COL_GATHER_ELEMENTS;
 }
 

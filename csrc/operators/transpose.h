@@ -32,19 +32,13 @@ void transpose_planes(const T* src, T* dst, int64_t N, int64_t rows, int64_t col
   });
 }
 
-// A weight gradient computed in HWIO (R, S, Cg, K) written as OIHW (K, Cg, R, S), in blocks of 16 output channels:
-// each HWIO cache line is read once, each OIHW row written in order.
+// A weight gradient computed in HWIO (R, S, Cg, K) written as OIHW (K, Cg, R, S): per input channel, its RS x K
+// slice transposed by the ISA's kernel into K rows of RS values. Element by element, in blocks of 16 output
+// channels, this was 2 ms of resnet_512's 8 ms NCHW weight gradient (2.4 M values, scalar stores spread over 16
+// rows).
 template <typename T>
 void hwio_to_oihw(const T* hwio, int64_t K, int64_t Cg, int64_t RS, T* oihw, int threads) {
-  constexpr int64_t KB = 16;
-  parallel_for(ceil_div(K, KB), threads, [&](int64_t kb) {
-    const int64_t k0 = kb * KB, k1 = std::min(K, k0 + KB);
-    for (int64_t c = 0; c < Cg; ++c)
-      for (int64_t rs = 0; rs < RS; ++rs) {
-        const T* src = hwio + (rs * Cg + c) * K;
-        for (int64_t k = k0; k < k1; ++k) oihw[(k * Cg + c) * RS + rs] = src[k];
-      }
-  });
+  parallel_for(Cg, threads, [&](int64_t c) { transpose(hwio + c * K, RS, K, Cg * K, oihw + c * RS, Cg * RS); });
 }
 
 }  // namespace fastconv
