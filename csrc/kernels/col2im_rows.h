@@ -1,7 +1,8 @@
 // col2im as a gather along input-gradient rows (Col2imKernel in fastconv/kernel_table.h), for the GEMM input
-// gradient of NCHW layers at unit stride: each vector of a gx row sums, in a register, the Col values of every tap
-// that reads it, then is stored once. A scatter adds each Col value into gx in memory instead: with images of
-// LeNet's 100 pixels, its runs of 10 values were shorter than the per-run bookkeeping (63% of that pass's time).
+// gradient at unit stride (NCHW planes; NHWC layers through copies): each vector of a gx row sums, in a register,
+// the Col values of every tap that reads it, then is stored once. A scatter adds each Col value into gx in memory
+// instead: with images of LeNet's 100 pixels, its runs of 10 values were shorter than the per-run bookkeeping (63%
+// of that pass's time).
 // Internal linkage, as everything compiled once per ISA (see gemm_tile.h).
 #pragma once
 #include <algorithm>
@@ -31,7 +32,8 @@ void col2im_rows(const Col2imPlanes<T>& c, T* gx) {
       std::array<int64_t, COL2IM_MAX_S> shift;
       for (int64_t s = 0; s < S; ++s) {
         shift[s] = w0 + c.left - s * c.dil_w;
-        lanes[s] = Range(std::clamp<int64_t>(-shift[s], 0, W), std::clamp<int64_t>(std::min(Q - shift[s], Wd - w0), 0, W));
+        const int64_t end = std::min(Q - shift[s], Wd - w0);
+        lanes[s] = Range(std::clamp<int64_t>(-shift[s], 0, W), std::clamp<int64_t>(end, 0, W));
       }
       for (int64_t h = 0; h < H; ++h) {
         // Kernel row r reads gy row p = h + top - r * dil_h: the r with 0 <= p < P.

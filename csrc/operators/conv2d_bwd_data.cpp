@@ -15,6 +15,7 @@
 #include "operators/gemm.h"
 #include "operators/patch.h"
 #include "operators/scratch.h"
+#include "operators/transpose.h"
 
 namespace fastconv {
 namespace {
@@ -147,7 +148,7 @@ void bwd_data_nchw(const ConvShape& s, int threads, const T* gy, const T* w, T* 
 // taps reading padding) 0.155 ms.
 template <typename T>
 void bwd_data_gather(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
-  const int64_t Kg = s.Kg(), Cg = s.Cg(), RS = s.R * s.S, taps = s.taps(), pixels = s.pixels(), plane = s.H * s.W;
+  const int64_t Kg = s.Kg(), Cg = s.Cg(), taps = s.taps(), pixels = s.pixels(), plane = s.H * s.W;
   // Images per unit: Col within COL_ELEMENTS where it can be, at least two units a thread where there are images
   // enough, blocks of equal size.
   const int64_t most = std::clamp<int64_t>(COL_ELEMENTS / (taps * pixels), 1, s.N);
@@ -160,9 +161,7 @@ void bwd_data_gather(const ConvShape& s, int threads, const T* gy, const T* w, T
   // W^T (taps in (c, r, s) order, the order of the gathered planes), packed once. NHWC (HWIO) weights are put in
   // OIHW order first.
   std::vector<T> oihw(s.nhwc ? s.K * taps : 0);
-  for (int64_t k = 0; k < int64_t(oihw.size()) / taps; ++k)
-    for (int64_t c = 0; c < Cg; ++c)
-      for (int64_t rs = 0; rs < RS; ++rs) oihw[(k * Cg + c) * RS + rs] = w[(rs * Cg + c) * s.K + k];
+  if (s.nhwc) hwio_to_oihw(w, s.K, Cg, s.R * s.S, oihw.data(), threads);
   const T* wt = s.nhwc ? oihw.data() : w;
   const int64_t padded = ceil_div(taps, kr.mr) * kr.mr;
   const ScratchBuffer<T> packed(Scratch::PackedWeights, s.G * padded * Kg);
@@ -273,8 +272,9 @@ void bwd_data_nhwc(const ConvShape& s, int threads, const T* gy, const T* w, T* 
 // channels: 0.46 against 0.21) or more gy channels than taps (gy's NCHW copy would outweigh Col: 1 -> 32 3x3, 0.25
 // against 0.26 ms).
 bool col2im_gathers(const ConvShape& s) {
-  return (!s.nhwc || (s.Cg() < 64 && s.Kg() <= s.taps())) && s.stride_h == 1 && s.stride_w == 1 && s.S <= COL2IM_MAX_S && s.taps() * s.Kg() <= WEIGHT_BLOCK &&
-         s.taps() * s.pixels() <= COL_GATHER_ELEMENTS;
+  const bool nhwc_pays = s.Cg() < 64 && s.Kg() <= s.taps();
+  return (!s.nhwc || nhwc_pays) && s.stride_h == 1 && s.stride_w == 1 && s.S <= COL2IM_MAX_S &&
+         s.taps() * s.Kg() <= WEIGHT_BLOCK && s.taps() * s.pixels() <= COL_GATHER_ELEMENTS;
 }
 
 template <typename T>

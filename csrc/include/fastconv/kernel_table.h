@@ -185,7 +185,7 @@ using SkinnyKernel = void (*)(const SkinnyProduct<T>& p);
 template <typename T>
 using TransposeKernel = void (*)(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst, int64_t dst_ld);
 
-// The GEMM input gradient's col2im for NCHW layers at unit stride (kernels/col2im_rows.h): `planes` consecutive
+// The GEMM input gradient's col2im at unit stride, in NCHW planes (kernels/col2im_rows.h): `planes` consecutive
 // gx planes of H x W values, plane c's value (h, w) the sum over kernel taps (r, s) with 0 <= p < P and 0 <= q < Q
 // of Col row (c * R + r) * S + s at pixel p * Q + q, where p = h + top - r * dil_h and q = w + left - s * dil_w.
 // Col rows are tap_ld apart, col at the image's first pixel of row 0. Writes every value of the planes.
