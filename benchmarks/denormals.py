@@ -31,6 +31,9 @@ def main():
     compare("lenet 1x6 5x5 NCHW forward (direct, shifted)", lambda a: fastconv.conv2d(a, w, b, padding=2), x)
     compare("lenet 1x6 5x5 NCHW weight gradient (shifted)",
             lambda a: fastconv.conv2d_backward(gy, a, w, padding=2, need_input=False), x)
+    x, w, b, gy = SHAPES_BY_ID["lenet_6x16_5x5"].arrays("NCHW")
+    compare("lenet 6x16 5x5 NCHW input gradient (gemm, gathered, gy)",
+            lambda a: fastconv.conv2d_backward(a, x, w, need_weight=False, need_bias=False), gy)
     x, w, b, gy = SHAPES_BY_ID["resnet_64_3x3"].arrays("NHWC")
     kw = dict(layout="NHWC", padding=1)
     compare("resnet_64 3x3 NHWC forward (winograd)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
