@@ -12,6 +12,7 @@
 // float32 error: the transforms scale values by up to 8 x 5 / 24; benchmarks/RESULTS.md states the measured error
 // (3e-6 to 1.2e-5 of the largest result on ResNet's layers, 10-40x a GEMM's).
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -182,13 +183,31 @@ void over_parts(int64_t parts, int threads, int64_t tiles, int64_t block, const 
   });
 }
 
+// Whether the transformed weights or the weight gradient's sums (36 x C x K) are small enough for every thread to
+// hold them in its caches.
+template <typename T>
+bool weights_fit(const ConvShape& s) {
+  return POINTS * s.C * s.K * int64_t(sizeof(T)) <= PART_VALUES_BYTES;
+}
+
 // How many parts of a call's tiles the threads take whole (over_parts), each with its own tile buffers, where the
-// transformed weights or the weight gradient's sums (36 x C x K) are small enough for every thread to hold them in
-// its caches; else 1 (over_blocks: the threads share each block, its phases split among them).
+// weights fit; else 1 (over_blocks: the threads share each block, its phases split among them).
 template <typename T>
 int64_t tile_parts(const ConvShape& s, int threads, int64_t tiles) {
-  const bool small = POINTS * s.C * s.K * int64_t(sizeof(T)) <= PART_VALUES_BYTES;
-  return small ? std::clamp<int64_t>(threads, 1, ceil_div(tiles, MIN_PART_TILES)) : 1;
+  return weights_fit<T>(s) ? std::clamp<int64_t>(threads, 1, ceil_div(tiles, MIN_PART_TILES)) : 1;
+}
+
+// Whether an NCHW layer runs image by image, each thread taking whole images into NHWC in its own caches: where
+// the weights fit, an image's x and y (or gy) take at most IMAGES_BYTES, and the images split evenly enough over
+// the threads (at most a quarter of one image's worth idle). Else the layer runs on whole-tensor NHWC copies of x
+// and y, which go out to L3 and come back: 25% of small_32x64's NCHW forward in perf. resnet_64's 1.6 MB images
+// ran 0.94-1.07x the time by images (its weight gradient's sums no longer stay in L2 beside them).
+constexpr int64_t IMAGES_BYTES = 1 << 20;
+
+template <typename T>
+bool by_images(const ConvShape& s, int threads) {
+  const bool image_fits = (s.C * s.H * s.W + s.K * s.P * s.Q) * int64_t(sizeof(T)) <= IMAGES_BYTES;
+  return !s.nhwc && s.N > 0 && weights_fit<T>(s) && image_fits && (s.N % threads == 0 || s.N >= 4 * threads);
 }
 
 // Few tiles and many weights (resnet_512: 32 tiles, 38 MB of transformed weights): transformed all at once, the
@@ -257,6 +276,59 @@ void winograd_streamed(const ConvShape& s, const TileGrid& grid, int threads, co
   }
 }
 
+// A forward's transformed weights (packed for the GEMM, once a call) and the steps that run a block of tiles
+// through it: transform_in, the 36 multiplies, transform_out. v and m are the block's V (36 x block x C) and M
+// (36 x block x K), their matrices vs and ms apart.
+template <typename T>
+struct ForwardSteps {
+  // tiles: how many tiles one thread runs (per_thread) or the threads share a block of (else) at most.
+  ForwardSteps(const ConvShape& s, const T* w, const WeightLayout& l, int threads, bool per_thread, int64_t tiles)
+      : s(s), wk(active_kernels().winograd<T>()), kr(active_kernels().gemm_for_forward<T>(s.K)),
+        padded(ceil_div(s.K, kr.nr) * kr.nr), packed(Scratch::PackedWeights, POINTS * padded * s.C) {
+    transform_weights(s, w, l, kr, padded, packed.get(), threads);
+    const int64_t most = std::min(tiles, largest_block(s, per_thread));
+    // blocks of even size (an image's 36 tiles in 2 x 18, not 24 + 12: the short block's GEMMs run fewer tiles
+    // per packed weight panel)
+    block = std::min(most, ceil_div(ceil_div(tiles, ceil_div(tiles, most)), int64_t(kr.mr)) * kr.mr);
+    vs = point_stride<T>(block * s.C), ms = point_stride<T>(block * s.K);
+  }
+  // The most tiles a block takes: its V and M fit BLOCK_BYTES (PART_BLOCK_BYTES where each thread has its own).
+  static int64_t largest_block(const ConvShape& s, bool per_thread) {
+    const int64_t mr = active_kernels().gemm_for_forward<T>(s.K).mr;
+    const int64_t fit = (per_thread ? PART_BLOCK_BYTES : BLOCK_BYTES) / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
+    return std::clamp<int64_t>(fit / mr * mr, 4 * mr, 512);
+  }
+  int64_t part_values() const { return POINTS * (vs + ms); }
+  void transform_in(const TileGrid& grid, const T* x, T* v, int64_t t0, int64_t t, int64_t* off) const {
+    grid.input_offsets(t0 + t, off);
+    wk.input(x, off, s.C, v + t * s.C, vs);
+  }
+  void multiply(const T* v, T* m, int64_t xi, int64_t nt, GemmWorkspace<T>& ws) const {
+    gemm(kr, nt, s.K, s.C, MatrixView<T>{v + xi * vs, s.C, 1}, Prepacked<T>{packed.get() + xi * padded * s.C, padded},
+         m + xi * ms, s.K, false, ws);
+  }
+  void transform_out(const TileGrid& grid, const T* m, const T* b, bool relu, int64_t t0, int64_t t, int64_t* off,
+                     T* y) const {
+    grid.output_offsets(t0 + t, off);
+    wk.output(m + t * s.K, ms, s.K, b, relu, off, y);
+  }
+  // The block [t0, t0 + nt) of grid's tiles, every step on the calling thread.
+  void run(const TileGrid& grid, const T* x, const T* b, bool relu, int64_t t0, int64_t nt, T* v, GemmWorkspace<T>& ws,
+           int64_t* off, T* y) const {
+    T* const m = v + POINTS * vs;
+    for (int64_t t = 0; t < nt; ++t) transform_in(grid, x, v, t0, t, off);
+    for (int64_t xi = 0; xi < POINTS; ++xi) multiply(v, m, xi, nt, ws);
+    for (int64_t t = 0; t < nt; ++t) transform_out(grid, m, b, relu, t0, t, off, y);
+  }
+
+  const ConvShape& s;
+  const WinogradKernel<T>& wk;
+  const GemmKernel<T>& kr;
+  const int64_t padded;
+  const ScratchBuffer<T> packed;
+  int64_t block, vs, ms;
+};
+
 // x and y are NHWC whatever s.nhwc says; w is laid out as l says.
 template <typename T>
 void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
@@ -264,122 +336,188 @@ void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, cons
   const TileGrid grid(s);
   const int64_t tiles = grid.tiles, parts = tile_parts<T>(s, threads, tiles);
   if (parts == 1 && tiles <= STREAM_MAX_TILES) return winograd_streamed(s, grid, threads, x, w, l, b, relu, y);
-  const WinogradKernel<T>& wk = active_kernels().winograd<T>();
-  const GemmKernel<T>& kr = active_kernels().gemm_for_forward<T>(s.K);
-  const int64_t padded = ceil_div(s.K, kr.nr) * kr.nr;
-  const ScratchBuffer<T> packed(Scratch::PackedWeights, POINTS * padded * s.C);
-  transform_weights(s, w, l, kr, padded, packed.get(), threads);
-
-  const int64_t fit = (parts > 1 ? PART_BLOCK_BYTES : BLOCK_BYTES) / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
-  const int64_t block = std::min(ceil_div(tiles, parts), std::clamp<int64_t>(fit / kr.mr * kr.mr, 4 * kr.mr, 512));
-  const int64_t vs = point_stride<T>(block * s.C), ms = point_stride<T>(block * s.K);
-  const ScratchBuffer<T> scratch(Scratch::TileInputs, parts * POINTS * (vs + ms));
-  auto v_of = [&](int64_t part) { return scratch.get() + part * POINTS * (vs + ms); };
-  auto m_of = [&](int64_t part) { return v_of(part) + POINTS * vs; };
-  auto transform_in = [&](int64_t part, int64_t t0, int64_t t, int64_t* off) {
-    grid.input_offsets(t0 + t, off);
-    wk.input(x, off, s.C, v_of(part) + t * s.C, vs);
-  };
-  auto multiply = [&](int64_t part, int64_t xi, int64_t nt, GemmWorkspace<T>& ws) {
-    gemm(kr, nt, s.K, s.C, MatrixView<T>{v_of(part) + xi * vs, s.C, 1},
-         Prepacked<T>{packed.get() + xi * padded * s.C, padded}, m_of(part) + xi * ms, s.K, false, ws);
-  };
-  auto transform_out = [&](int64_t part, int64_t t0, int64_t t, int64_t* off) {
-    grid.output_offsets(t0 + t, off);
-    wk.output(m_of(part) + t * s.K, ms, s.K, b, relu, off, y);
-  };
-
+  const ForwardSteps<T> steps(s, w, l, threads, parts > 1, ceil_div(tiles, parts));
+  const ScratchBuffer<T> scratch(Scratch::TileInputs, parts * steps.part_values());
   if (parts > 1)
-    return over_parts(parts, threads, tiles, block, kr, block, s.K, s.C,
+    return over_parts(parts, threads, tiles, steps.block, steps.kr, steps.block, s.K, s.C,
                       [&](int64_t part, int64_t t0, int64_t nt, bool, GemmWorkspace<T>& ws, int64_t* off) {
-                        for (int64_t t = 0; t < nt; ++t) transform_in(part, t0, t, off);
-                        for (int64_t xi = 0; xi < POINTS; ++xi) multiply(part, xi, nt, ws);
-                        for (int64_t t = 0; t < nt; ++t) transform_out(part, t0, t, off);
+                        steps.run(grid, x, b, relu, t0, nt, scratch.get() + part * steps.part_values(), ws, off, y);
                       });
-  over_blocks(threads, tiles, block, kr, block, s.K, s.C, [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws,
-                                                             int64_t* off) {
+  T* const v = scratch.get();
+  T* const m = v + POINTS * steps.vs;
+  over_blocks(threads, tiles, steps.block, steps.kr, steps.block, s.K, s.C,
+              [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws, int64_t* off) {
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t t = 0; t < nt; ++t) transform_in(0, t0, t, off);
+                for (int64_t t = 0; t < nt; ++t) steps.transform_in(grid, x, v, t0, t, off);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t xi = 0; xi < POINTS; ++xi) multiply(0, xi, nt, ws);
+                for (int64_t xi = 0; xi < POINTS; ++xi) steps.multiply(v, m, xi, nt, ws);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-    for (int64_t t = 0; t < nt; ++t) transform_out(0, t0, t, off);
+                for (int64_t t = 0; t < nt; ++t) steps.transform_out(grid, m, b, relu, t0, t, off, y);
+              });
+}
+
+// An NCHW forward image by image (by_images): each thread transposes its images a few at a time into NHWC buffers
+// of its own and runs all of their tiles there, every step on that thread. A few: enough for 4 blocks of tiles,
+// so that the last block's part-filled GEMM tiles are a small share (small_32x64's input gradient, one image at a
+// time: blocks of 32 and 17 tiles, 8 a GEMM tile), in at most IMAGES_BYTES.
+
+template <typename T>
+void winograd_nchw_images(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
+                          bool relu, T* y) {
+  const int64_t parts = std::min<int64_t>(threads, s.N), image = s.C * s.H * s.W, out = s.K * s.P * s.Q;
+  ConvShape some = s;
+  some.N = 1, some.nhwc = true;
+  const int64_t image_tiles = TileGrid(some).tiles;
+  const int64_t wanted = ceil_div(4 * ForwardSteps<T>::largest_block(some, true), image_tiles);
+  const int64_t room = std::max<int64_t>(1, IMAGES_BYTES / ((image + out) * int64_t(sizeof(T))));
+  some.N = std::min({wanted, room, ceil_div(s.N, parts)});
+  const TileGrid grid(some);
+  const ForwardSteps<T> steps(some, w, l, threads, true, grid.tiles);
+  const ScratchBuffer<T> scratch(Scratch::TileInputs, parts * steps.part_values());
+  parallel_for(parts, threads, [&](int64_t part) {
+    GemmWorkspace<T> ws(steps.kr, steps.block, s.K, s.C);
+    int64_t off[POINTS];
+    const ScratchBuffer<T> xt(Scratch::LayoutIn, some.N * image), yt(Scratch::LayoutOut, some.N * out);
+    const int64_t last = s.N * (part + 1) / parts;
+    for (int64_t n0 = s.N * part / parts; n0 < last; n0 += some.N) {
+      const int64_t images = std::min(some.N, last - n0), tiles = images * image_tiles;
+      transpose_planes(x + n0 * image, xt.get(), images, s.C, s.H * s.W, 1);
+      for (int64_t t0 = 0; t0 < tiles; t0 += steps.block)
+        steps.run(grid, xt.get(), b, relu, t0, std::min(steps.block, tiles - t0),
+                  scratch.get() + part * steps.part_values(), ws, off, yt.get());
+      transpose_planes(yt.get(), y + n0 * out, images, s.P * s.Q, s.K, 1);
+    }
   });
 }
 
-// gw (HWIO) for x and gy NHWC. Per block of tiles: transform the input tiles V[xi] (tiles x C) as the forward does
-// and the gy tiles U[xi] (tiles x K) = A g A^T; then M[xi] (C x K) += V[xi]^T U[xi], one GEMM per xi with the tiles
-// as its reduction. At the end gw = G^T M G per (c, k). Where the 36 C x K sums are small, each thread sums its own
-// range of tiles into its own sums, start to end in its own caches, and the parts are added in order at the end
-// (sharing each block, one thread's GEMMs read the tiles the other transformed: cross-core misses, a fifth of
-// AlexNet's weight gradient); else all threads share each block, its tiles split, then its 36 GEMMs. Either way the
-// sums' order depends only on the shape and the thread count: deterministic.
+// A weight gradient's buffers and the steps that add a block of tiles into a part's sums: transform x's and gy's
+// tiles into V (36 x block x C) and U (36 x block x K), then M[xi] (C x K) += V[xi]^T U[xi]. Each part (a thread's
+// own range of tiles, or all of them where the threads share each block) has its own V, U and M.
+template <typename T>
+struct WeightGradSteps {
+  // tiles: how many tiles each of the parts takes at most.
+  WeightGradSteps(const ConvShape& s, int64_t parts, int64_t tiles)
+      : s(s), wk(active_kernels().winograd<T>()), kr(active_kernels().gemm_for<T>(s.K)), parts(parts) {
+    const int64_t fit = WGRAD_BLOCK_BYTES / parts / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
+    block = std::min(tiles, std::clamp<int64_t>(fit, 64, 512));
+    vs = point_stride<T>(block * s.C), us = point_stride<T>(block * s.K), ms = point_stride<T>(s.C * s.K);
+    scratch.emplace(Scratch::TileInputs, parts * part_values());
+  }
+  int64_t part_values() const { return POINTS * (vs + us + ms); }
+  T* v_of(int64_t part) const { return scratch->get() + part * part_values(); }
+  T* u_of(int64_t part) const { return v_of(part) + POINTS * vs; }
+  T* m_of(int64_t part) const { return u_of(part) + POINTS * us; }
+  void transform(const TileGrid& grid, const T* x, const T* gy, int64_t part, int64_t t0, int64_t t,
+                 int64_t* off) const {
+    grid.input_offsets(t0 + t, off);
+    wk.input(x, off, s.C, v_of(part) + t * s.C, vs);
+    grid.output_offsets(t0 + t, off);
+    wk.output_grad(gy, off, s.K, u_of(part) + t * s.K, us);
+  }
+  void multiply(int64_t part, int64_t xi, int64_t nt, bool accumulate, GemmWorkspace<T>& ws) const {
+    const Transposed<MatrixView<T>> vt{{v_of(part) + xi * vs, s.C, 1}};
+    gemm(kr, s.C, s.K, nt, vt, MatrixView<T>{u_of(part) + xi * us, s.K, 1}, m_of(part) + xi * ms, s.K, accumulate,
+         ws);
+  }
+  // The block [t0, t0 + nt) of grid's tiles into part's sums (overwritten unless accumulate), on the calling thread.
+  void run(const TileGrid& grid, const T* x, const T* gy, int64_t part, int64_t t0, int64_t nt, bool accumulate,
+           GemmWorkspace<T>& ws, int64_t* off) const {
+    for (int64_t t = 0; t < nt; ++t) transform(grid, x, gy, part, t0, t, off);
+    for (int64_t xi = 0; xi < POINTS; ++xi) multiply(part, xi, nt, accumulate, ws);
+  }
+  // gw (HWIO) = G^T M G per (c, k), M the parts' sums added in order.
+  void finish(int threads, T* gw) const {
+    parallel_for(POINTS, threads, [&](int64_t xi) {
+      T* sum = m_of(0) + xi * ms;
+      for (int64_t part = 1; part < parts; ++part) {
+        const T* add = m_of(part) + xi * ms;
+        for (int64_t j = 0; j < s.C * s.K; ++j) sum[j] += add[j];
+      }
+    });
+    parallel_for(s.C, threads, [&](int64_t c) {
+      wk.weight_grad(m_of(0) + c * s.K, ms, s.K, gw + c * s.K, s.C * s.K);
+    });
+  }
+
+  const ConvShape& s;
+  const WinogradKernel<T>& wk;
+  const GemmKernel<T>& kr;
+  const int64_t parts;
+  int64_t block, vs, us, ms;
+  std::optional<ScratchBuffer<T>> scratch;
+};
+
+// gw (HWIO) for x and gy NHWC. Per block of tiles, WeightGradSteps; at the end gw = G^T M G per (c, k). Where the
+// 36 C x K sums are small, each thread sums its own range of tiles into its own sums, start to end in its own
+// caches, and the parts are added in order at the end (sharing each block, one thread's GEMMs read the tiles the
+// other transformed: cross-core misses, a fifth of AlexNet's weight gradient); else all threads share each block,
+// its tiles split, then its 36 GEMMs. Either way the sums' order depends only on the shape and the thread count:
+// deterministic.
 template <typename T>
 void winograd_bwd_weight_nhwc(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
-  const WinogradKernel<T>& wk = active_kernels().winograd<T>();
-  const GemmKernel<T>& kr = active_kernels().gemm_for<T>(s.K);
   const TileGrid grid(s);
   const int64_t tiles = grid.tiles;
   if (tiles == 0) {  // no images
     std::fill_n(gw, 9 * s.C * s.K, T(0));
     return;
   }
-  const int64_t sums = s.C * s.K, parts = tile_parts<T>(s, threads, tiles);
-  const int64_t fit = WGRAD_BLOCK_BYTES / parts / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
-  const int64_t block = std::min(ceil_div(tiles, parts), std::clamp<int64_t>(fit, 64, 512));
-  const int64_t vs = point_stride<T>(block * s.C), us = point_stride<T>(block * s.K), ms = point_stride<T>(sums);
-  const int64_t part_values = POINTS * (vs + us + ms);  // a part's V, U and M
-  const ScratchBuffer<T> scratch(Scratch::TileInputs, parts * part_values);
-  auto v_of = [&](int64_t part) { return scratch.get() + part * part_values; };
-  auto u_of = [&](int64_t part) { return v_of(part) + POINTS * vs; };
-  auto m_of = [&](int64_t part) { return u_of(part) + POINTS * us; };
-  auto transform = [&](int64_t part, int64_t t0, int64_t t, int64_t* off) {
-    grid.input_offsets(t0 + t, off);
-    wk.input(x, off, s.C, v_of(part) + t * s.C, vs);
-    grid.output_offsets(t0 + t, off);
-    wk.output_grad(gy, off, s.K, u_of(part) + t * s.K, us);
-  };
-  auto multiply = [&](int64_t part, int64_t xi, int64_t nt, bool accumulate, GemmWorkspace<T>& ws) {
-    const Transposed<MatrixView<T>> vt{{v_of(part) + xi * vs, s.C, 1}};
-    gemm(kr, s.C, s.K, nt, vt, MatrixView<T>{u_of(part) + xi * us, s.K, 1}, m_of(part) + xi * ms, s.K, accumulate,
-         ws);
-  };
-
+  const int64_t parts = tile_parts<T>(s, threads, tiles);
+  const WeightGradSteps<T> steps(s, parts, ceil_div(tiles, parts));
   if (parts > 1) {
-    over_parts(parts, threads, tiles, block, kr, s.C, s.K, block,
+    over_parts(parts, threads, tiles, steps.block, steps.kr, s.C, s.K, steps.block,
                [&](int64_t part, int64_t t0, int64_t nt, bool first, GemmWorkspace<T>& ws, int64_t* off) {
-                 for (int64_t t = 0; t < nt; ++t) transform(part, t0, t, off);
-                 for (int64_t xi = 0; xi < POINTS; ++xi) multiply(part, xi, nt, !first, ws);
+                 steps.run(grid, x, gy, part, t0, nt, !first, ws, off);
                });
-    parallel_for(POINTS, threads, [&](int64_t xi) {
-      T* sum = m_of(0) + xi * ms;
-      for (int64_t part = 1; part < parts; ++part) {
-        const T* add = m_of(part) + xi * ms;
-        for (int64_t j = 0; j < sums; ++j) sum[j] += add[j];
-      }
-    });
   } else {
-    over_blocks(threads, tiles, block, kr, s.C, s.K, block, [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws,
-                                                               int64_t* off) {
+    over_blocks(threads, tiles, steps.block, steps.kr, s.C, s.K, steps.block,
+                [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws, int64_t* off) {
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-      for (int64_t t = 0; t < nt; ++t) transform(0, t0, t, off);
+                  for (int64_t t = 0; t < nt; ++t) steps.transform(grid, x, gy, 0, t0, t, off);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-      for (int64_t xi = 0; xi < POINTS; ++xi) multiply(0, xi, nt, t0 > 0, ws);
-    });
+                  for (int64_t xi = 0; xi < POINTS; ++xi) steps.multiply(0, xi, nt, t0 > 0, ws);
+                });
   }
-  parallel_for(s.C, threads, [&](int64_t c) {
-    wk.weight_grad(m_of(0) + c * s.K, ms, s.K, gw + c * s.K, s.C * s.K);
+  steps.finish(threads, gw);
+}
+
+// An NCHW weight gradient image by image (by_images), as winograd_nchw_images runs the forward: each thread takes
+// its images' x and gy into NHWC buffers of its own, a block's worth of images at a time, and sums their tiles
+// into its part's sums. gw is HWIO.
+template <typename T>
+void winograd_bwd_weight_nchw_images(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
+  const int64_t parts = std::min<int64_t>(threads, s.N), image = s.C * s.H * s.W, out = s.K * s.P * s.Q;
+  ConvShape some = s;
+  some.N = 1, some.nhwc = true;
+  const int64_t image_tiles = TileGrid(some).tiles, per_part = ceil_div(s.N, parts);
+  const WeightGradSteps<T> steps(some, parts, per_part * image_tiles);
+  const int64_t room = std::max<int64_t>(1, IMAGES_BYTES / ((image + out) * int64_t(sizeof(T))));
+  some.N = std::min({ceil_div(steps.block, image_tiles), room, per_part});
+  const TileGrid grid(some);
+  parallel_for(parts, threads, [&](int64_t part) {
+    GemmWorkspace<T> ws(steps.kr, s.C, s.K, steps.block);
+    int64_t off[POINTS];
+    const ScratchBuffer<T> xt(Scratch::LayoutIn, some.N * image), gyt(Scratch::LayoutOut, some.N * out);
+    const int64_t first = s.N * part / parts, last = s.N * (part + 1) / parts;
+    for (int64_t n0 = first; n0 < last; n0 += some.N) {
+      const int64_t images = std::min(some.N, last - n0), tiles = images * image_tiles;
+      transpose_planes(x + n0 * image, xt.get(), images, s.C, s.H * s.W, 1);
+      transpose_planes(gy + n0 * out, gyt.get(), images, s.K, s.P * s.Q, 1);
+      for (int64_t t0 = 0; t0 < tiles; t0 += steps.block)
+        steps.run(grid, xt.get(), gyt.get(), part, t0, std::min(steps.block, tiles - t0), n0 > first || t0 > 0, ws,
+                  off);
+    }
   });
+  steps.finish(threads, gw);
 }
 
 // The forward of s with weights laid out as l says; NCHW runs on NHWC copies of x and y.
@@ -387,6 +525,7 @@ template <typename T>
 void winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
                   bool relu, T* y) {
   if (s.nhwc) return winograd_nhwc(s, threads, x, w, l, b, relu, y);
+  if (by_images<T>(s, threads)) return winograd_nchw_images(s, threads, x, w, l, b, relu, y);
   const ScratchBuffer<T> xt(Scratch::LayoutIn, s.N * s.C * s.H * s.W), yt(Scratch::LayoutOut, s.N * s.K * s.P * s.Q);
   transpose_planes(x, xt.get(), s.N, s.C, s.H * s.W, threads);
   winograd_nhwc(s, threads, xt.get(), w, l, b, relu, yt.get());
@@ -413,9 +552,14 @@ void conv2d_winograd_bwd_data(const ConvShape& s, int threads, const T* gy, cons
 template <typename T>
 void conv2d_winograd_bwd_weight(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
   if (s.nhwc) return winograd_bwd_weight_nhwc(s, threads, gy, x, gw);
-  // NCHW: the tiles run on NHWC copies of x and gy, and the gradient is computed in HWIO, then reordered.
-  const ScratchBuffer<T> xt(Scratch::LayoutIn, s.N * s.C * s.H * s.W), gyt(Scratch::LayoutOut, s.N * s.K * s.P * s.Q);
+  // NCHW: the tiles run on NHWC copies of x and gy (image by image, or whole), and the gradient is computed in
+  // HWIO, then reordered.
   const ScratchBuffer<T> hwio(Scratch::Reordered, 9 * s.C * s.K);
+  if (by_images<T>(s, threads)) {
+    winograd_bwd_weight_nchw_images(s, threads, gy, x, hwio.get());
+    return hwio_to_oihw(hwio.get(), s.K, s.C, 9, gw, threads);
+  }
+  const ScratchBuffer<T> xt(Scratch::LayoutIn, s.N * s.C * s.H * s.W), gyt(Scratch::LayoutOut, s.N * s.K * s.P * s.Q);
   transpose_planes(x, xt.get(), s.N, s.C, s.H * s.W, threads);
   transpose_planes(gy, gyt.get(), s.N, s.K, s.P * s.Q, threads);
   winograd_bwd_weight_nhwc(s, threads, gyt.get(), xt.get(), hwio.get());
