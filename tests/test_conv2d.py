@@ -468,6 +468,48 @@ def test_nhwc_depthwise_3x3_property_based(isa, n, channels, h, w, pad, dtype, b
     check_depthwise_3x3_every_pass(x, "NHWC", pad, bias, relu, isa, threads, rng)
 
 
+# NHWC rows whose output channels fill one or two vectors a pixel (K = 4 to 32: one or two vectors on every ISA's
+# lanes) take a kernel row's 3 or 5 columns of one input channel at once (fwd_run_group, kernels/direct_rows.h),
+# other kernel widths and dilated columns tap by tap: 2-7 input channels, widths over one to three pixel groups
+# (the last one shorter), uneven padding, stride 2 rows, bias and relu; both layouts, every ISA, 1-3 threads.
+@settings(max_examples=60, deadline=None)
+@given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 3), c=st.integers(2, 7),
+       k=st.sampled_from([4, 8, 16, 32]), h=st.integers(1, 12), w=st.integers(1, 40), r=st.integers(1, 3),
+       s=st.sampled_from([3, 5, 3, 5, 2, 7]), dilation=st.sampled_from([(1, 1), (1, 1), (2, 1), (1, 2)]),
+       stride=st.sampled_from([(1, 1), (1, 1), (2, 1)]), padding=st.sampled_from([0, 2, ((1, 0), (2, 1))]),
+       layout=st.sampled_from(LAYOUTS), dtype=st.sampled_from(DTYPES), bias=st.booleans(), relu=st.booleans(),
+       threads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_direct_kernel_row_runs_property_based(isa, n, c, k, h, w, r, s, dilation, stride, padding, layout, dtype,
+                                               bias, relu, threads, seed):
+    kw = dict(stride=stride, dilation=dilation, padding=padding, layout=layout)
+    assume(_fits(h, w, r, s, kw))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c) if layout == "NHWC" else (n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((r, s, c, k) if layout == "NHWC" else (k, c, r, s)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype) if bias else None
+    act = dict(activation="relu" if relu else None)
+    with isa_and_threads(isa, threads):
+        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
+    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), c * r * s)
+
+
+# The runs on every ISA and precision for certain, in NHWC layers: 3- and 5-column kernels, one and two vectors of
+# output channels a pixel where the registers allow runs of them (K = 8 on 8 lanes; 16 and 32 on 16), rows of
+# 28-30 pixels (groups of 6-12 and a shorter last one).
+@pytest.mark.parametrize("isa", fastconv._C.available_isas())
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("s", [3, 5])
+@pytest.mark.parametrize("k", [4, 8, 16, 32])
+def test_direct_kernel_row_runs_every_isa(isa, dtype, s, k, rng):
+    kw = dict(padding=((1, 0), (2, 1)), layout="NHWC")
+    x = rng.standard_normal((2, 5, 30, 3)).astype(dtype)
+    wt = rng.standard_normal((2, s, 3, k)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    with isa_and_threads(isa, 2):
+        y = fastconv.conv2d(x, wt, b, algorithm="direct", activation="relu", **kw)
+    assert_close(y, reference.conv2d(x, wt, b, activation="relu", **kw), 6 * s)
+
+
 # One-channel NCHW rows at unit stride and of fewer than 4 vectors (the MNIST and LeNet first layers, and NCHW
 # depthwise planes other than the 3x3 plane sweep's) run as shifted planes (csrc/operators/conv2d_direct.cpp): a
 # band taken as one row of rows x Q lanes over S column-shifted copies of its input rows. Widths around the vector

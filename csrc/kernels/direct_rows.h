@@ -175,6 +175,92 @@ constexpr std::array<GroupFn<T>, sizeof...(NB)> group_table(std::integer_sequenc
   return {fwd_group<T, W, G, PH, NB + 1, REPEAT, UNIT>...};
 }
 
+// fwd_group's whole-pixel groups of NHWC rows (Broadcast, the group's NB / PH pixels in consecutive columns, PH
+// vectors of channels each, rows down `repeat` rows) over the taps RUN at a time: a kernel row's RUN columns of one
+// input channel are consecutive taps reading consecutive x columns (DirectRows::run), so the run's RUN x PH weight
+// vectors stay in registers while each of its pixels + RUN - 1 x values is broadcast once for up to RUN x PH FMAs.
+// Tap by tap, every FMA took its own broadcast (LeNet 6 -> 16: 12 loads per 10 FMAs, load-bound).
+template <typename T, int W, int PH, int RUN, int NB>
+__attribute__((noinline)) void fwd_run_group(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os,
+                                             int64_t v0, int64_t nvec, bool relu, int64_t repeat) {
+  using V = typename RowVec<T, W>::V;
+  static_assert(NB % PH == 0, "whole pixels");
+  constexpr int PIX = NB / PH, XS = PIX + RUN - 1;
+  const T* wp[PH];
+  V bias[PH];
+  for (int j = 0; j < PH; ++j) {  // v0 is a pixel's first vector: vector i has phase i % PH
+    wp[j] = wa + j * r.ntaps * W;
+    bias[j] = ba ? load_vec<V>(ba + j * W) : V{};
+  }
+  const T* x0 = xs + r.vbase[v0];
+  const int64_t ntaps = r.ntaps, x_step = r.x_step, out_inner = r.out_inner;
+  const int64_t* tap_off = r.tap_off;
+  int64_t out_off[NB], left[NB];
+  store_places<W, NB>(r, 0, v0, nvec, out_off, left);
+  for (int64_t rep = 0, row = 0; rep < repeat; ++rep, row += x_step, os += out_inner) {
+    V acc[NB];
+#pragma GCC unroll 12
+    for (int i = 0; i < NB; ++i) acc[i] = bias[i % PH];
+    for (int64_t t = 0; t < ntaps; t += RUN) {
+      const T* xp = x0 + tap_off[t] + row;
+      V w[RUN][PH];
+#pragma GCC unroll 8
+      for (int s = 0; s < RUN; ++s)
+#pragma GCC unroll 4
+        for (int j = 0; j < PH; ++j) w[s][j] = load_vec<V>(wp[j] + (t + s) * W);
+#pragma GCC unroll 16
+      for (int c = 0; c < XS; ++c) {
+        const V xb = splat<V>(xp[c]);
+#pragma GCC unroll 8
+        for (int s = 0; s < RUN; ++s) {
+          const int p = c - s;
+          if (p < 0 || p >= PIX) continue;
+#pragma GCC unroll 4
+          for (int j = 0; j < PH; ++j) acc[p * PH + j] += xb * w[s][j];
+        }
+      }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < NB; ++i) store_output(os + out_off[i], acc[i], left[i], relu);
+  }
+}
+
+template <typename T>
+using RunGroupFn = void (*)(const DirectRows<T>&, const T*, const T*, const T*, T*, int64_t, int64_t, bool, int64_t);
+
+template <typename T, int W, int PH, int RUN, int... PIX>
+constexpr std::array<RunGroupFn<T>, sizeof...(PIX)> run_group_table(std::integer_sequence<int, PIX...>) {
+  return {fwd_run_group<T, W, PH, RUN, (PIX + 1) * PH>...};
+}
+
+// The most pixels a run group takes: its accumulators, the run's weights and a broadcast in the register file (32
+// vector registers with AVX-512, 16 otherwise), at most max_group vectors; 0 where fewer than 4 pixels would fit
+// (the run then saves too few loads to pay for the weights it holds).
+template <typename T, int W, int PH, int RUN>
+constexpr int run_pixels() {
+  const int regs = W * int(sizeof(T)) >= 64 ? 32 : 16;
+  const int pixels = std::min(max_group<T, W>(), regs - RUN * PH - 2) / PH;
+  return pixels >= 4 ? pixels : 0;
+}
+
+// Rows of `pixels` whole pixels (nvec vectors, PH a pixel) down `rows` rows by run groups of RUN taps, in groups
+// of equal size; false where RUN's groups do not apply (nothing done).
+template <typename T, int W, int PH, int RUN>
+bool fwd_run_rows(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, T* os, int64_t nvec, bool relu,
+                  int64_t rows) {
+  constexpr int MOST = run_pixels<T, W, PH, RUN>();
+  if constexpr (MOST == 0) {
+    return false;
+  } else {
+    if (r.run != RUN || r.ntaps % RUN != 0) return false;
+    static constexpr auto groups = run_group_table<T, W, PH, RUN>(std::make_integer_sequence<int, MOST>{});
+    const int64_t pixels = nvec / PH, size = div_up(pixels, div_up(pixels, MOST));
+    for (int64_t p = 0; p < pixels; p += size)
+      groups[std::min(size, pixels - p) - 1](r, xs, wa, ba, os, p * PH, nvec, relu, rows);
+    return true;
+  }
+}
+
 // Whether vector v of every row reads x at column vbase[0] + v / phases (NHWC rows of `phases` vectors of channels
 // per pixel, at unit stride).
 template <typename T>
@@ -200,6 +286,10 @@ void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, 
     if (count % nvec == 0 && nvec % PH == 0 && unit_columns(r, nvec, PH)) {
       static constexpr auto unit_groups = group_table<T, W, G, PH, true, true>(std::make_integer_sequence<int, MAX>{});
       const int64_t rows = count / nvec * repeat, pixels = nvec / PH, most = MAX / PH;
+      if constexpr (PH <= 2) {
+        if (fwd_run_rows<T, W, PH, 5>(r, xs, wa, ba, os, nvec, relu, rows)) return;
+        if (fwd_run_rows<T, W, PH, 3>(r, xs, wa, ba, os, nvec, relu, rows)) return;
+      }
       const int64_t size = PH * div_up(pixels, div_up(pixels, most));
       for (int64_t v = 0; v < nvec; v += size)
         unit_groups[std::min(size, nvec - v) - 1](r, xs, wa, ba, os, 0, v, nvec, relu, rows);

@@ -19,8 +19,9 @@ namespace {
 
 // Everything about the rows that depends on the shape only. A row holds Q * interleave lanes (lane j: output
 // column j / interleave, channel j % interleave). Two scratch layouts:
-// - planar (dense convolutions): scratch row = C runs of `width` columns; tap t = (r * S + c) * C + ci; every lane
-//   of a vector reads the same input channel;
+// - planar (dense convolutions): scratch row = C runs of `width` columns; tap t = (r * C + ci) * S + c (kernel
+//   columns fastest: at unit dilation a row's S taps read consecutive columns, DirectRows::run); every lane of a
+//   vector reads the same input channel;
 // - channelwise (NHWC depthwise, one channel per group): scratch row = `width` pixels of C channels, as NHWC
 //   lies; tap t = r * S + c; lane (q, k) reads channel k.
 // Scratch column c (pixel c for channelwise) holds input column c - pad_left.
@@ -72,8 +73,8 @@ struct RowPlan {
     width = reach + (s.S - 1) * s.dil_w;
     pitch = s.C * width;
     for (int64_t r = 0; r < s.R; ++r)
-      for (int64_t c = 0; c < s.S; ++c)
-        for (int64_t ci = 0; ci < s.C; ++ci) tap_off.push_back(r * s.dil_h * pitch + ci * width + c * s.dil_w);
+      for (int64_t ci = 0; ci < s.C; ++ci)
+        for (int64_t c = 0; c < s.S; ++c) tap_off.push_back(r * s.dil_h * pitch + ci * width + c * s.dil_w);
   }
 
   int64_t ntaps() const { return int64_t(tap_off.size()); }
@@ -88,7 +89,7 @@ struct RowPlan {
   DirectRows<T> band(const ConvShape& s, const T* scratch, int64_t rows) const {
     const int64_t outer = s.nhwc ? 1 : s.K, out_inner = s.nhwc ? s.Q * s.K : s.Q;
     return {scratch, s.stride_h * pitch, outer, rows, s.P * s.Q, out_inner, tap_off.data(), ntaps(), vbase.data(),
-            len, phases, idx.data(), gather, one_weight_per_tap(s)};
+            len, phases, idx.data(), gather, one_weight_per_tap(s), channelwise || s.dil_w != 1 ? 1 : s.S};
   }
   // NCHW rows whose lanes are consecutive columns (unit stride) take their weights as one value per tap: an
   // expanded table (lanes copies) of a 6-channel, 400-tap layer would not fit L1 beside the rows.
@@ -111,11 +112,13 @@ struct WeightIndex {
   int64_t channel;
 
   WeightIndex(const ConvShape& s, bool nhwc, int64_t ntaps) : tap(ntaps), channel(nhwc ? 1 : s.C * s.R * s.S) {
-    // Tap t is (kernel row r, kernel column c, input channel ci), ci fastest; in nested loops, as three divisions
-    // per tap were a microsecond of a 150-tap layer's call.
+    // Tap t is (kernel row r, input channel ci, kernel column c), c fastest (RowPlan; channelwise plans have one
+    // channel a group); in nested loops, as three divisions per tap were a microsecond of a 150-tap layer's call.
+    const int64_t cg = s.C / s.G;
     for (int64_t r = 0, t = 0; r < s.R; ++r)
-      for (int64_t c = 0; c < s.S; ++c)
-        for (int64_t ci = 0; ci < s.C && t < ntaps; ++ci, ++t) tap[t] = nhwc ? t * s.K : (ci * s.R + r) * s.S + c;
+      for (int64_t ci = 0; ci < cg; ++ci)
+        for (int64_t c = 0; c < s.S && t < ntaps; ++c, ++t)
+          tap[t] = nhwc ? ((r * s.S + c) * cg + ci) * s.K : (ci * s.R + r) * s.S + c;
   }
   int64_t operator()(int64_t t, int64_t k) const { return tap[t] + k * channel; }
 };
@@ -332,7 +335,7 @@ struct ShiftedPlanes {
       kr.shift_rows(x, t.H, t.W, p0 - t.pad_top, in_rows, c * t.dil_w - t.pad_left, t.Q, planes + c * plane);
     DirectRows<T> r = plan.band(t, planes, p1 - p0);
     r.x_step = 0, r.inner = 1, r.len = (p1 - p0) * t.Q;
-    r.tap_off = tap_off.data(), r.vbase = vbase.data();
+    r.tap_off = tap_off.data(), r.vbase = vbase.data(), r.run = 1;
     return r;
   }
 };

@@ -78,6 +78,8 @@ struct DirectRows {
   bool one_weight_per_tap;  // NCHW rows at unit stride (lane l of table a: output channel a, column l; Contiguous,
                             // one phase): the forward's weight tables hold one value per tap, not lanes copies of
                             // it, and both kernels may run several channels (table sets) at once
+  int64_t run = 1;          // taps come in runs of this many, tap t + j reading x at tap_off[t] + j (a kernel row's
+                            // columns of one input channel at unit dilation), t a multiple of run
 };
 
 // Forward: out[row] = relu?(bias + sum_t gather(x + tap_off[t]) * w[t]) with, for row (a, b) and vector phase k,
