@@ -469,9 +469,11 @@ def test_nhwc_depthwise_3x3_property_based(isa, n, channels, h, w, pad, dtype, b
 
 
 # NHWC rows whose output channels fill one or two vectors a pixel (K = 4 to 32: one or two vectors on every ISA's
-# lanes) take a kernel row's 3 or 5 columns of one input channel at once (fwd_run_group, kernels/direct_rows.h),
-# other kernel widths and dilated columns tap by tap: 2-7 input channels, widths over one to three pixel groups
-# (the last one shorter), uneven padding, stride 2 rows, bias and relu; both layouts, every ISA, 1-3 threads.
+# lanes) take a kernel row's 3 or 5 columns of one input channel at once (fwd_run_group, kernels/direct_rows.h;
+# the weight gradient wgrad_run_taps where one vector is a pixel, in groups of runs, the last one overlapping the
+# one before where the group does not divide the runs), other kernel widths and dilated columns tap by tap: 2-7
+# input channels, widths over one to three pixel groups (the last one shorter), uneven padding, stride 2 rows,
+# bias and relu; every pass, both layouts, every ISA, 1-3 threads.
 @settings(max_examples=60, deadline=None)
 @given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 3), c=st.integers(2, 7),
        k=st.sampled_from([4, 8, 16, 32]), h=st.integers(1, 12), w=st.integers(1, 40), r=st.integers(1, 3),
@@ -490,12 +492,19 @@ def test_direct_kernel_row_runs_property_based(isa, n, c, k, h, w, r, s, dilatio
     act = dict(activation="relu" if relu else None)
     with isa_and_threads(isa, threads):
         y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=bias, **kw)
     assert_close(y, reference.conv2d(x, wt, b, **kw, **act), c * r * s)
+    want = reference.conv2d_backward(g, x, wt, need_bias=bias, **kw)
+    assert_close(got[0], want[0], k * r * s)
+    for a, e in zip(got[1:] if bias else got[1:2], want[1:]):
+        assert_close(a, e, g.size // k)
 
 
 # The runs on every ISA and precision for certain, in NHWC layers: 3- and 5-column kernels, one and two vectors of
 # output channels a pixel where the registers allow runs of them (K = 8 on 8 lanes; 16 and 32 on 16), rows of
-# 28-30 pixels (groups of 6-12 and a shorter last one).
+# 28-30 pixels (groups of 6-12 and a shorter last one); the weight and bias gradients over 6 runs (on AVX-512
+# floats, groups of 3 runs of 5 taps, or of 4 runs of 3 with the last group overlapping).
 @pytest.mark.parametrize("isa", fastconv._C.available_isas())
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("s", [3, 5])
@@ -507,7 +516,12 @@ def test_direct_kernel_row_runs_every_isa(isa, dtype, s, k, rng):
     b = rng.standard_normal(k).astype(dtype)
     with isa_and_threads(isa, 2):
         y = fastconv.conv2d(x, wt, b, algorithm="direct", activation="relu", **kw)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        _, gw, gb = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_input=False, **kw)
     assert_close(y, reference.conv2d(x, wt, b, activation="relu", **kw), 6 * s)
+    _, want_gw, want_gb = reference.conv2d_backward(g, x, wt, need_input=False, **kw)
+    assert_close(gw, want_gw, g.size // k)
+    assert_close(gb, want_gb, g.size // k)
 
 
 # One-channel NCHW rows at unit stride and of fewer than 4 vectors (the MNIST and LeNet first layers, and NCHW

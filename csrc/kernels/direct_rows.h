@@ -472,6 +472,107 @@ constexpr std::array<TapsFn<T>, sizeof...(TB)> taps_table(std::integer_sequence<
   return {wgrad_taps<T, W, G, TB + 1, BIAS, UNIT>...};
 }
 
+// The weight gradient's runs (DirectRows::run) over NHWC rows of one vector per pixel (Broadcast, one phase): RG
+// runs of RUN taps from run u0 (taps u0 * RUN ..) over pixels [p0, p0 + PIX) of every row, the PIX gy vectors of a
+// row loaded once for all RG x RUN taps and each of a run's PIX + RUN - 1 x values broadcast once for up to RUN
+// FMAs (tap by tap: a broadcast per FMA, 9 loads per 8). Runs below `keep` are summed but not added to acc (the
+// last group of a layer whose runs RG does not divide overlaps the one before); BIAS also sums the gy vectors.
+template <typename T, int W>
+constexpr int vector_registers() {
+  return W * int(sizeof(T)) >= 64 ? 32 : 16;
+}
+
+// Runs a weight-gradient run group takes beside PIX gy vectors, a broadcast and a spare register: 1 to 4.
+template <typename T, int W, int RUN, int PIX>
+constexpr int wgrad_run_group() {
+  return std::clamp((vector_registers<T, W>() - 3 - PIX) / RUN, 1, 4);
+}
+
+template <typename T, int W, int RUN, int PIX, bool BIAS>
+__attribute__((noinline)) void wgrad_run_taps(const DirectRows<T>& r, int64_t u0, int64_t keep, int64_t p0,
+                                              const T* gy, T* acc, T* bias) {
+  using V = typename RowVec<T, W>::V;
+  constexpr int RG = wgrad_run_group<T, W, RUN, PIX>();
+  int64_t off[RG];
+  V sum[RG][RUN], gsum{};
+#pragma GCC unroll 4
+  for (int u = 0; u < RG; ++u) {
+    off[u] = r.tap_off[(u0 + u) * RUN] + r.vbase[0] + p0;
+#pragma GCC unroll 8
+    for (int s = 0; s < RUN; ++s) sum[u][s] = V{};
+  }
+  const int64_t rows = r.inner, x_step = r.x_step, out_inner = r.out_inner;
+  for (int64_t row = 0; row < rows; ++row) {
+    const T* x = r.x + row * x_step;
+    const T* g = gy + row * out_inner + p0 * W;
+    V gv[PIX];
+#pragma GCC unroll 12
+    for (int p = 0; p < PIX; ++p) {
+      gv[p] = load_vec<V>(g + p * W);
+      if (BIAS) gsum += gv[p];
+    }
+#pragma GCC unroll 4
+    for (int u = 0; u < RG; ++u) {
+      const T* xp = x + off[u];
+#pragma GCC unroll 16
+      for (int c = 0; c < PIX + RUN - 1; ++c) {
+        const V xb = splat<V>(xp[c]);
+#pragma GCC unroll 8
+        for (int s = 0; s < RUN; ++s) {
+          const int p = c - s;
+          if (p >= 0 && p < PIX) sum[u][s] += xb * gv[p];
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int u = 0; u < RG; ++u) {
+    if (u0 + u < keep) continue;
+#pragma GCC unroll 8
+    for (int s = 0; s < RUN; ++s) {
+      T* dst = acc + ((u0 + u) * RUN + s) * W;
+      store_vec(dst, load_vec<V>(dst) + sum[u][s]);
+    }
+  }
+  if (BIAS) store_vec(bias, load_vec<V>(bias) + gsum);
+}
+
+template <typename T>
+using RunTapsFn = void (*)(const DirectRows<T>&, int64_t, int64_t, int64_t, const T*, T*, T*);
+
+template <typename T, int W, int RUN, bool BIAS, int... PIX>
+constexpr std::array<RunTapsFn<T>, sizeof...(PIX)> run_taps_table(std::integer_sequence<int, PIX...>) {
+  return {wgrad_run_taps<T, W, RUN, PIX + 1, BIAS>...};
+}
+
+template <typename T, int W, int RUN, int... PIX>
+constexpr std::array<int, sizeof...(PIX)> run_group_sizes(std::integer_sequence<int, PIX...>) {
+  return {wgrad_run_group<T, W, RUN, PIX + 1>()...};
+}
+
+// The weight gradient of NHWC rows of one vector per pixel by runs of RUN taps (NHWC rows have one table set):
+// each band of pixels of the rows (max_group of them, the last band shorter), its runs in groups; false where
+// RUN's runs do not apply or the layer has fewer runs than a group may take (nothing done).
+template <typename T, int W, int RUN>
+bool wgrad_run_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
+  constexpr int MOST = max_group<T, W>(), MAX_GROUP = 4;  // wgrad_run_group's largest
+  const int64_t runs = r.ntaps / RUN, pixels = r.len / W;
+  if (r.run != RUN || r.ntaps % RUN != 0 || r.outer != 1 || runs < MAX_GROUP) return false;
+  static constexpr auto plain = run_taps_table<T, W, RUN, false>(std::make_integer_sequence<int, MOST>{});
+  static constexpr auto with_bias = run_taps_table<T, W, RUN, true>(std::make_integer_sequence<int, MOST>{});
+  static constexpr auto group = run_group_sizes<T, W, RUN>(std::make_integer_sequence<int, MOST>{});
+  const int64_t size = div_up(pixels, div_up(pixels, MOST));
+  for (int64_t p0 = 0; p0 < pixels; p0 += size) {
+    const int64_t n = std::min(size, pixels - p0), rg = group[n - 1];
+    for (int64_t u = 0; u < runs; u += rg) {
+      const int64_t u0 = std::min(u, runs - rg);  // the last group overlaps the one before where rg does not divide
+      (bias && u == 0 ? with_bias : plain)[n - 1](r, u0, u, p0, gy, acc, bias);
+      u = u0;
+    }
+  }
+  return true;
+}
+
 // NCHW rows at unit stride (one phase, Contiguous): KB channels from a x TB taps from t in one pass over the rows,
 // each x vector loaded once for the KB channels and each gy vector once for the TB taps (KB + TB loads per
 // KB x TB FMAs, where one channel at a time loads 1 + TB); with BIAS also the channels' gy sums.
@@ -588,6 +689,8 @@ void wgrad_rows(const DirectRows<T>& rows, const T* gy, T* acc, T* bias) {
     static constexpr auto unit = taps_table<T, W, G, false, true>(std::make_integer_sequence<int, TB>{});
     static constexpr auto unit_bias = taps_table<T, W, G, true, true>(std::make_integer_sequence<int, TB>{});
     if (r.phases == 1 && unit_columns(r, r.len / W)) {
+      if (r.len % W == 0 && (wgrad_run_rows<T, W, 5>(r, gy, acc, bias) || wgrad_run_rows<T, W, 3>(r, gy, acc, bias)))
+        return;
       for (int64_t a = 0; a < r.outer; ++a)
         for (int64_t t = 0; t < r.ntaps; t += TB)
           (bias && t == 0 ? unit_bias : unit)[std::min<int64_t>(TB, r.ntaps - t) - 1](r, a, 0, t, gy, acc, bias);
