@@ -260,12 +260,14 @@ def test_winograd_backward_property_based(n, c, k, h, w, padding, layout, dtype,
 # gradient's sums carried across blocks; and 150 -> 72 on 2 x 14 x 14 (32 tiles: the forward and input gradient
 # stream their weights, block by block of input and output channels, with a tail block of each); and NCHW 32 -> 24
 # on 9 x 44 x 44 (image by image: 9 images split 9, 4 + 5 and 3 x 3 over the threads, taken a few at a time, the
-# last few of a thread fewer; 121 tiles an image, the weight gradient's sums carried across blocks and images).
-# Every pass, on 1, 2 and 3 threads.
+# last few of a thread fewer; 121 tiles an image, the weight gradient's sums carried across blocks and images);
+# 16 -> 100 (the weight gradient's U in the GEMM's panels, more than 2 of them, the last one partial). Every pass,
+# on 1, 2 and 3 threads.
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("n,c,k,hw", [(2, 64, 64, 48), (1, 96, 96, 40), (2, 150, 72, 14), (9, 32, 24, 44)],
-                         ids=["parts", "shared-blocks", "streamed", "images"])
+@pytest.mark.parametrize("n,c,k,hw", [(2, 64, 64, 48), (1, 96, 96, 40), (2, 150, 72, 14), (9, 32, 24, 44),
+                                     (2, 16, 100, 24)],
+                         ids=["parts", "shared-blocks", "streamed", "images", "panels"])
 def test_winograd_over_many_blocks(n, c, k, hw, layout, threads, rng):
     nhwc = layout == "NHWC"
     x = rng.standard_normal((n, hw, hw, c) if nhwc else (n, c, hw, hw)).astype(np.float32)

@@ -399,36 +399,52 @@ void winograd_nchw_images(const ConvShape& s, int threads, const T* x, const T* 
 // A weight gradient's buffers and the steps that add a block of tiles into a part's sums: transform x's and gy's
 // tiles into V (36 x block x C) and U (36 x block x K), then M[xi] (C x K) += V[xi]^T U[xi]. Each part (a thread's
 // own range of tiles, or all of them where the threads share each block) has its own V, U and M.
+// Where the weights fit (weights_fit: each thread takes its own tiles), each U[xi] is laid out as the GEMM's packed
+// B (panels of nr channels, a block's tiles in each; a block is then at most the GEMM's depth block, kc tiles), and
+// V[xi]^T is an A the microkernel reads in place (StepMajor) where K spans at most 2 column panels: copying both
+// into the GEMM's buffers was 18% of small_32x64's weight gradient in perf (1.13 -> 0.86-0.90 ms; resnet_64 2.61
+// -> 2.22 ms; packed A with packed U: 0.97 and 2.42). Layers with more weights run 5-10% slower that way
+// (resnet_128 to 512: U written panel by panel, read by GEMMs of many panels), and keep U as it lies (tiles x K).
 template <typename T>
 struct WeightGradSteps {
   // tiles: how many tiles each of the parts takes at most.
   WeightGradSteps(const ConvShape& s, int64_t parts, int64_t tiles)
-      : s(s), wk(active_kernels().winograd<T>()), kr(active_kernels().gemm_for<T>(s.K)), parts(parts) {
+      : s(s), wk(active_kernels().winograd<T>()), kr(active_kernels().gemm_for<T>(s.K)), parts(parts),
+        packed_u(weights_fit<T>(s)), padded(packed_u ? ceil_div(s.K, kr.nr) * kr.nr : s.K) {
     const int64_t fit = WGRAD_BLOCK_BYTES / parts / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
-    block = std::min(tiles, std::clamp<int64_t>(fit, 64, 512));
-    vs = point_stride<T>(block * s.C), us = point_stride<T>(block * s.K), ms = point_stride<T>(s.C * s.K);
+    block = std::min(tiles, std::clamp<int64_t>(fit, 64, packed_u ? kr.kc : 512));
+    vs = point_stride<T>(block * s.C), us = point_stride<T>(block * padded), ms = point_stride<T>(s.C * s.K);
     scratch.emplace(Scratch::TileInputs, parts * part_values());
   }
   int64_t part_values() const { return POINTS * (vs + us + ms); }
   T* v_of(int64_t part) const { return scratch->get() + part * part_values(); }
   T* u_of(int64_t part) const { return v_of(part) + POINTS * vs; }
   T* m_of(int64_t part) const { return u_of(part) + POINTS * us; }
-  void transform(const TileGrid& grid, const T* x, const T* gy, int64_t part, int64_t t0, int64_t t,
+  // Tile t of the block [t0, t0 + nt): its V row and U row (packed: its row of each U panel; a partial last
+  // panel's columns past K are left as they are: the GEMM's edge tile computes them in its scratch and drops them).
+  void transform(const TileGrid& grid, const T* x, const T* gy, int64_t part, int64_t t0, int64_t t, int64_t nt,
                  int64_t* off) const {
     grid.input_offsets(t0 + t, off);
     wk.input(x, off, s.C, v_of(part) + t * s.C, vs);
     grid.output_offsets(t0 + t, off);
-    wk.output_grad(gy, off, s.K, u_of(part) + t * s.K, us);
+    if (!packed_u) return wk.output_grad(gy, off, s.K, u_of(part) + t * s.K, us);
+    for (int64_t k0 = 0; k0 < s.K; k0 += kr.nr)
+      wk.output_grad(gy + k0, off, std::min<int64_t>(kr.nr, s.K - k0), u_of(part) + k0 * nt + t * kr.nr, us);
   }
   void multiply(int64_t part, int64_t xi, int64_t nt, bool accumulate, GemmWorkspace<T>& ws) const {
-    const Transposed<MatrixView<T>> vt{{v_of(part) + xi * vs, s.C, 1}};
-    gemm(kr, s.C, s.K, nt, vt, MatrixView<T>{u_of(part) + xi * us, s.K, 1}, m_of(part) + xi * ms, s.K, accumulate,
-         ws);
+    const T* v = v_of(part) + xi * vs;
+    const T* u = u_of(part) + xi * us;
+    T* m = m_of(part) + xi * ms;
+    const Transposed<MatrixView<T>> vt{{v, s.C, 1}};
+    if (!packed_u) return gemm(kr, s.C, s.K, nt, vt, MatrixView<T>{u, s.K, 1}, m, s.K, accumulate, ws);
+    if (padded <= 2 * kr.nr)
+      return gemm(kr, s.C, s.K, nt, StepMajor<T>{v, s.C}, Prepacked<T>{u, padded}, m, s.K, accumulate, ws);
+    gemm(kr, s.C, s.K, nt, vt, Prepacked<T>{u, padded}, m, s.K, accumulate, ws);
   }
   // The block [t0, t0 + nt) of grid's tiles into part's sums (overwritten unless accumulate), on the calling thread.
   void run(const TileGrid& grid, const T* x, const T* gy, int64_t part, int64_t t0, int64_t nt, bool accumulate,
            GemmWorkspace<T>& ws, int64_t* off) const {
-    for (int64_t t = 0; t < nt; ++t) transform(grid, x, gy, part, t0, t, off);
+    for (int64_t t = 0; t < nt; ++t) transform(grid, x, gy, part, t0, t, nt, off);
     for (int64_t xi = 0; xi < POINTS; ++xi) multiply(part, xi, nt, accumulate, ws);
   }
   // gw (HWIO) = G^T M G per (c, k), M the parts' sums added in order.
@@ -449,6 +465,8 @@ struct WeightGradSteps {
   const WinogradKernel<T>& wk;
   const GemmKernel<T>& kr;
   const int64_t parts;
+  const bool packed_u;
+  const int64_t padded;  // U's columns: K, rounded up to the GEMM's panels where packed
   int64_t block, vs, us, ms;
   std::optional<ScratchBuffer<T>> scratch;
 };
@@ -480,7 +498,7 @@ void winograd_bwd_weight_nhwc(const ConvShape& s, int threads, const T* gy, cons
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-                  for (int64_t t = 0; t < nt; ++t) steps.transform(grid, x, gy, 0, t0, t, off);
+                  for (int64_t t = 0; t < nt; ++t) steps.transform(grid, x, gy, 0, t0, t, nt, off);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
