@@ -8,7 +8,8 @@
 // block x (C + K) values). Where 36 x C x K values are small, each thread takes whole parts of the tiles through
 // every step (over_parts); where there are few tiles, the weights are transformed a block at a time and multiplied
 // with every tile at once (winograd_streamed); else the threads share each block, split step by step (over_blocks).
-// NCHW runs on NHWC copies of x and y (or gy).
+// NCHW runs on NHWC copies of x and y (or gy): image by image in each thread's caches where by_images says so, else
+// of the whole tensors.
 // float32 error: the transforms scale values by up to 8 x 5 / 24; benchmarks/RESULTS.md states the measured error
 // (3e-6 to 1.2e-5 of the largest result on ResNet's layers, 10-40x a GEMM's).
 #include <algorithm>
