@@ -62,7 +62,9 @@ struct RowPlan {
     gather = identity ? Gather::Contiguous : zero ? Gather::Broadcast : most < lanes ? Gather::Permute : Gather::Scalar;
     // Contiguous and Permute load a whole vector from each lane group's first value; reads past the row's last
     // input column must land on zeros (a NaN there would poison the weight gradient's zero-padded lanes).
-    const int64_t reach = vbase.back() + std::max<int64_t>(most + 1, lanes);  // values from a tap's first column
+    // Broadcast reads one value: rows as wide as its columns need (LeNet 6 -> 16: 14 columns a channel, not 29, of
+    // which the fill zeroed 15; NCHW forward 0.063 -> 0.059 ms, weight gradient 0.068 -> 0.064).
+    const int64_t reach = vbase.back() + (gather == Gather::Broadcast ? 1 : std::max<int64_t>(most + 1, lanes));
     if (channelwise) {
       width = ceil_div(reach, s.C) + (s.S - 1) * s.dil_w;
       pitch = width * s.C;
