@@ -511,12 +511,13 @@ __attribute__((noinline)) void wgrad_run_taps(const DirectRows<T>& r, int64_t u0
       gv[p] = load_vec<V>(g + p * W);
       if (BIAS) gsum += gv[p];
     }
-#pragma GCC unroll 4
-    for (int u = 0; u < RG; ++u) {
-      const T* xp = x + off[u];
+    // Columns outer, runs inside: the RG x RUN sums' FMA chains advance side by side, where a run at a time left
+    // RUN chains against the FMA latency (LeNet 6 -> 16 weight gradient 0.063 -> 0.060 ms NHWC, 0.068 -> 0.064 NCHW).
 #pragma GCC unroll 16
-      for (int c = 0; c < PIX + RUN - 1; ++c) {
-        const V xb = splat<V>(xp[c]);
+    for (int c = 0; c < PIX + RUN - 1; ++c) {
+#pragma GCC unroll 4
+      for (int u = 0; u < RG; ++u) {
+        const V xb = splat<V>(x[off[u] + c]);
 #pragma GCC unroll 8
         for (int s = 0; s < RUN; ++s) {
           const int p = c - s;
