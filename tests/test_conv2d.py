@@ -470,6 +470,22 @@ def test_nhwc_depthwise_3x3_property_based(isa, n, channels, h, w, pad, dtype, b
     check_depthwise_3x3_every_pass(x, "NHWC", pad, bias, relu, isa, threads, rng)
 
 
+def check_direct_every_pass(x, wt, b, kw, relu, isa, threads, rng, forward_terms, input_terms, weight_terms):
+    """Every pass of a dense or grouped layer by the direct algorithm on `isa` and `threads` (bias where b is given,
+    relu as asked) against the reference; the tolerances for sums of forward_terms, input_terms and
+    weight_terms(grad_y) terms. A gradient not asked for (the bias's) must come back None."""
+    act = dict(activation="relu" if relu else None)
+    with isa_and_threads(isa, threads):
+        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
+        g = rng.standard_normal(y.shape).astype(x.dtype)
+        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=b is not None, **kw)
+    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), forward_terms)
+    want = reference.conv2d_backward(g, x, wt, need_bias=b is not None, **kw)
+    assert_close(got[0], want[0], input_terms)
+    for a, e in zip(got[1:], want[1:]):
+        assert (a is None) == (e is None) and (a is None or assert_close(a, e, weight_terms(g)) is None)
+
+
 # NHWC rows whose output channels fill one or two vectors a pixel (K = 4 to 32: one or two vectors on every ISA's
 # lanes) take a kernel row's 3 or 5 columns of one input channel at once (fwd_run_group, kernels/direct_rows.h;
 # the weight gradient wgrad_run_taps where one vector is a pixel, in groups of runs, the last one overlapping the
@@ -491,16 +507,7 @@ def test_direct_kernel_row_runs_property_based(isa, n, c, k, h, w, r, s, dilatio
     x = rng.standard_normal((n, h, w, c) if layout == "NHWC" else (n, c, h, w)).astype(dtype)
     wt = rng.standard_normal((r, s, c, k) if layout == "NHWC" else (k, c, r, s)).astype(dtype)
     b = rng.standard_normal(k).astype(dtype) if bias else None
-    act = dict(activation="relu" if relu else None)
-    with isa_and_threads(isa, threads):
-        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
-        g = rng.standard_normal(y.shape).astype(dtype)
-        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=bias, **kw)
-    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), c * r * s)
-    want = reference.conv2d_backward(g, x, wt, need_bias=bias, **kw)
-    assert_close(got[0], want[0], k * r * s)
-    for a, e in zip(got[1:] if bias else got[1:2], want[1:]):
-        assert_close(a, e, g.size // k)
+    check_direct_every_pass(x, wt, b, kw, relu, isa, threads, rng, c * r * s, k * r * s, lambda g: g.size // k)
 
 
 # The runs on every ISA and precision for certain, in NHWC layers: 3- and 5-column kernels, one and two vectors of
@@ -547,16 +554,7 @@ def test_shifted_planes_property_based(isa, n, groups, mult, h, w, r, s, dilatio
     x = rng.standard_normal((n, h, w, groups) if layout == "NHWC" else (n, groups, h, w)).astype(dtype)
     wt = rng.standard_normal((r, s, 1, k) if layout == "NHWC" else (k, 1, r, s)).astype(dtype)
     b = rng.standard_normal(k).astype(dtype) if bias else None
-    act = dict(activation="relu" if relu else None)
-    with isa_and_threads(isa, threads):
-        y = fastconv.conv2d(x, wt, b, algorithm="direct", **kw, **act)
-        g = rng.standard_normal(y.shape).astype(dtype)
-        got = fastconv.conv2d_backward(g, x, wt, algorithm="direct", need_bias=bias, **kw)
-    assert_close(y, reference.conv2d(x, wt, b, **kw, **act), r * s)
-    want = reference.conv2d_backward(g, x, wt, need_bias=bias, **kw)
-    assert_close(got[0], want[0], r * s * mult)
-    for a, e in zip(got[1:], want[1:]):
-        assert (a is None) == (e is None) and (a is None or assert_close(a, e, g.size) is None)
+    check_direct_every_pass(x, wt, b, kw, relu, isa, threads, rng, r * s, r * s * mult, lambda g: g.size)
 
 
 # The GEMM input gradient at unit stride, Col spanning whole images and col2im gathering each gx row in registers
