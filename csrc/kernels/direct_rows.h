@@ -233,13 +233,18 @@ constexpr std::array<RunGroupFn<T>, sizeof...(PIX)> run_group_table(std::integer
   return {fwd_run_group<T, W, PH, RUN, (PIX + 1) * PH>...};
 }
 
-// The most pixels a run group takes: its accumulators, the run's weights and a broadcast in the register file (32
-// vector registers with AVX-512, 16 otherwise), at most max_group vectors; 0 where fewer than 4 pixels would fit
-// (the run then saves too few loads to pay for the weights it holds).
+// Vector registers: 32 with AVX-512, 16 otherwise.
+template <typename T, int W>
+constexpr int vector_registers() {
+  return W * int(sizeof(T)) >= 64 ? 32 : 16;
+}
+
+// The most pixels a run group takes: its accumulators, the run's weights and a broadcast in the register file, at
+// most max_group vectors; 0 where fewer than 4 pixels would fit (the run then saves too few loads to pay for the
+// weights it holds).
 template <typename T, int W, int PH, int RUN>
 constexpr int run_pixels() {
-  const int regs = W * int(sizeof(T)) >= 64 ? 32 : 16;
-  const int pixels = std::min(max_group<T, W>(), regs - RUN * PH - 2) / PH;
+  const int pixels = std::min(max_group<T, W>(), vector_registers<T, W>() - RUN * PH - 2) / PH;
   return pixels >= 4 ? pixels : 0;
 }
 
@@ -472,22 +477,20 @@ constexpr std::array<TapsFn<T>, sizeof...(TB)> taps_table(std::integer_sequence<
   return {wgrad_taps<T, W, G, TB + 1, BIAS, UNIT>...};
 }
 
+// Runs a weight-gradient run group takes beside PIX gy vectors, a broadcast and a spare register: 1 to
+// MAX_RUN_GROUP.
+constexpr int MAX_RUN_GROUP = 4;
+
+template <typename T, int W, int RUN, int PIX>
+constexpr int wgrad_run_group() {
+  return std::clamp((vector_registers<T, W>() - 3 - PIX) / RUN, 1, MAX_RUN_GROUP);
+}
+
 // The weight gradient's runs (DirectRows::run) over NHWC rows of one vector per pixel (Broadcast, one phase): RG
 // runs of RUN taps from run u0 (taps u0 * RUN ..) over pixels [p0, p0 + PIX) of every row, the PIX gy vectors of a
 // row loaded once for all RG x RUN taps and each of a run's PIX + RUN - 1 x values broadcast once for up to RUN
 // FMAs (tap by tap: a broadcast per FMA, 9 loads per 8). Runs below `keep` are summed but not added to acc (the
 // last group of a layer whose runs RG does not divide overlaps the one before); BIAS also sums the gy vectors.
-template <typename T, int W>
-constexpr int vector_registers() {
-  return W * int(sizeof(T)) >= 64 ? 32 : 16;
-}
-
-// Runs a weight-gradient run group takes beside PIX gy vectors, a broadcast and a spare register: 1 to 4.
-template <typename T, int W, int RUN, int PIX>
-constexpr int wgrad_run_group() {
-  return std::clamp((vector_registers<T, W>() - 3 - PIX) / RUN, 1, 4);
-}
-
 template <typename T, int W, int RUN, int PIX, bool BIAS>
 __attribute__((noinline)) void wgrad_run_taps(const DirectRows<T>& r, int64_t u0, int64_t keep, int64_t p0,
                                               const T* gy, T* acc, T* bias) {
@@ -556,9 +559,9 @@ constexpr std::array<int, sizeof...(PIX)> run_group_sizes(std::integer_sequence<
 // RUN's runs do not apply or the layer has fewer runs than a group may take (nothing done).
 template <typename T, int W, int RUN>
 bool wgrad_run_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
-  constexpr int MOST = max_group<T, W>(), MAX_GROUP = 4;  // wgrad_run_group's largest
+  constexpr int MOST = max_group<T, W>();
   const int64_t runs = r.ntaps / RUN, pixels = r.len / W;
-  if (r.run != RUN || r.ntaps % RUN != 0 || r.outer != 1 || runs < MAX_GROUP) return false;
+  if (r.run != RUN || r.ntaps % RUN != 0 || r.outer != 1 || runs < MAX_RUN_GROUP) return false;
   static constexpr auto plain = run_taps_table<T, W, RUN, false>(std::make_integer_sequence<int, MOST>{});
   static constexpr auto with_bias = run_taps_table<T, W, RUN, true>(std::make_integer_sequence<int, MOST>{});
   static constexpr auto group = run_group_sizes<T, W, RUN>(std::make_integer_sequence<int, MOST>{});

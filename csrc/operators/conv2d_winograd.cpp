@@ -367,7 +367,6 @@ void winograd_nhwc(const ConvShape& s, int threads, const T* x, const T* w, cons
 // of its own and runs all of their tiles there, every step on that thread. A few: enough for 4 blocks of tiles,
 // so that the last block's part-filled GEMM tiles are a small share (small_32x64's input gradient, one image at a
 // time: blocks of 32 and 17 tiles, 8 a GEMM tile), in at most IMAGES_BYTES.
-
 template <typename T>
 void winograd_nchw_images(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
                           bool relu, T* y) {
@@ -376,7 +375,7 @@ void winograd_nchw_images(const ConvShape& s, int threads, const T* x, const T* 
   some.N = 1, some.nhwc = true;
   const int64_t image_tiles = TileGrid(some).tiles;
   const int64_t wanted = ceil_div(4 * ForwardSteps<T>::largest_block(some, true), image_tiles);
-  const int64_t room = std::max<int64_t>(1, IMAGES_BYTES / ((image + out) * int64_t(sizeof(T))));
+  const int64_t room = IMAGES_BYTES / ((image + out) * int64_t(sizeof(T)));  // >= 1 (by_images)
   some.N = std::min({wanted, room, ceil_div(s.N, parts)});
   const TileGrid grid(some);
   const ForwardSteps<T> steps(some, w, l, threads, true, grid.tiles);
@@ -515,11 +514,12 @@ void winograd_bwd_weight_nhwc(const ConvShape& s, int threads, const T* gy, cons
 template <typename T>
 void winograd_bwd_weight_nchw_images(const ConvShape& s, int threads, const T* gy, const T* x, T* gw) {
   const int64_t parts = std::min<int64_t>(threads, s.N), image = s.C * s.H * s.W, out = s.K * s.P * s.Q;
-  ConvShape some = s;
-  some.N = 1, some.nhwc = true;
-  const int64_t image_tiles = TileGrid(some).tiles, per_part = ceil_div(s.N, parts);
-  const WeightGradSteps<T> steps(some, parts, per_part * image_tiles);
-  const int64_t room = std::max<int64_t>(1, IMAGES_BYTES / ((image + out) * int64_t(sizeof(T))));
+  ConvShape one = s;  // an image in NHWC
+  one.N = 1, one.nhwc = true;
+  const int64_t image_tiles = TileGrid(one).tiles, per_part = ceil_div(s.N, parts);
+  const WeightGradSteps<T> steps(one, parts, per_part * image_tiles);
+  const int64_t room = IMAGES_BYTES / ((image + out) * int64_t(sizeof(T)));  // >= 1 (by_images)
+  ConvShape some = one;  // the images a thread takes at a time
   some.N = std::min({ceil_div(steps.block, image_tiles), room, per_part});
   const TileGrid grid(some);
   parallel_for(parts, threads, [&](int64_t part) {
