@@ -34,6 +34,10 @@ def main():
     x, w, b, gy = SHAPES_BY_ID["lenet_6x16_5x5"].arrays("NCHW")
     compare("lenet 6x16 5x5 NCHW input gradient (gemm, gathered, gy)",
             lambda a: fastconv.conv2d_backward(a, x, w, need_weight=False, need_bias=False), gy)
+    x, w, b, gy = SHAPES_BY_ID["lenet_6x16_5x5"].arrays("NHWC")
+    compare("lenet 6x16 5x5 NHWC forward (direct, runs)", lambda a: fastconv.conv2d(a, w, b, layout="NHWC"), x)
+    compare("lenet 6x16 5x5 NHWC weight gradient (direct, runs)",
+            lambda a: fastconv.conv2d_backward(gy, a, w, layout="NHWC", need_input=False), x)
     x, w, b, gy = SHAPES_BY_ID["resnet_64_3x3"].arrays("NHWC")
     kw = dict(layout="NHWC", padding=1)
     compare("resnet_64 3x3 NHWC forward (winograd)", lambda a: fastconv.conv2d(a, w, b, **kw), x)
