@@ -71,6 +71,7 @@ pooling_module = Extension(
     "fastconv._pooling",
     ["fastconv/_pooling.pyx"],
     include_dirs=["csrc"],
+    depends=sorted(glob("csrc/pooling/*.h")),  # its vector loops: an edit there recompiles the module
     extra_compile_args=BASE_FLAGS + OMP,
     extra_link_args=OMP,
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -16,6 +16,8 @@ ctypedef fused real:
 
 cdef extern from "pooling/isa_loops.h" nogil:
     int fc_isa
+    int fc_vector_scatter
+    int fc_vector_scatter_suits()
     enum: FC_ISA_GENERIC, FC_ISA_AVX2, FC_ISA_AVX512
     void pool_pick_f(float* y, int64_t* idx, const float* best, const float* tap, const int32_t* src,
                      const int64_t* col, int64_t base, int64_t n)
@@ -64,6 +66,17 @@ def use_isa(str isa):
 def isa():
     """The ISA whose vector loops run."""
     return next(name for name, number in ISAS.items() if number == fc_isa)
+
+
+def use_vector_scatter(on=None):
+    """Whether the NHWC backward on AVX-512 floats adds a channel vector at a time (gather, add, scatter) or value
+    by value; None: this CPU's choice (value by value on AMD CPUs, where it measured faster). Returns the setting."""
+    global fc_vector_scatter
+    fc_vector_scatter = fc_vector_scatter_suits() if on is None else bool(on)
+    return bool(fc_vector_scatter)
+
+
+use_vector_scatter()
 
 
 cdef inline void window(real* best, real* tap, real* vb, real* vt, const real* x, int64_t row_step,

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import fastconv
-from fastconv import reference
+from fastconv import _pooling, reference
 from gradcheck import assert_grad
 from helpers import assert_close
 
@@ -28,6 +28,17 @@ LAYOUTS = ["NCHW", "NHWC"]
 DTYPES = [np.float32, np.float64]
 
 
+@pytest.fixture(params=[True, False], ids=["vector_scatter", "value_scatter"])
+def vector_scatter(request, isa):
+    """Runs the NHWC backward's AVX-512 float adds both ways (a channel vector at a time, or value by value: each
+    CPU takes one, see _pooling.use_vector_scatter); restores the CPU's choice."""
+    if not request.param and isa != "avx512":
+        pytest.skip("only AVX-512 has the channel-vector adds")
+    _pooling.use_vector_scatter(request.param)
+    yield request.param
+    _pooling.use_vector_scatter()
+
+
 def make(shape, layout, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if layout == "NHWC" else x
@@ -36,7 +47,7 @@ def make(shape, layout, dtype, rng):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("id,shape,kw", POOLS, ids=[p[0] for p in POOLS])
-def test_max_pool2d_matches_reference(id, shape, kw, dtype, layout, isa, rng):
+def test_max_pool2d_matches_reference(id, shape, kw, dtype, layout, isa, vector_scatter, rng):
     x = make(shape, layout, dtype, rng)
     y, idx = fastconv.max_pool2d(x, layout=layout, return_indices=True, **kw)
     want_y, want_idx = reference.max_pool2d(x, layout=layout, return_indices=True, **kw)
@@ -129,7 +140,8 @@ def test_pool_properties(n, c, h, w, kh, kw, sh, sw, dh, dw, pad, ceil, layout, 
 @pytest.mark.parametrize("channels", [5, 37])  # NHWC 16+: vector scatter on AVX-512 floats (37: a partial vector)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_backward_through_relu_equals_relu_backward_after_pool_backward(layout, dtype, channels, isa, rng):
+def test_backward_through_relu_equals_relu_backward_after_pool_backward(layout, dtype, channels, isa, vector_scatter,
+                                                                        rng):
     # pooled=y differentiates max_pool2d(relu(z)) in one pass: the same as pool backward, then relu backward
     z = make((3, channels, 9, 8), layout, dtype, rng)
     z.reshape(-1)[::7] = 0  # windows whose maximum is exactly 0 must pass nothing
@@ -150,7 +162,7 @@ def test_backward_through_relu_equals_relu_backward_after_pool_backward(layout, 
 @pytest.mark.parametrize("channels", [3, 37])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("bad", [-2, 36, 2**40, -(2**62)])
-def test_out_of_range_indices_are_refused_by_the_kernel(layout, bad, channels, isa, rng):
+def test_out_of_range_indices_are_refused_by_the_kernel(layout, bad, channels, isa, vector_scatter, rng):
     x = make((2, channels, 6, 6), layout, np.float32, rng)
     y, idx = fastconv.max_pool2d(x, 2, layout=layout, return_indices=True)
     idx = idx.copy()

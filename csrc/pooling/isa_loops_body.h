@@ -41,9 +41,10 @@ FC_S2_OUTPUTS_LOOP(float, f)
 FC_S2_OUTPUTS_LOOP(double, d)
 #undef FC_S2_OUTPUTS_LOOP
 
-/* pool_scatter's adds for NHWC images of 16+ channels, AVX-512 floats: per pixel, 16 channels at a time by a
- * gather and a scatter of gx (its lanes are distinct channels, so distinct addresses: no conflicts within a vector),
- * where value by value the ResNet stem's backward was bound by the scalar loop. Returns 0 where it does not apply;
+/* pool_scatter's adds for NHWC images of 16+ channels, AVX-512 floats, where fc_vector_scatter is on: per pixel,
+ * 16 channels at a time by a gather and a scatter of gx (its lanes are distinct channels, so distinct addresses: no
+ * conflicts within a vector). Value by value, the ResNet stem's backward was bound by the scalar loop on an Intel
+ * Xeon. Returns 0 where it does not apply or is off;
  * FC_SCATTER_VECTORS_f/_d call it where it is built, else are 0 (other ISAs, doubles). Skipping an add (pooled <= 0)
  * equals adding 0: gx starts at +0 and never becomes -0. */
 #if FC_VECTOR_BYTES == 64
@@ -51,7 +52,7 @@ FC_TARGET static inline int FC_NAME(pool_scatter_vectors_f)(float* restrict gx, 
                                                             const int64_t* restrict idx, const float* restrict pooled,
                                                             int64_t o0, int64_t o1, int64_t C, int64_t HW,
                                                             int64_t* bad) {
-  if (C < 16 || HW * C >= ((int64_t)1 << 31)) return 0;
+  if (!fc_vector_scatter || C < 16 || HW * C >= ((int64_t)1 << 31)) return 0;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i size = _mm512_set1_epi64(HW), none = _mm512_set1_epi64(-1), channels = _mm512_set1_epi32((int)C);
   int64_t count = 0;
