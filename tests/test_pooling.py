@@ -21,6 +21,8 @@ POOLS = [
     ("window_eq_input", (2, 3, 4, 5), dict(kernel_size=(4, 5))),
     ("c_many", (2, 37, 6, 6), dict(kernel_size=2)),
     ("stem", (2, 64, 12, 11), dict(kernel_size=3, stride=2, padding=1)),  # NHWC: channel vectors in registers
+    ("s2_wide", (2, 3, 7, 70), dict(kernel_size=3, stride=2, padding=1)),  # NCHW rows: 35 outputs, 2 whole vectors
+    ("s2_whole", (1, 2, 4, 64), dict(kernel_size=2)),  # 32 outputs: whole vectors only
     ("batch0", (0, 3, 6, 6), dict(kernel_size=2)),
     ("mnist_seed", (32, 6, 27, 27), dict(kernel_size=2)),
 ]
