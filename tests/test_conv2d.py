@@ -436,11 +436,12 @@ def check_depthwise_3x3_every_pass(x, layout, pad, bias, relu, isa, threads, rng
 # plane sweep on AVX-512 (csrc/kernels/direct_sweep.h), in bands of rows sized to L1 where the planes are narrow:
 # tall planes (several bands), widths leaving a partial last vector, one to three groups of column vectors (whole
 # rows of up to 7 vectors; a middle group without masks from 15 vectors, 240 float columns), paddings that make
-# the input gradient's forward padding 0, 1 or 2; every pass, bias and relu, every ISA.
+# the input gradient's forward padding 0, 1 or 2, and paddings wider than a vector (groups whose inner vectors
+# reach outside, run vector by vector); every pass, bias and relu, every ISA.
 @settings(max_examples=40, deadline=None)
 @given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 2), channels=st.sampled_from([1, 3]),
        h=st.integers(1, 150), w=st.one_of(st.integers(1, 90), st.integers(91, 260)),
-       pad=st.sampled_from([0, 1, 2, ((2, 0), (0, 1))]),
+       pad=st.sampled_from([0, 1, 2, ((2, 0), (0, 1)), ((1, 0), (9, 17)), ((0, 1), (17, 3))]),
        dtype=st.sampled_from(DTYPES), bias=st.booleans(), relu=st.booleans(), threads=st.integers(1, 3),
        seed=st.integers(0, 2**32 - 1))
 def test_one_channel_3x3_planes_property_based(isa, n, channels, h, w, pad, dtype, bias, relu, threads, seed):

@@ -59,8 +59,9 @@ __attribute__((always_inline)) inline void ring_steps(int64_t h0, int64_t steps,
 }
 
 // NB column vectors of a band (vector cols[i] of every output row) and their loads: lane l of vector i and tap
-// column c reads input column cols[i] * W + l + c - left; MASKED: only the lanes whose bit is set in
-// mask[i * 3 + c] (the others zeros).
+// column c reads input column cols[i] * W + l + c - left; MASKED: the first and the last vector read only the
+// lanes whose bit is set in mask[i * 3 + c] (the others zeros), the vectors between them lie inside. Masked loads
+// of whole vectors ran the depthwise_32_3x3 sweeps 1.3-1.7x slower on an AMD EPYC (Zen 5) than plain ones.
 template <typename T, int W, int NB, bool MASKED>
 struct SweepColumns {
   using V = typename RowVec<T, W>::V;
@@ -74,7 +75,9 @@ struct SweepColumns {
     }
   }
   __attribute__((always_inline)) V load(const T* row, int i, int c) const {
-    if constexpr (MASKED) return load_masked<V>(row + in[i] + c, mask[i][c]);
+    if constexpr (MASKED) {
+      if (i == 0 || i == NB - 1) return load_masked<V>(row + in[i] + c, mask[i][c]);  // (i is a constant here)
+    }
     return load_vec<V>(row + in[i] + c);
   }
 };
@@ -202,7 +205,8 @@ uint32_t inside_lanes(const DirectPlane<T>& pl, int64_t v, int c) {
 
 // Calls run(NB, MASKED, cols, masks) for the band's column vectors, in consecutive groups of at most SWEEP_COLUMNS
 // (sizes within one of each other); a group holding a vector that reaches past a side or past the row's last output
-// (those outside [lo, hi)) loads with masks.
+// (those outside [lo, hi)) loads with masks, at its first and last vectors (SweepColumns). Where one between them is
+// outside too (padding wider than a vector), the group runs vector by vector.
 template <typename T, int W, class Run>
 void for_each_column_group(const DirectPlane<T>& pl, Run&& run) {
   const int64_t nvec = div_up(pl.Q, W);
@@ -219,7 +223,11 @@ void for_each_column_group(const DirectPlane<T>& pl, Run&& run) {
       cols[i] = v + i;
       for (int c = 0; c < 3 && masked; ++c) masks[i * 3 + c] = inside_lanes<T, W>(pl, v + i, c);
     }
-    run(n, masked, cols, masks);
+    if (n > 2 && (v + 1 < lo || v + n - 1 > hi)) {  // an inner vector is outside
+      for (int64_t i = 0; i < n; ++i) run(1, true, cols + i, masks + i * 3);
+    } else {
+      run(n, masked, cols, masks);
+    }
     v += n;
   }
 }
