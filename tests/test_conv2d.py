@@ -258,7 +258,8 @@ def test_winograd_backward_property_based(n, c, k, h, w, padding, layout, dtype,
 # enough for each thread to take whole parts of the tiles) on 2 x 48 x 48 (288 tiles: each thread's 144 in several
 # blocks); 96 -> 96 (threads share each block) on 40 x 40 (100 tiles, weight-gradient blocks of 75): the weight
 # gradient's sums carried across blocks; and 150 -> 72 on 2 x 14 x 14 (32 tiles: the forward and input gradient
-# stream their weights, block by block of input and output channels, with a tail block of each); and NCHW 32 -> 24
+# stream their weights, block by block of input and output channels, with a tail block of each; the weight
+# gradient makes its sums by blocks of channels, as one block of tiles holds them all); and NCHW 32 -> 24
 # on 9 x 44 x 44 (image by image: 9 images split 9, 4 + 5 and 3 x 3 over the threads, taken a few at a time, the
 # last few of a thread fewer; 121 tiles an image, the weight gradient's sums carried across blocks and images);
 # 16 -> 100 (the weight gradient's U in the GEMM's panels, more than 2 of them, the last one partial). Every pass,
@@ -345,6 +346,21 @@ def test_winograd_streamed_on_every_isa(isa, dtype, layout, rng):
     gx = fastconv.conv2d_backward(g, x, w, algorithm="winograd", need_weight=False, need_bias=False, **kw)[0]
     assert_close(gx, reference.conv2d_backward(g, x, w, need_weight=False, need_bias=False, **kw)[0],
                  k * 9 * WINOGRAD_ERROR)
+
+
+# The weight gradient where one block of tiles holds them all and the 36 x C x K sums do not fit a thread's caches:
+# the sums made and transformed a block of 64 input x 128 output channels at a time, tails in both, on every ISA.
+@pytest.mark.parametrize("c,k", [(150, 72), (72, 150)])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_winograd_weight_gradient_by_channel_blocks_on_every_isa(isa, dtype, layout, c, k, rng):
+    nhwc = layout == "NHWC"
+    x = rng.standard_normal((2, 9, 10, c) if nhwc else (2, c, 9, 10)).astype(dtype)
+    w = rng.standard_normal((3, 3, c, k) if nhwc else (k, c, 3, 3)).astype(dtype)
+    kw = dict(padding=1, layout=layout, need_input=False, need_bias=False)
+    g = rng.standard_normal((2, 9, 10, k) if nhwc else (2, k, 9, 10)).astype(dtype)
+    gw = fastconv.conv2d_backward(g, x, w, algorithm="winograd", **kw)[1]
+    assert_close(gw, reference.conv2d_backward(g, x, w, **kw)[1], 2 * 9 * 10 * WINOGRAD_ERROR)
 
 
 def test_winograd_is_refused_where_it_does_not_apply():

@@ -37,6 +37,9 @@ constexpr int64_t PART_BLOCK_BYTES = 256 << 10;
 // V + U of one block of tiles (weight gradient): 2 MB, the size of a core's L2 here, ran resnet_64's 10-15%
 // faster than 4-16 MB (each GEMM then reads its xi's tiles from L2 or L3, not memory).
 constexpr int64_t WGRAD_BLOCK_BYTES = 2 << 20;
+// The weight gradient's sums made and transformed a block of channels at a time where one block of tiles holds
+// them all (winograd_bwd_weight_nhwc): 36 x 64 x 128 values, 1.2 MB in float32.
+constexpr int64_t SUM_C = 64, SUM_K = 128;
 // Where 36 x C x K values (transformed weights, or the weight gradient's sums) fit this, each thread takes whole
 // parts of the tiles (tile_parts), each part at least MIN_PART_TILES tiles: weight gradients 15-25% faster for
 // small_32x64, resnet_64 and AlexNet's 48 -> 64 (36 x C x K up to 590 KB), 9% slower for resnet_128 (2.4 MB per
@@ -447,6 +450,17 @@ struct WeightGradSteps {
     for (int64_t t = 0; t < nt; ++t) transform(grid, x, gy, part, t0, t, nt, off);
     for (int64_t xi = 0; xi < POINTS; ++xi) multiply(part, xi, nt, accumulate, ws);
   }
+  // gw's input channels [c0, c0 + nc) and output channels [k0, k0 + nk) from one block of nt tiles, all of the
+  // call's (part 0's V and U): their 36 sums into `sums` (36 x nc x nk), then G^T M G.
+  void sums_to_gradient(int64_t c0, int64_t nc, int64_t k0, int64_t nk, int64_t nt, T* sums, GemmWorkspace<T>& ws,
+                        T* gw) const {
+    const int64_t stride = point_stride<T>(nc * nk);
+    for (int64_t xi = 0; xi < POINTS; ++xi) {
+      const Transposed<MatrixView<T>> vt{{v_of(0) + xi * vs + c0, s.C, 1}};
+      gemm(kr, nc, nk, nt, vt, MatrixView<T>{u_of(0) + xi * us + k0, s.K, 1}, sums + xi * stride, nk, false, ws);
+    }
+    for (int64_t c = 0; c < nc; ++c) wk.weight_grad(sums + c * nk, stride, nk, gw + (c0 + c) * s.K + k0, s.C * s.K);
+  }
   // gw (HWIO) = G^T M G per (c, k), M the parts' sums added in order.
   void finish(int threads, T* gw) const {
     parallel_for(POINTS, threads, [&](int64_t xi) {
@@ -492,6 +506,28 @@ void winograd_bwd_weight_nhwc(const ConvShape& s, int threads, const T* gy, cons
                [&](int64_t part, int64_t t0, int64_t nt, bool first, GemmWorkspace<T>& ws, int64_t* off) {
                  steps.run(grid, x, gy, part, t0, nt, !first, ws, off);
                });
+  } else if (tiles <= steps.block && !steps.packed_u) {
+    // One block holds every tile: the sums are complete after its GEMMs, so they are made a block of channels at a
+    // time (SUM_C x SUM_K, per thread) and transformed into gw while in cache. Made whole, they went to memory and
+    // back (36 x 512 x 512 sums, 38 MB, for resnet_512 at batch 8: 32 tiles; 1.75x on 2 threads against 1).
+    const int64_t kb = ceil_div(s.K, SUM_K), blocks = ceil_div(s.C, SUM_C) * kb;
+    over_blocks(threads, tiles, steps.block, steps.kr, s.C, s.K, steps.block,
+                [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws, int64_t* off) {
+                  ScratchBuffer<T> sums(Scratch::TileProducts, POINTS * point_stride<T>(SUM_C * SUM_K));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+                  for (int64_t t = 0; t < nt; ++t) steps.transform(grid, x, gy, 0, t0, t, nt, off);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+                  for (int64_t b = 0; b < blocks; ++b) {
+                    const int64_t c0 = b / kb * SUM_C, k0 = b % kb * SUM_K;
+                    steps.sums_to_gradient(c0, std::min(SUM_C, s.C - c0), k0, std::min(SUM_K, s.K - k0), nt,
+                                           sums.get(), ws, gw);
+                  }
+                });
+    return;
   } else {
     over_blocks(threads, tiles, steps.block, steps.kr, s.C, s.K, steps.block,
                 [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws, int64_t* off) {
