@@ -416,7 +416,9 @@ struct WeightGradSteps {
         packed_u(weights_fit<T>(s)), padded(packed_u ? ceil_div(s.K, kr.nr) * kr.nr : s.K) {
     const int64_t fit = WGRAD_BLOCK_BYTES / parts / (POINTS * (s.C + s.K) * int64_t(sizeof(T)));
     block = std::min(tiles, std::clamp<int64_t>(fit, 64, packed_u ? kr.kc : 512));
-    vs = point_stride<T>(block * s.C), us = point_stride<T>(block * padded), ms = point_stride<T>(s.C * s.K);
+    by_channels = parts == 1 && tiles <= block && !packed_u;
+    vs = point_stride<T>(block * s.C), us = point_stride<T>(block * padded);
+    ms = by_channels ? 0 : point_stride<T>(s.C * s.K);
     scratch.emplace(Scratch::TileInputs, parts * part_values());
   }
   int64_t part_values() const { return POINTS * (vs + us + ms); }
@@ -482,6 +484,8 @@ struct WeightGradSteps {
   const bool packed_u;
   const int64_t padded;  // U's columns: K, rounded up to the GEMM's panels where packed
   int64_t block, vs, us, ms;
+  // One block holds every tile and the sums do not fit: sums_to_gradient by blocks of channels, no whole sums (ms 0).
+  bool by_channels;
   std::optional<ScratchBuffer<T>> scratch;
 };
 
@@ -506,40 +510,36 @@ void winograd_bwd_weight_nhwc(const ConvShape& s, int threads, const T* gy, cons
                [&](int64_t part, int64_t t0, int64_t nt, bool first, GemmWorkspace<T>& ws, int64_t* off) {
                  steps.run(grid, x, gy, part, t0, nt, !first, ws, off);
                });
-  } else if (tiles <= steps.block && !steps.packed_u) {
-    // One block holds every tile: the sums are complete after its GEMMs, so they are made a block of channels at a
-    // time (SUM_C x SUM_K, per thread) and transformed into gw while in cache. Made whole, they went to memory and
-    // back (36 x 512 x 512 sums, 38 MB, for resnet_512 at batch 8: 32 tiles; 1.75x on 2 threads against 1).
+  } else {
+    // Where one block holds every tile, the sums are complete after its GEMMs, so they are made a block of channels
+    // at a time (SUM_C x SUM_K, per thread) and transformed into gw while in cache. Made whole, they went to memory
+    // and back (36 x 512 x 512 sums, 38 MB, for resnet_512 at batch 8: 32 tiles; 1.75x on 2 threads against 1).
+    const bool by_channels = steps.by_channels;
     const int64_t kb = ceil_div(s.K, SUM_K), blocks = ceil_div(s.C, SUM_C) * kb;
     over_blocks(threads, tiles, steps.block, steps.kr, s.C, s.K, steps.block,
                 [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws, int64_t* off) {
-                  ScratchBuffer<T> sums(Scratch::TileProducts, POINTS * point_stride<T>(SUM_C * SUM_K));
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
                   for (int64_t t = 0; t < nt; ++t) steps.transform(grid, x, gy, 0, t0, t, nt, off);
+                  if (by_channels) {
+                    ScratchBuffer<T> sums(Scratch::TileProducts, POINTS * point_stride<T>(SUM_C * SUM_K));
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-                  for (int64_t b = 0; b < blocks; ++b) {
-                    const int64_t c0 = b / kb * SUM_C, k0 = b % kb * SUM_K;
-                    steps.sums_to_gradient(c0, std::min(SUM_C, s.C - c0), k0, std::min(SUM_K, s.K - k0), nt,
-                                           sums.get(), ws, gw);
+                    for (int64_t b = 0; b < blocks; ++b) {
+                      const int64_t c0 = b / kb * SUM_C, k0 = b % kb * SUM_K;
+                      steps.sums_to_gradient(c0, std::min(SUM_C, s.C - c0), k0, std::min(SUM_K, s.K - k0), nt,
+                                             sums.get(), ws, gw);
+                    }
+                    return;
                   }
-                });
-    return;
-  } else {
-    over_blocks(threads, tiles, steps.block, steps.kr, s.C, s.K, steps.block,
-                [&](int64_t t0, int64_t nt, GemmWorkspace<T>& ws, int64_t* off) {
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-                  for (int64_t t = 0; t < nt; ++t) steps.transform(grid, x, gy, 0, t0, t, nt, off);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
                   for (int64_t xi = 0; xi < POINTS; ++xi) steps.multiply(0, xi, nt, t0 > 0, ws);
                 });
+    if (by_channels) return;
   }
   steps.finish(threads, gw);
 }

@@ -24,26 +24,22 @@ FC_TARGET static inline void FC_NAME(pool_s2_outputs_f)(float* restrict y, int64
                                                         const float* restrict ev, const float* restrict et,
                                                         int64_t base, int64_t n) {
   const __m512i pair = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-  int64_t q = 0;
-  for (; q + 16 <= n; q += 16) {
-    _mm512_storeu_ps(y + q, _mm512_loadu_ps(ev + q));
-    const __m512 t = _mm512_loadu_ps(et + q);
+  for (int64_t q = 0; q < n; q += 16) {
+    const __m512 v = _mm512_loadu_ps(ev + q), t = _mm512_loadu_ps(et + q);
     const __m512i lo = _mm512_add_epi64(_mm512_set1_epi64(base + 2 * q), pair);
-    _mm512_storeu_si512(idx + q, _mm512_add_epi64(_mm512_cvttps_epi64(_mm512_castps512_ps256(t)), lo));
-    _mm512_storeu_si512(idx + q + 8, _mm512_add_epi64(_mm512_cvttps_epi64(_mm512_extractf32x8_ps(t, 1)),
-                                                      _mm512_add_epi64(lo, _mm512_set1_epi64(16))));
-  }
-  if (q < n) {  /* the last part vector */
-    const __mmask16 k = (__mmask16)((1u << (n - q)) - 1);
-    _mm512_mask_storeu_ps(y + q, k, _mm512_loadu_ps(ev + q));
-    const __m512 t = _mm512_loadu_ps(et + q);
-    const __m512i lo = _mm512_add_epi64(_mm512_set1_epi64(base + 2 * q), pair);
-    _mm512_mask_storeu_epi64(idx + q, (__mmask8)k,
-                             _mm512_add_epi64(_mm512_cvttps_epi64(_mm512_castps512_ps256(t)), lo));
-    if (k >> 8)
-      _mm512_mask_storeu_epi64(idx + q + 8, (__mmask8)(k >> 8),
-                               _mm512_add_epi64(_mm512_cvttps_epi64(_mm512_extractf32x8_ps(t, 1)),
-                                                _mm512_add_epi64(lo, _mm512_set1_epi64(16))));
+    const __m512i ilo = _mm512_add_epi64(_mm512_cvttps_epi64(_mm512_castps512_ps256(t)), lo);
+    const __m512i ihi = _mm512_add_epi64(_mm512_cvttps_epi64(_mm512_extractf32x8_ps(t, 1)),
+                                         _mm512_add_epi64(lo, _mm512_set1_epi64(16)));
+    if (n - q >= 16) {
+      _mm512_storeu_ps(y + q, v);
+      _mm512_storeu_si512(idx + q, ilo);
+      _mm512_storeu_si512(idx + q + 8, ihi);
+    } else {
+      const __mmask16 k = (__mmask16)((1u << (n - q)) - 1);
+      _mm512_mask_storeu_ps(y + q, k, v);
+      _mm512_mask_storeu_epi64(idx + q, (__mmask8)k, ilo);
+      _mm512_mask_storeu_epi64(idx + q + 8, (__mmask8)(k >> 8), ihi);
+    }
   }
 }
 #else
