@@ -574,6 +574,22 @@ def test_shifted_planes_property_based(isa, n, groups, mult, h, w, r, s, dilatio
     check_direct_every_pass(x, wt, b, kw, relu, isa, threads, rng, r * s, r * s * mult, lambda g: g.size)
 
 
+# NCHW rows at unit stride split their output channels into blocks of near-equal sizes (fwd_channel_rows and
+# wgrad_channel_rows, kernels/direct_rows.h: up to 8 channels a forward block and 6 a weight-gradient block on
+# AVX-512 floats, 3 on 8 lanes): channel counts on both sides of one, two and several blocks, one-channel layers
+# (shifted planes) and two-channel ones (bands of planar rows), 3x3 and 5x5; every pass, every ISA and precision.
+@pytest.mark.parametrize("isa", fastconv._C.available_isas())
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [5, 7, 8, 9, 13, 17, 25, 32])
+@pytest.mark.parametrize("c,r", [(1, 3), (1, 5), (2, 3)])
+def test_direct_nchw_channel_blocks_every_isa(isa, dtype, k, c, r, rng):
+    kw = dict(padding=((1, 0), (2, 1)), layout="NCHW")
+    x = rng.standard_normal((2, c, 11, 21)).astype(dtype)
+    wt = rng.standard_normal((k, c, r, r)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    check_direct_every_pass(x, wt, b, kw, True, isa, 2, rng, c * r * r, k * r * r, lambda g: g.size // k)
+
+
 # The GEMM input gradient at unit stride, Col spanning whole images and col2im gathering each gx row in registers
 # (csrc/kernels/col2im_rows.h; NHWC through NCHW copies): gx widths around the vector multiples, kernels of 1-7
 # columns (masks cutting lanes on both sides), dilation, uneven and large padding (gx rows that no tap reaches),

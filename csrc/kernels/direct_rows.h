@@ -385,15 +385,19 @@ constexpr std::array<void (*)(const DirectRows<T>&, const T*, const T*, T*, bool
   return {fwd_channel_block<T, W, KB + 1>...};
 }
 
-// NCHW rows with one weight per tap (unit stride: one phase, Contiguous): blocks of up to half a group's
-// accumulators in channels, so that every x vector feeds that many FMAs (one channel: a group of vectors).
+// NCHW rows with one weight per tap (unit stride: one phase, Contiguous): blocks of channels, so that every x
+// vector feeds that many FMAs (one channel: a group of vectors), of near-equal sizes: up to half a group's
+// accumulators, with AVX-512 floats up to 8 channels x 3 vectors (small_1x32 NCHW forward, 32 channels: blocks
+// of 6, 6, 6, 6, 6 and 2 x 4 vectors, the last at 12 loads per 24 FMAs -> 5 x 5-6 -> 4 x 8: 0.062 -> 0.055 ms).
 template <typename T, int W>
 void fwd_channel_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
-  constexpr int KB = max_group<T, W>() / 2;
+  constexpr int KB = W >= 16 ? 8 : max_group<T, W>() / 2;
   static constexpr auto blocks = blocks_table<T, W>(std::make_integer_sequence<int, KB>{});
-  for (int64_t a = 0; a < r.outer; a += KB) {
-    const int64_t n = std::min<int64_t>(KB, r.outer - a);
+  const int64_t nblocks = div_up(r.outer, int64_t(KB));
+  for (int64_t i = 0, a = 0; i < nblocks; ++i) {
+    const int64_t n = (r.outer - a) / (nblocks - i);
     blocks[n - 1](r, wtab + a * r.ntaps, btab ? btab + a * W : nullptr, out + a * r.out_outer, relu);
+    a += n;
   }
 }
 
@@ -634,10 +638,12 @@ __attribute__((noinline)) void wgrad_channels(const DirectRows<T>& r, int64_t a,
   }
 }
 
-// Channel blocks of wgrad_channels_per_block (the rest in one smaller block), each over the taps in passes of as
+// Channel blocks of up to wgrad_channels_per_block, of near-equal sizes (small_1x32 NCHW weight gradient, 32
+// channels: 5 x 6 and 2 -> 2 x 6 and 4 x 5, 0.053 -> 0.050 ms), each over the taps in passes of as
 // many as fill a group's accumulators and leave registers for a pass's x vectors (one per tap) and a gy vector.
 // AVX-512 floats: 6 channels x 4 taps (10 loads per 24 FMAs, where 3 x 4 took 7 per 12: LeNet 1 -> 6 5x5 weight
-// gradient 62-64 -> 59-62 us).
+// gradient 62-64 -> 59-62 us). Measured slower on small_1x32 (Zen 5): 8 channels x 3 taps (0.053 -> 0.10 ms) and
+// its 9 taps as 3 + 3 + 3 rather than 4 + 4 + 1 (0.053 -> 0.075).
 template <typename T, int W>
 constexpr int wgrad_channels_per_block() {
   return W >= 16 ? 6 : 3;
@@ -675,7 +681,12 @@ template <typename T, int W>
 void wgrad_channel_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
   constexpr int KB = wgrad_channels_per_block<T, W>();
   static constexpr auto blocks = wgrad_blocks_table<T, W>(std::make_integer_sequence<int, KB>{});
-  for (int64_t a = 0; a < r.outer; a += KB) blocks[std::min<int64_t>(KB, r.outer - a) - 1](r, a, gy, acc, bias);
+  const int64_t nblocks = div_up(r.outer, int64_t(KB));
+  for (int64_t i = 0, a = 0; i < nblocks; ++i) {
+    const int64_t n = (r.outer - a) / (nblocks - i);
+    blocks[n - 1](r, a, gy, acc, bias);
+    a += n;
+  }
 }
 
 // Per (table set, phase): the taps in passes of WGRAD_TAPS, the rest in one shorter pass; the first pass also
