@@ -92,6 +92,19 @@ __attribute__((always_inline)) inline void for_each_group(int64_t count, int64_t
   if (f < count) group(b, v, count - f);
 }
 
+// Calls block(a, n) for blocks [a, a + n) covering [0, count) in as few as hold at most `most` each, of near-equal
+// sizes (32 channels by up to 6: 5, 5, 5, 5, 6, 6 rather than five 6s and a 2, whose short block pays a whole
+// block's loads for a third of the work).
+template <class Block>
+__attribute__((always_inline)) inline void for_each_even_block(int64_t count, int64_t most, Block&& block) {
+  const int64_t blocks = div_up(count, most);
+  for (int64_t i = 0, a = 0; i < blocks; ++i) {
+    const int64_t n = (count - a) / (blocks - i);
+    block(a, n);
+    a += n;
+  }
+}
+
 // Where the NB vectors from vector v0 of row b0 go in the output: offset (row b * out_inner + v * W) and valid
 // lanes. Worked out before a group's stores, not between them: a store through memcpy may alias r, and the compiler
 // then loads r's fields again after each one (the MNIST 1 -> 6 NHWC forward: 0.031-0.033 -> 0.027-0.028 ms).
@@ -385,20 +398,18 @@ constexpr std::array<void (*)(const DirectRows<T>&, const T*, const T*, T*, bool
   return {fwd_channel_block<T, W, KB + 1>...};
 }
 
-// NCHW rows with one weight per tap (unit stride: one phase, Contiguous): blocks of channels, so that every x
-// vector feeds that many FMAs (one channel: a group of vectors), of near-equal sizes: up to half a group's
-// accumulators, with AVX-512 floats up to 8 channels x 3 vectors (small_1x32 NCHW forward, 32 channels: blocks
-// of 6, 6, 6, 6, 6 and 2 x 4 vectors, the last at 12 loads per 24 FMAs -> 5 x 5-6 -> 4 x 8: 0.062 -> 0.055 ms).
+// NCHW rows with one weight per tap (unit stride: one phase, Contiguous): even blocks of channels, so that every x
+// vector feeds that many FMAs (one channel: a group of vectors), of up to half a group's accumulators, with AVX-512
+// floats up to 8 channels x 3 vectors (small_1x32 NCHW forward, 32 channels, alternating builds: blocks of 6, 6, 6,
+// 6, 6 and 2 channels x 4 vectors, the last at 12 loads per 24 FMAs, -> 5, 5, 5, 5, 6, 6 ran 1.04x faster, -> 4 x
+// 8 channels x 3 vectors 1.16x: 0.064 -> 0.055 ms).
 template <typename T, int W>
 void fwd_channel_rows(const DirectRows<T>& r, const T* wtab, const T* btab, bool relu, T* out) {
   constexpr int KB = W >= 16 ? 8 : max_group<T, W>() / 2;
   static constexpr auto blocks = blocks_table<T, W>(std::make_integer_sequence<int, KB>{});
-  const int64_t nblocks = div_up(r.outer, int64_t(KB));
-  for (int64_t i = 0, a = 0; i < nblocks; ++i) {
-    const int64_t n = (r.outer - a) / (nblocks - i);
+  for_each_even_block(r.outer, KB, [&](int64_t a, int64_t n) {
     blocks[n - 1](r, wtab + a * r.ntaps, btab ? btab + a * W : nullptr, out + a * r.out_outer, relu);
-    a += n;
-  }
+  });
 }
 
 // NCHW rows at unit stride: channel blocks (fwd_channel_rows). Otherwise per table set a (strided NCHW rows:
@@ -638,8 +649,8 @@ __attribute__((noinline)) void wgrad_channels(const DirectRows<T>& r, int64_t a,
   }
 }
 
-// Channel blocks of up to wgrad_channels_per_block, of near-equal sizes (small_1x32 NCHW weight gradient, 32
-// channels: 5 x 6 and 2 -> 2 x 6 and 4 x 5, 0.053 -> 0.050 ms), each over the taps in passes of as
+// Even channel blocks of up to wgrad_channels_per_block (small_1x32 NCHW weight gradient, 32 channels: 5 x 6 and
+// 2 -> 4 x 5 and 2 x 6, 0.053 -> 0.050 ms), each over the taps in passes of as
 // many as fill a group's accumulators and leave registers for a pass's x vectors (one per tap) and a gy vector.
 // AVX-512 floats: 6 channels x 4 taps (10 loads per 24 FMAs, where 3 x 4 took 7 per 12: LeNet 1 -> 6 5x5 weight
 // gradient 62-64 -> 59-62 us). Measured slower on small_1x32 (Zen 5): 8 channels x 3 taps (0.053 -> 0.10 ms) and
@@ -681,12 +692,7 @@ template <typename T, int W>
 void wgrad_channel_rows(const DirectRows<T>& r, const T* gy, T* acc, T* bias) {
   constexpr int KB = wgrad_channels_per_block<T, W>();
   static constexpr auto blocks = wgrad_blocks_table<T, W>(std::make_integer_sequence<int, KB>{});
-  const int64_t nblocks = div_up(r.outer, int64_t(KB));
-  for (int64_t i = 0, a = 0; i < nblocks; ++i) {
-    const int64_t n = (r.outer - a) / (nblocks - i);
-    blocks[n - 1](r, a, gy, acc, bias);
-    a += n;
-  }
+  for_each_even_block(r.outer, KB, [&](int64_t a, int64_t n) { blocks[n - 1](r, a, gy, acc, bias); });
 }
 
 // Per (table set, phase): the taps in passes of WGRAD_TAPS, the rest in one shorter pass; the first pass also
