@@ -32,13 +32,15 @@ constexpr int PIXELS = 4;  // output (or gy) pixels taken together inside the im
 // pixels; the output row's prefetch alone was worth 1.16 -> 1.02 ms on one thread.
 constexpr int64_t AHEAD_BYTES = 4096;
 
-// Asks for PIXELS pixels of x row x2 (null outside the image) and of row o (WRITE: to be written) to be brought
-// into cache; called pixels_ahead pixels before the sweep reaches them.
-template <int WRITE, typename T>
-__attribute__((always_inline)) inline void prefetch_pixels(const T* x2, const T* o, int64_t C) {
-  const int64_t bytes = PIXELS * C * int64_t(sizeof(T));
-  const char* xp = reinterpret_cast<const char*>(x2);
-  const char* op = reinterpret_cast<const char*>(o);
+// Asks for PIXELS pixels from output (or gy) column q of row o (WRITE: to be written) and the x pixels under them
+// in row x2 (null outside the image; none past its right edge) to be brought into cache; called pixels_ahead
+// pixels before the sweep reaches them, q + PIXELS <= Q.
+template <int WRITE, typename T, typename O>
+__attribute__((always_inline)) inline void prefetch_pixels(const DirectPlane<T>& px, const T* x2, O* o, int64_t q) {
+  const int64_t C = px.C, bytes = PIXELS * C * int64_t(sizeof(T));
+  const bool x_in = x2 && q - px.left + PIXELS <= px.W;
+  const char* xp = x_in ? reinterpret_cast<const char*>(x2 + (q - px.left) * C) : nullptr;
+  const char* op = reinterpret_cast<const char*>(o + q * C);
   for (int64_t b = 0; b < bytes; b += 64) {
     if (xp) __builtin_prefetch(xp + b);
     __builtin_prefetch(op + b, WRITE);
@@ -128,8 +130,7 @@ void pixels_fwd(const DirectPlane<T>& px, const T* w9, const T* bias, bool relu,
     input_rows(px, p, xr);
     T* row = out + p * px.Q * px.C;
     for_each_pixel_group(in, px.Q, [&](int64_t q, auto NP, auto EDGE) __attribute__((always_inline)) {
-      if (decltype(NP)::value == PIXELS && q + ahead + PIXELS <= px.Q)
-        prefetch_pixels<1>(xr[2] ? xr[2] + (q + ahead - px.left) * px.C : nullptr, row + (q + ahead) * px.C, px.C);
+      if (decltype(NP)::value == PIXELS && q + ahead + PIXELS <= px.Q) prefetch_pixels<1>(px, xr[2], row, q + ahead);
       fwd_pixels<T, W, decltype(NP)::value, decltype(EDGE)::value>(px, xr, w9, bias, relu, row, q);
     });
   }
@@ -153,8 +154,7 @@ __attribute__((always_inline)) inline void wgrad_pixel_row(const DirectPlane<T>&
   // NP gy pixels from q: each input vector loaded once per kernel row for its up to 3 taps (9 x CV independent sums).
   auto pixels = [&](int64_t q, auto NPC, auto EDGE) __attribute__((always_inline)) {
     constexpr int NP = decltype(NPC)::value;
-    if (NP == PIXELS && q + ahead + PIXELS <= px.Q)
-      prefetch_pixels<0>(xr[2] ? xr[2] + (q + ahead - px.left) * C : nullptr, g + (q + ahead) * C, C);
+    if (NP == PIXELS && q + ahead + PIXELS <= px.Q) prefetch_pixels<0>(px, xr[2], g, q + ahead);
     V gv[NP][CV];
 #pragma GCC unroll 4
     for (int j = 0; j < NP; ++j)
