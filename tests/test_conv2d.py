@@ -363,6 +363,26 @@ def test_winograd_weight_gradient_by_channel_blocks_on_every_isa(isa, dtype, lay
     assert_close(gw, reference.conv2d_backward(g, x, w, **kw)[1], 2 * 9 * 10 * WINOGRAD_ERROR)
 
 
+# The input gradient by tiles of y (fewer than the forward of gy takes over gx: valid or one-sided padding), on every
+# ISA, with its overlapping 6x6 windows added across tile rows, columns and blocks (4 images of 36 tiles over 2
+# threads: blocks end inside an image), and where it does not apply (3 images on 2 threads: the forward of gy).
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, threads", [(4, 2), (3, 2), (3, 1)])
+@pytest.mark.parametrize("hw, padding", [((26, 26), "valid"), ((10, 13), (1, 0)), ((9, 13), ((0, 1), (1, 0)))])
+def test_winograd_input_grad_by_output_tiles_on_every_isa(isa, dtype, layout, n, threads, hw, padding, rng):
+    nhwc = layout == "NHWC"
+    c, k = 19, 24
+    x = rng.standard_normal((n, *hw, c) if nhwc else (n, c, *hw)).astype(dtype)
+    w = rng.standard_normal((3, 3, c, k) if nhwc else (k, c, 3, 3)).astype(dtype)
+    kw = dict(padding=padding, layout=layout)
+    g = rng.standard_normal(reference.conv2d(x, w, **kw).shape).astype(dtype)
+    with isa_and_threads(isa, threads):
+        gx = fastconv.conv2d_backward(g, x, w, algorithm="winograd", need_weight=False, need_bias=False, **kw)[0]
+    assert_close(gx, reference.conv2d_backward(g, x, w, need_weight=False, need_bias=False, **kw)[0],
+                 k * 9 * WINOGRAD_ERROR)
+
+
 def test_winograd_is_refused_where_it_does_not_apply():
     x = np.zeros((1, 4, 6, 6))
     for w, kw in [(np.zeros((4, 4, 5, 5)), {}), (np.zeros((4, 4, 3, 3)), dict(stride=2)),

@@ -24,6 +24,19 @@ inline void bt_apply(const V in[6], V out[6]) {
   out[5] = 4 * in[1] - 5 * in[3] + in[5];
 }
 
+// out = B in: six values to six, the transpose of bt_apply's B^T (how a transformed tile's gradient reaches the
+// tile's input pixels).
+template <typename V>
+inline void b_apply(const V in[6], V out[6]) {
+  const V s12 = in[1] + in[2], d12 = in[1] - in[2], s34 = in[3] + in[4], d34 = in[3] - in[4];
+  out[0] = 4 * in[0];
+  out[1] = -4 * d12 - 2 * d34 + 4 * in[5];
+  out[2] = -5 * in[0] - 4 * s12 - s34;
+  out[3] = d12 + 2 * d34 - 5 * in[5];
+  out[4] = in[0] + s12 + s34;
+  out[5] = in[5];
+}
+
 // out = A^T in: six values to four.
 template <typename V>
 inline void at_apply(const V in[6], V out[4]) {
@@ -110,6 +123,30 @@ inline void output_tile(const T* m, int64_t m_stride, const T* bias, bool relu, 
   }
 }
 
+// One vector of input channels of a tile's input gradient: g = B m B^T, the 36 pixels of the tile's 6x6 input
+// window at gx + off[i] (off < 0: padding, dropped). Neighbouring windows overlap by two rows or columns: the
+// pixels of the first add_rows rows or add_cols columns already hold an earlier tile's share and are added to, the
+// others stored.
+template <typename V, typename T>
+inline void input_grad_tile(const T* m, int64_t m_stride, const int64_t* off, int add_rows, int add_cols, T* gx) {
+  V t[6][6];
+  for (int j = 0; j < 6; ++j) {  // columns: B m
+    V col[6], out[6];
+    for (int i = 0; i < 6; ++i) col[i] = load_vec<V>(m + (i * 6 + j) * m_stride);
+    b_apply(col, out);
+    for (int i = 0; i < 6; ++i) t[i][j] = out[i];
+  }
+  for (int i = 0; i < 6; ++i) {  // rows: (B m) B^T
+    V out[6];
+    b_apply(t[i], out);
+    for (int j = 0; j < 6; ++j) {
+      const int64_t o = off[i * 6 + j];
+      if (o < 0) continue;
+      store_vec(gx + o, i < add_rows || j < add_cols ? load_vec<V>(gx + o) + out[j] : out[j]);
+    }
+  }
+}
+
 // One vector of output channels of one input channel's 3x3 kernel (tap t at g + t * g_stride): u[xi] = (G g G^T)[xi].
 template <typename V, typename T>
 inline void weight_tile(const T* g, int64_t g_stride, T* u, int64_t u_stride) {
@@ -189,6 +226,14 @@ void winograd_output(const T* m, int64_t m_stride, int64_t channels, const T* bi
   });
 }
 
+template <typename T, int W>
+void winograd_input_grad(const T* m, int64_t m_stride, int64_t channels, const int64_t* off, int add_rows,
+                         int add_cols, T* gx) {
+  over_channels<T, W>(channels, [&](auto lanes, int64_t c) {
+    input_grad_tile<decltype(lanes), T>(m + c, m_stride, off, add_rows, add_cols, gx + c);
+  });
+}
+
 // Output channel k's values go to u[xi * u_stride + k / nr * panel_stride + k % nr] (the GEMM's packed B panels of
 // nr columns; nr is a multiple of W on every ISA, so no vector straddles two panels); columns from `channels` to
 // the end of the last panel are zeroed.
@@ -219,7 +264,7 @@ void winograd_weight_grad(const T* m, int64_t m_stride, int64_t channels, T* gw,
 template <typename T, int W>
 WinogradKernel<T> winograd_kernel() {
   return {winograd_weights<T, W>, winograd_input<T, W>, winograd_output<T, W>, winograd_output_grad<T, W>,
-          winograd_weight_grad<T, W>};
+          winograd_weight_grad<T, W>, winograd_input_grad<T, W>};
 }
 
 }  // namespace

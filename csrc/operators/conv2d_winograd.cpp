@@ -3,8 +3,9 @@
 //   1. transform the input tiles: V[xi] (tiles x C) = B^T d B, vectorized over channels (NHWC);
 //   2. multiply, one GEMM per xi of the 36: M[xi] (tiles x K) = V[xi] * U[xi] (U = G g G^T, packed once a call);
 //   3. transform back: y = A^T M A (+ bias) (relu).
-// The input gradient is the same forward of gy, the weights read flipped; the weight gradient transforms tiles of
-// x and gy and sums their products over the tiles (winograd_bwd_weight_nhwc). Blocks bound the workspace (36 x
+// The input gradient is the same forward of gy, the weights read flipped, or where y has fewer tiles than gx the
+// forward's adjoint over y's tiles (InputGradSteps); the weight gradient transforms tiles of x and gy and sums
+// their products over the tiles (winograd_bwd_weight_nhwc). Blocks bound the workspace (36 x
 // block x (C + K) values). Where 36 x C x K values are small, each thread takes whole parts of the tiles through
 // every step (over_parts); where there are few tiles, the weights are transformed a block at a time and multiplied
 // with every tile at once (winograd_streamed); else the threads share each block, split step by step (over_blocks).
@@ -63,6 +64,12 @@ struct WeightLayout {
   static WeightLayout flipped(const ConvShape& s) {
     const WeightLayout l = of(s);
     return {2 * l.r + 2 * l.q, l.c, l.k, -l.r, -l.q};
+  }
+  // s's weights with input and output channels swapped, w(k', c', r, q) = w(c', k', r, q) of s's (the input
+  // gradient's products by tiles of y: U^T).
+  static WeightLayout transposed(const ConvShape& s) {
+    const WeightLayout l = of(s);
+    return {l.origin, l.c, l.k, l.r, l.q};
   }
 };
 
@@ -589,6 +596,101 @@ void winograd_bwd_weight_nchw_images(const ConvShape& s, int threads, const T* g
   steps.finish(threads, gw);
 }
 
+// The input gradient by tiles of y, the forward's own tiles: per tile, gy's 4x4 pixels into A gy A^T (36 x K), the
+// 36 products with U^T (36 x C), then B (product) B^T into the tile's 6x6 window of gx, neighbouring windows'
+// shares added where they overlap. As the forward of gy (input_grad_as_forward) it runs ceil(H / 4) x ceil(W / 4)
+// tiles over gx instead of ceil(P / 4) x ceil(Q / 4) over gy: 49 against 36 an image for a 3x3 valid layer on
+// 26x26 (small_32x64). The windows overlap, so each thread takes whole images, their tiles in order (a pixel's
+// first share stored, the rest added: gx needs no zeroing). x and y are NHWC whatever s.nhwc says.
+// s with input and output channels swapped: the input gradient's products are a forward's of K -> C channels.
+inline ConvShape swap_channels(ConvShape s) {
+  std::swap(s.C, s.K);
+  return s;
+}
+
+template <typename T>
+struct InputGradSteps {
+  // s: one NHWC image (only its channels count); l: WeightLayout::transposed of the layer; tiles: how many tiles
+  // one thread runs at most.
+  InputGradSteps(const ConvShape& s, const T* w, const WeightLayout& l, int threads, int64_t tiles)
+      : s(s), swapped(swap_channels(s)), gemm_steps(swapped, w, l, threads, true, tiles) {}
+  int64_t block() const { return gemm_steps.block; }
+  int64_t part_values() const { return gemm_steps.part_values(); }
+  // The block [t0, t0 + nt) of grid's tiles, every step on the calling thread, after the blocks before it of the
+  // same images.
+  void run(const TileGrid& grid, const T* gy, int64_t t0, int64_t nt, T* v, GemmWorkspace<T>& ws, int64_t* off,
+           T* gx) const {
+    const WinogradKernel<T>& wk = gemm_steps.wk;
+    const int64_t vs = gemm_steps.vs, ms = gemm_steps.ms;
+    T* const m = v + POINTS * vs;
+    for (int64_t t = 0; t < nt; ++t) {
+      grid.output_offsets(t0 + t, off);
+      wk.output_grad(gy, off, s.K, v + t * s.K, vs);
+    }
+    for (int64_t xi = 0; xi < POINTS; ++xi) gemm_steps.multiply(v, m, xi, nt, ws);
+    for (int64_t t = 0; t < nt; ++t) {
+      const int64_t tile = t0 + t, row = tile / grid.tiles_w % grid.tiles_h, col = tile % grid.tiles_w;
+      grid.input_offsets(tile, off);
+      wk.input_grad(m + t * s.C, ms, s.C, off, row > 0 ? ALPHA - TILE : 0, col > 0 ? ALPHA - TILE : 0, gx);
+    }
+  }
+
+  const ConvShape s;
+  const ConvShape swapped;  // gemm_steps keeps a reference to it
+  const ForwardSteps<T> gemm_steps;
+};
+
+// Whether the input gradient runs by tiles of y (InputGradSteps): where that takes fewer tiles than the forward of
+// gy, the weights fit every thread's caches and each thread can take whole images (NCHW: by_images).
+template <typename T>
+bool input_grad_by_output_tiles(const ConvShape& s, int threads) {
+  const int64_t output_tiles = ceil_div(s.P, TILE) * ceil_div(s.Q, TILE);
+  const int64_t input_tiles = ceil_div(s.H, TILE) * ceil_div(s.W, TILE);
+  if (output_tiles >= input_tiles) return false;
+  if (!s.nhwc) return by_images<T>(s, threads);
+  return s.N > 0 && weights_fit<T>(s) && (s.N % threads == 0 || s.N >= 4 * threads);
+}
+
+// gy and gx NHWC, or NCHW taken a few images at a time into each thread's NHWC buffers (as winograd_nchw_images).
+template <typename T>
+void winograd_input_grad(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+  const int64_t parts = std::min<int64_t>(threads, s.N), image = s.C * s.H * s.W, out = s.K * s.P * s.Q;
+  ConvShape one = s;
+  one.N = 1, one.nhwc = true;
+  const int64_t image_tiles = TileGrid(one).tiles, per_part = ceil_div(s.N, parts);
+  ConvShape some = one;  // the images a thread takes at a time (NCHW), or all (NHWC)
+  if (s.nhwc) {
+    some.N = s.N;
+  } else {
+    const int64_t wanted = ceil_div(4 * ForwardSteps<T>::largest_block(swap_channels(one), true), image_tiles);
+    const int64_t room = IMAGES_BYTES / ((image + out) * int64_t(sizeof(T)));  // >= 1 (by_images)
+    some.N = std::min({wanted, room, per_part});
+  }
+  const TileGrid grid(some);
+  const InputGradSteps<T> steps(one, w, WeightLayout::transposed(s), threads,
+                                s.nhwc ? per_part * image_tiles : grid.tiles);
+  const ScratchBuffer<T> scratch(Scratch::TileInputs, parts * steps.part_values());
+  parallel_for(parts, threads, [&](int64_t part) {
+    GemmWorkspace<T> ws(steps.gemm_steps.kr, steps.block(), s.C, s.K);
+    int64_t off[POINTS];
+    T* const v = scratch.get() + part * steps.part_values();
+    const int64_t first = s.N * part / parts, last = s.N * (part + 1) / parts;
+    if (s.nhwc) {
+      for (int64_t t0 = first * image_tiles; t0 < last * image_tiles; t0 += steps.block())
+        steps.run(grid, gy, t0, std::min(steps.block(), last * image_tiles - t0), v, ws, off, gx);
+      return;
+    }
+    const ScratchBuffer<T> gyt(Scratch::LayoutOut, some.N * out), gxt(Scratch::LayoutIn, some.N * image);
+    for (int64_t n0 = first; n0 < last; n0 += some.N) {
+      const int64_t images = std::min(some.N, last - n0), tiles = images * image_tiles;
+      transpose_planes(gy + n0 * out, gyt.get(), images, s.K, s.P * s.Q, 1);
+      for (int64_t t0 = 0; t0 < tiles; t0 += steps.block())
+        steps.run(grid, gyt.get(), t0, std::min(steps.block(), tiles - t0), v, ws, off, gxt.get());
+      transpose_planes(gxt.get(), gx + n0 * image, images, s.H * s.W, s.C, 1);
+    }
+  });
+}
+
 // The forward of s with weights laid out as l says; NCHW runs on NHWC copies of x and y.
 template <typename T>
 void winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w, const WeightLayout& l, const T* b,
@@ -614,6 +716,7 @@ void conv2d_winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w
 
 template <typename T>
 void conv2d_winograd_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+  if (input_grad_by_output_tiles<T>(s, threads)) return winograd_input_grad(s, threads, gy, w, gx);
   const T* no_bias = nullptr;
   winograd_fwd(input_grad_as_forward(s), threads, gy, w, WeightLayout::flipped(s), no_bias, false, gx);
 }

@@ -149,7 +149,9 @@ struct DirectKernel {
 // output: m[xi * m_stride + k] -> y[off[i] + k] = (A^T m A)[i] (+ bias[k]) (relu) for the 16 pixels with off >= 0.
 // The weight gradient's: output_grad: the 16 pixels of a 4x4 gy tile at gy + off[i] (off < 0: outside gy, zero) ->
 // u[xi * u_stride + k] = (A g A^T)[xi]; weight_grad: m[xi * m_stride + k] -> gw[tap * gw_stride + k] = (G^T m G)[tap]
-// for the 9 taps of a 3x3 kernel.
+// for the 9 taps of a 3x3 kernel. The input gradient's: input_grad: m[xi * m_stride + c] -> (B m B^T)[i] into gx[off[i] +
+// c] for the 36 pixels of a 6x6 input window with off >= 0, added to what is there in its first add_rows rows and
+// add_cols columns (an earlier tile's share), stored elsewhere.
 template <typename T>
 struct WinogradKernel {
   void (*weights)(const T* g, int64_t g_stride, int64_t channels, int64_t nr, int64_t panel_stride, T* u,
@@ -158,6 +160,8 @@ struct WinogradKernel {
   void (*output)(const T* m, int64_t m_stride, int64_t channels, const T* bias, bool relu, const int64_t* off, T* y);
   void (*output_grad)(const T* gy, const int64_t* off, int64_t channels, T* u, int64_t u_stride);
   void (*weight_grad)(const T* m, int64_t m_stride, int64_t channels, T* gw, int64_t gw_stride);
+  void (*input_grad)(const T* m, int64_t m_stride, int64_t channels, const int64_t* off, int add_rows, int add_cols,
+                     T* gx);
 };
 
 // The skinny products of pointwise NHWC layers whose output rows are at most two vectors wide (a dense layer of
