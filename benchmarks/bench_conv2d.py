@@ -44,5 +44,6 @@ def test_conv2d(benchmark, shape, impl, which, layout):
     fn = make(impl, shape, which, layout)
     benchmark.extra_info.update(flops=shape.flops, threads=fastconv.get_num_threads(), op=which, layout=layout)
     rounds = 3 if impl == "reference" and shape.group != "small" else 10
-    result = benchmark.pedantic(fn, rounds=rounds, warmup_rounds=1)
+    bench.warm_up(fn, calls=1)
+    result = benchmark.pedantic(fn, rounds=rounds)
     check(result, shape, which, layout)

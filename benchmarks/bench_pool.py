@@ -4,7 +4,7 @@ import pytest
 
 import fastconv
 from conftest import IMPLS, skip_unless_available
-from fastconv import reference
+from fastconv import bench, reference
 from shapes import POOL_SHAPES
 
 
@@ -36,4 +36,6 @@ def make(impl, shape, layout, backward):
 def test_max_pool2d(benchmark, shape, impl, backward, layout):
     skip_unless_available(impl)
     benchmark.extra_info.update(bytes=shape.bytes, threads=fastconv.get_num_threads())
-    benchmark.pedantic(make(impl, shape, layout, backward), rounds=10, warmup_rounds=1)
+    fn = make(impl, shape, layout, backward)
+    bench.warm_up(fn, calls=1)
+    benchmark.pedantic(fn, rounds=10)

@@ -54,6 +54,19 @@ def torch_conv_callable(shape, which, layout):
 
 
 SETTLE_S = 0.05  # see time_median
+# Calls made, untimed, before timing: a CPU left idle for the settle pause runs short calls slowly for the next
+# ~10 ms of work (small_1x32's 0.037 ms forward measured 0.050 ms over its first 50 calls; PyTorch's 0.110 ms
+# 0.118), so a few warm-up calls measured the faster implementation less warmed up than the slower one.
+WARMUP_S = 0.03
+
+
+def warm_up(fn, calls=2, seconds=WARMUP_S):
+    """Calls fn() at least `calls` times and for at least `seconds`."""
+    start = time.perf_counter()
+    done = 0
+    while done < calls or time.perf_counter() - start < seconds:
+        fn()
+        done += 1
 
 
 def time_median(fn, repeats=None, budget=1.0, warmup=2):
@@ -61,10 +74,10 @@ def time_median(fn, repeats=None, budget=1.0, warmup=2):
 
     Starts after a short pause: the thread pool of the implementation timed before (PyTorch's OpenMP, NumPy's BLAS)
     keeps its threads spinning for a while after its last call, and on a 2-core machine they would take the cores
-    from a short call timed right after (the MNIST pooling row measured 2x slower in some runs)."""
+    from a short call timed right after (the MNIST pooling row measured 2x slower in some runs). Then warms up
+    (warm_up: at least `warmup` calls and WARMUP_S seconds)."""
     time.sleep(SETTLE_S)
-    for _ in range(warmup):
-        fn()
+    warm_up(fn, warmup)
     if repeats is None:
         t = time.perf_counter()
         fn()
