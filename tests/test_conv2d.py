@@ -383,6 +383,23 @@ def test_winograd_input_grad_by_output_tiles_on_every_isa(isa, dtype, layout, n,
                  k * 9 * WINOGRAD_ERROR)
 
 
+# The same where NCHW images are too big to take one at a time (on NHWC copies of the whole tensors) and where the
+# transformed weights (36 x 90 x 90) are too big for the threads' caches.
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c, k, hw", [(3, 5, (201, 201)), (90, 90, (6, 6))])
+def test_winograd_input_grad_by_output_tiles_big_images_or_weights(isa, dtype, layout, c, k, hw, rng):
+    nhwc = layout == "NHWC"
+    x = rng.standard_normal((2, *hw, c) if nhwc else (2, c, *hw)).astype(dtype)
+    w = rng.standard_normal((3, 3, c, k) if nhwc else (k, c, 3, 3)).astype(dtype)
+    kw = dict(padding="valid", layout=layout)
+    g = rng.standard_normal(reference.conv2d(x, w, **kw).shape).astype(dtype)
+    with isa_and_threads(isa, 2):
+        gx = fastconv.conv2d_backward(g, x, w, algorithm="winograd", need_weight=False, need_bias=False, **kw)[0]
+    assert_close(gx, reference.conv2d_backward(g, x, w, need_weight=False, need_bias=False, **kw)[0],
+                 k * 9 * WINOGRAD_ERROR)
+
+
 def test_winograd_is_refused_where_it_does_not_apply():
     x = np.zeros((1, 4, 6, 6))
     for w, kw in [(np.zeros((4, 4, 5, 5)), {}), (np.zeros((4, 4, 3, 3)), dict(stride=2)),
