@@ -59,8 +59,9 @@ def conv2d_backward(grad_y, x, w, *, stride=1, padding=0, dilation=1, groups=1, 
     stride, padding, dilation, groups, layout : as in conv2d
     need_input, need_weight, need_bias : bool, which gradients to compute
     algorithm : as in conv2d; "direct" computes the input gradient of a strided dense convolution by the GEMM;
-        "winograd" computes the input gradient as a Winograd forward of grad_y and the weight gradient from
-        transformed tiles of x and grad_y
+        "winograd" computes the input gradient from transformed tiles of grad_y where they are fewer than a
+        Winograd forward of grad_y would take over grad_x (valid padding), else as that forward, and the weight
+        gradient from transformed tiles of x and grad_y
 
     Returns
     -------
