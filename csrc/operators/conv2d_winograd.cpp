@@ -596,18 +596,18 @@ void winograd_bwd_weight_nchw_images(const ConvShape& s, int threads, const T* g
   steps.finish(threads, gw);
 }
 
-// The input gradient by tiles of y, the forward's own tiles: per tile, gy's 4x4 pixels into A gy A^T (36 x K), the
-// 36 products with U^T (36 x C), then B (product) B^T into the tile's 6x6 window of gx, neighbouring windows'
-// shares added where they overlap. As the forward of gy (input_grad_as_forward) it runs ceil(H / 4) x ceil(W / 4)
-// tiles over gx instead of ceil(P / 4) x ceil(Q / 4) over gy: 49 against 36 an image for a 3x3 valid layer on
-// 26x26 (small_32x64). The windows overlap, so each thread takes whole images, their tiles in order (a pixel's
-// first share stored, the rest added: gx needs no zeroing). x and y are NHWC whatever s.nhwc says.
 // s with input and output channels swapped: the input gradient's products are a forward's of K -> C channels.
 inline ConvShape swap_channels(ConvShape s) {
   std::swap(s.C, s.K);
   return s;
 }
 
+// The input gradient by tiles of y, the forward's own tiles: per tile, gy's 4x4 pixels into A gy A^T (36 x K), the
+// 36 products with U^T (36 x C), then B (product) B^T into the tile's 6x6 window of gx, neighbouring windows'
+// shares added where they overlap. As the forward of gy (input_grad_as_forward) it runs ceil(H / 4) x ceil(W / 4)
+// tiles over gx instead of ceil(P / 4) x ceil(Q / 4) over gy: 49 against 36 an image for a 3x3 valid layer on
+// 26x26 (small_32x64). The windows overlap, so each thread takes whole images, their tiles in order (a pixel's
+// first share stored, the rest added: gx needs no zeroing). gy and gx are NHWC whatever s.nhwc says.
 template <typename T>
 struct InputGradSteps {
   // s: one NHWC image (only its channels count); l: WeightLayout::transposed of the layer; tiles: how many tiles
@@ -653,7 +653,8 @@ inline bool input_grad_by_output_tiles(const ConvShape& s, int threads) {
 // gy and gx NHWC where s.nhwc, else NCHW taken a few images at a time into each thread's NHWC buffers (by_images,
 // as winograd_nchw_images); w laid out as l says.
 template <typename T>
-void winograd_input_grad(const ConvShape& s, int threads, const T* gy, const T* w, const WeightLayout& l, T* gx) {
+void winograd_input_grad_images(const ConvShape& s, int threads, const T* gy, const T* w, const WeightLayout& l,
+                                T* gx) {
   const int64_t parts = std::min<int64_t>(threads, s.N), image = s.C * s.H * s.W, out = s.K * s.P * s.Q;
   ConvShape one = s;
   one.N = 1, one.nhwc = true;
@@ -667,8 +668,7 @@ void winograd_input_grad(const ConvShape& s, int threads, const T* gy, const T* 
     some.N = std::min({wanted, room, per_part});
   }
   const TileGrid grid(some);
-  const InputGradSteps<T> steps(one, w, l, threads,
-                                s.nhwc ? per_part * image_tiles : grid.tiles);
+  const InputGradSteps<T> steps(one, w, l, threads, s.nhwc ? per_part * image_tiles : grid.tiles);
   const ScratchBuffer<T> scratch(Scratch::TileInputs, parts * steps.part_values());
   parallel_for(parts, threads, [&](int64_t part) {
     GemmWorkspace<T> ws(steps.gemm_steps.kr, steps.block(), s.C, s.K);
@@ -689,6 +689,20 @@ void winograd_input_grad(const ConvShape& s, int threads, const T* gy, const T* 
       transpose_planes(gxt.get(), gx + n0 * image, images, s.H * s.W, s.C, 1);
     }
   });
+}
+
+// The input gradient by tiles of y (input_grad_by_output_tiles); NCHW as winograd_input_grad_images takes it where
+// by_images says so, else on NHWC copies of the whole gy and gx.
+template <typename T>
+void winograd_input_grad(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
+  const WeightLayout l = WeightLayout::transposed(s);
+  if (s.nhwc || by_images<T>(s, threads)) return winograd_input_grad_images(s, threads, gy, w, l, gx);
+  ConvShape nhwc = s;
+  nhwc.nhwc = true;
+  const ScratchBuffer<T> gyt(Scratch::LayoutOut, s.N * s.K * s.P * s.Q), gxt(Scratch::LayoutIn, s.N * s.C * s.H * s.W);
+  transpose_planes(gy, gyt.get(), s.N, s.K, s.P * s.Q, threads);
+  winograd_input_grad_images(nhwc, threads, gyt.get(), w, l, gxt.get());
+  transpose_planes(gxt.get(), gx, s.N, s.H * s.W, s.C, threads);
 }
 
 // The forward of s with weights laid out as l says; NCHW runs on NHWC copies of x and y.
@@ -716,17 +730,7 @@ void conv2d_winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w
 
 template <typename T>
 void conv2d_winograd_bwd_data(const ConvShape& s, int threads, const T* gy, const T* w, T* gx) {
-  if (input_grad_by_output_tiles(s, threads)) {
-    const WeightLayout l = WeightLayout::transposed(s);
-    if (s.nhwc || by_images<T>(s, threads)) return winograd_input_grad(s, threads, gy, w, l, gx);
-    ConvShape nhwc = s;  // NCHW whole: on NHWC copies of gy and gx
-    nhwc.nhwc = true;
-    const ScratchBuffer<T> gyt(Scratch::LayoutOut, s.N * s.K * s.P * s.Q);
-    const ScratchBuffer<T> gxt(Scratch::LayoutIn, s.N * s.C * s.H * s.W);
-    transpose_planes(gy, gyt.get(), s.N, s.K, s.P * s.Q, threads);
-    winograd_input_grad(nhwc, threads, gyt.get(), w, l, gxt.get());
-    return transpose_planes(gxt.get(), gx, s.N, s.H * s.W, s.C, threads);
-  }
+  if (input_grad_by_output_tiles(s, threads)) return winograd_input_grad(s, threads, gy, w, gx);
   const T* no_bias = nullptr;
   winograd_fwd(input_grad_as_forward(s), threads, gy, w, WeightLayout::flipped(s), no_bias, false, gx);
 }

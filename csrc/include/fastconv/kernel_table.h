@@ -149,9 +149,9 @@ struct DirectKernel {
 // output: m[xi * m_stride + k] -> y[off[i] + k] = (A^T m A)[i] (+ bias[k]) (relu) for the 16 pixels with off >= 0.
 // The weight gradient's: output_grad: the 16 pixels of a 4x4 gy tile at gy + off[i] (off < 0: outside gy, zero) ->
 // u[xi * u_stride + k] = (A g A^T)[xi]; weight_grad: m[xi * m_stride + k] -> gw[tap * gw_stride + k] = (G^T m G)[tap]
-// for the 9 taps of a 3x3 kernel. The input gradient's: input_grad: m[xi * m_stride + c] -> (B m B^T)[i] into gx[off[i] +
-// c] for the 36 pixels of a 6x6 input window with off >= 0, added to what is there in its first add_rows rows and
-// add_cols columns (an earlier tile's share), stored elsewhere.
+// for the 9 taps of a 3x3 kernel. The input gradient's: input_grad: m[xi * m_stride + c] -> (B m B^T)[i] into
+// gx[off[i] + c] for the 36 pixels of a 6x6 input window with off >= 0, added to what is there in its first
+// add_rows rows and add_cols columns (an earlier tile's share), stored elsewhere.
 template <typename T>
 struct WinogradKernel {
   void (*weights)(const T* g, int64_t g_stride, int64_t channels, int64_t nr, int64_t panel_stride, T* u,
