@@ -25,8 +25,9 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1, layout="N
     activation : None or "relu", applied after the bias
     algorithm : "auto" (chosen per shape), "gemm" (implicit-im2col GEMM, any shape), "direct" (loops along
         output rows: dense shapes, groups == 1, where few channels make a GEMM mostly overhead; or depthwise
-        shapes, groups == C) or "winograd" (F(4x4, 3x3): 3x3 kernels, stride 1, dilation 1, groups == 1; float32
-        error about 1e-5 of the largest result, roughly 10x a GEMM's)
+        shapes, groups == C) or "winograd" (F(4x4, 3x3), or F(6x6, 3x3) where its tiles fit the output better: 3x3
+        kernels, stride 1, dilation 1, groups == 1; float32 error about 1e-5 of the largest result, roughly 10x a
+        GEMM's)
     out : ndarray, optional; C-contiguous, the output's shape and dtype
 
     Returns

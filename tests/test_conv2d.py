@@ -16,8 +16,8 @@ DTYPES = [np.float32, np.float64]
 
 
 ALGORITHMS = ["auto", "gemm", "direct", "winograd"]
-# Winograd F(4x4, 3x3)'s transforms scale values by up to ~10 before they are summed back: its float32 error is
-# that many times a GEMM's (benchmarks/RESULTS.md gives the measured error).
+# Winograd's transforms (F(4x4, 3x3) or F(6x6, 3x3)) scale values by up to ~10 before they are summed back: its
+# float32 error is that many times a GEMM's (benchmarks/RESULTS.md gives the measured error).
 WINOGRAD_ERROR = 10
 
 
@@ -398,6 +398,29 @@ def test_winograd_input_grad_by_output_tiles_big_images_or_weights(isa, dtype, l
         gx = fastconv.conv2d_backward(g, x, w, algorithm="winograd", need_weight=False, need_bias=False, **kw)[0]
     assert_close(gx, reference.conv2d_backward(g, x, w, need_weight=False, need_bias=False, **kw)[0],
                  k * 9 * WINOGRAD_ERROR)
+
+
+# F(6x6, 3x3), which runs where its tiles take at most 80% of F(4x4)'s points (12x12 outputs: 4 tiles of 64 points
+# against 9 of 36; 11x11: 4 partial tiles), in every pass on every ISA: the input gradient by tiles of y (valid
+# padding, 2 images on 2 threads) and as the forward of gy (padding 1, 12x12: gx's tiles are y's).
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hw, padding", [((14, 14), "valid"), ((13, 13), "valid"), ((12, 12), 1)])
+def test_winograd_6x6_tiles_on_every_isa(isa, dtype, layout, hw, padding, rng):
+    nhwc = layout == "NHWC"
+    c, k = 21, 18
+    x = rng.standard_normal((2, *hw, c) if nhwc else (2, c, *hw)).astype(dtype)
+    w = rng.standard_normal((3, 3, c, k) if nhwc else (k, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    kw = dict(padding=padding, layout=layout)
+    with isa_and_threads(isa, 2):
+        y = fastconv.conv2d(x, w, b, algorithm="winograd", **kw)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        gx, gw, _ = fastconv.conv2d_backward(g, x, w, algorithm="winograd", need_bias=False, **kw)
+    assert_close(y, reference.conv2d(x, w, b, **kw), c * 9 * WINOGRAD_ERROR)
+    want_gx, want_gw, _ = reference.conv2d_backward(g, x, w, need_bias=False, **kw)
+    assert_close(gx, want_gx, k * 9 * WINOGRAD_ERROR)
+    assert_close(gw, want_gw, g.size // k * WINOGRAD_ERROR)
 
 
 def test_winograd_is_refused_where_it_does_not_apply():

@@ -41,12 +41,12 @@ bool direct_is_faster(const ConvShape& s, Pass pass) {
   return f.K <= 32 || few_gy_channels || (!nhwc_rows && f.K <= 64 && f.taps() <= 160);
 }
 
-// Winograd F(4x4, 3x3) does a quarter of the multiplies, for about 1e-5 relative float32 error (documented in
-// benchmarks/RESULTS.md). Its fixed cost per call is a transform of 36 C x K matrices (the weights, or the weight
-// gradient's sums) against GEMMs over its tiles: it pays from 16 tiles, whatever the channels, once each pass has
-// 16 or more of them (a sweep of 64-512 channels on 7x7 to 32x32 images, 2 threads, against the GEMM: 8 x 512 x 7x7,
-// 32 tiles, 1.35-1.76x in every pass; 16 tiles 0.97-1.5x; 4-8 tiles 0.53-1.0x at 512 channels; weight gradients
-// of fewer than 16 channels on either side: the direct kernels up to 3x faster).
+// Winograd F(4x4, 3x3) (or F(6x6, 3x3), conv2d_winograd.cpp) does a quarter of the multiplies (or less), for about 1e-5
+// relative float32 error (documented in benchmarks/RESULTS.md). Its fixed cost per call is a transform of 36 C x K
+// matrices (the weights, or the weight gradient's sums) against GEMMs over its tiles: it pays from 16 tiles, whatever
+// the channels, once each pass has 16 or more of them (a sweep of 64-512 channels on 7x7 to 32x32 images, 2 threads,
+// against the GEMM: 8 x 512 x 7x7, 32 tiles, 1.35-1.76x in every pass; 16 tiles 0.97-1.5x; 4-8 tiles 0.53-1.0x at 512
+// channels; weight gradients of fewer than 16 channels on either side: the direct kernels up to 3x faster).
 bool winograd_is_faster(const ConvShape& s) {
   const int64_t tiles = s.N * ((s.P + 3) / 4) * ((s.Q + 3) / 4);
   return winograd_applies(s) && s.C >= 16 && s.K >= 16 && tiles >= 16;

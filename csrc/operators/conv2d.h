@@ -85,8 +85,9 @@ template <typename T>
 void conv2d_bwd(const ConvShape& s, Algorithm alg, int threads, const T* gy, const T* x, const T* w, T* gx, T* gw,
                 T* gb);
 
-// Winograd F(4x4, 3x3): conv2d_winograd.cpp. The input gradient is the forward input_grad_as_forward(s) of gy,
-// its weights read from w flipped, or, where y has fewer tiles than gx, that forward's adjoint over y's tiles.
+// Winograd F(4x4, 3x3) or F(6x6, 3x3): conv2d_winograd.cpp. The input gradient is the forward
+// input_grad_as_forward(s) of gy, its weights read from w flipped, or, where y has fewer tiles than gx, that
+// forward's adjoint over y's tiles.
 bool winograd_applies(const ConvShape& s);
 template <typename T>
 void conv2d_winograd_fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y);

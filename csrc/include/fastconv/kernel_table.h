@@ -142,16 +142,16 @@ struct DirectKernel {
   DirectShiftRows<T> shift_rows;
 };
 
-// Winograd F(4x4, 3x3) tile transforms over NHWC channels (kernels/winograd_f4x3.h). weights: one input channel's
-// 3x3 kernel, tap t's output channels at g + t * g_stride -> u[xi * u_stride + k / nr * panel_stride + k % nr] =
-// (G g G^T)[xi] (panels of nr columns, zero past `channels`). input: the 36 pixels of a
-// 6x6 input tile at x + off[i] (off < 0: zero padding) -> v[xi * v_stride + c] = (B^T d B)[xi] for every channel c.
-// output: m[xi * m_stride + k] -> y[off[i] + k] = (A^T m A)[i] (+ bias[k]) (relu) for the 16 pixels with off >= 0.
-// The weight gradient's: output_grad: the 16 pixels of a 4x4 gy tile at gy + off[i] (off < 0: outside gy, zero) ->
-// u[xi * u_stride + k] = (A g A^T)[xi]; weight_grad: m[xi * m_stride + k] -> gw[tap * gw_stride + k] = (G^T m G)[tap]
-// for the 9 taps of a 3x3 kernel. The input gradient's: input_grad: m[xi * m_stride + c] -> (B m B^T)[i] into
-// gx[off[i] + c] for the 36 pixels of a 6x6 input window with off >= 0, added to what is there in its first
-// add_rows rows and add_cols columns (an earlier tile's share), stored elsewhere.
+// Winograd F(m x m, 3x3) tile transforms over NHWC channels, m = 4 or 6, alpha = m + 2 (kernels/winograd_tiles.h).
+// weights: one input channel's 3x3 kernel, tap t's output channels at g + t * g_stride -> u[xi * u_stride + k / nr *
+// panel_stride + k % nr] = (G g G^T)[xi] (panels of nr columns, zero past `channels`). input: the alpha x alpha
+// pixels of an input tile at x + off[i] (off < 0: zero padding) -> v[xi * v_stride + c] = (B^T d B)[xi] for every
+// channel c. output: m[xi * m_stride + k] -> y[off[i] + k] = (A^T m A)[i] (+ bias[k]) (relu) for the m x m pixels
+// with off >= 0. The weight gradient's: output_grad: the m x m pixels of a gy tile at gy + off[i] (off < 0: outside
+// gy, zero) -> u[xi * u_stride + k] = (A g A^T)[xi]; weight_grad: m[xi * m_stride + k] -> gw[tap * gw_stride + k] =
+// (G^T m G)[tap] for the 9 taps of a 3x3 kernel. The input gradient's: input_grad: m[xi * m_stride + c] ->
+// (B m B^T)[i] into gx[off[i] + c] for the alpha x alpha pixels of an input window with off >= 0, added to what is
+// there in its first add_rows rows and add_cols columns (an earlier tile's share), stored elsewhere.
 template <typename T>
 struct WinogradKernel {
   void (*weights)(const T* g, int64_t g_stride, int64_t channels, int64_t nr, int64_t panel_stride, T* u,
@@ -226,8 +226,10 @@ struct KernelTable {
   DirectKernel<double> f64_direct;
   SkinnyKernel<float> f32_skinny;  // width <= 2 * the direct kernels' lanes
   SkinnyKernel<double> f64_skinny;
-  WinogradKernel<float> f32_winograd;
+  WinogradKernel<float> f32_winograd;  // F(4x4, 3x3)
   WinogradKernel<double> f64_winograd;
+  WinogradKernel<float> f32_winograd6;  // F(6x6, 3x3)
+  WinogradKernel<double> f64_winograd6;
   TransposeKernel<float> f32_transpose;
   TransposeKernel<double> f64_transpose;
   Col2imKernel<float> f32_col2im;
@@ -246,8 +248,11 @@ struct KernelTable {
   const DirectKernel<T>& direct() const { return of<T>(f32_direct, f64_direct); }
   template <typename T>
   SkinnyKernel<T> skinny() const { return of<T>(f32_skinny, f64_skinny); }
+  // F(tile x tile, 3x3), tile 4 or 6.
   template <typename T>
-  const WinogradKernel<T>& winograd() const { return of<T>(f32_winograd, f64_winograd); }
+  const WinogradKernel<T>& winograd(int64_t tile) const {
+    return tile == 6 ? of<T>(f32_winograd6, f64_winograd6) : of<T>(f32_winograd, f64_winograd);
+  }
   template <typename T>
   TransposeKernel<T> transpose() const { return of<T>(f32_transpose, f64_transpose); }
   template <typename T>

@@ -14,8 +14,8 @@ void f64_gemm_12x4_avx2(int64_t k, const GemmTileA<double>& a, const double* b, 
 DirectKernel<float> f32_direct_avx2();
 SkinnyKernel<float> f32_skinny_avx2();
 SkinnyKernel<double> f64_skinny_avx2();
-WinogradKernel<float> f32_winograd_avx2();
-WinogradKernel<double> f64_winograd_avx2();
+WinogradKernel<float> f32_winograd_avx2(int tile);
+WinogradKernel<double> f64_winograd_avx2(int tile);
 DirectKernel<double> f64_direct_avx2();
 void f32_gemm_6x16_avx2(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
 void f64_gemm_6x8_avx2(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
@@ -38,8 +38,10 @@ KernelTable avx2_table() {
   t.f64_direct = f64_direct_avx2();
   t.f32_skinny = f32_skinny_avx2();
   t.f64_skinny = f64_skinny_avx2();
-  t.f32_winograd = f32_winograd_avx2();
-  t.f64_winograd = f64_winograd_avx2();
+  t.f32_winograd = f32_winograd_avx2(4);
+  t.f32_winograd6 = f32_winograd_avx2(6);
+  t.f64_winograd = f64_winograd_avx2(4);
+  t.f64_winograd6 = f64_winograd_avx2(6);
   t.f32_transpose = f32_transpose_avx2;
   t.f64_transpose = f64_transpose_avx2;
   t.f32_col2im = f32_col2im_avx2;

@@ -14,8 +14,8 @@ void f64_gemm_16x8_avx512(int64_t k, const GemmTileA<double>& a, const double* b
 DirectKernel<float> f32_direct_avx512();
 SkinnyKernel<float> f32_skinny_avx512();
 SkinnyKernel<double> f64_skinny_avx512();
-WinogradKernel<float> f32_winograd_avx512();
-WinogradKernel<double> f64_winograd_avx512();
+WinogradKernel<float> f32_winograd_avx512(int tile);
+WinogradKernel<double> f64_winograd_avx512(int tile);
 DirectKernel<double> f64_direct_avx512();
 void f32_gemm_8x32_avx512(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
 void f64_gemm_8x16_avx512(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
@@ -40,8 +40,10 @@ KernelTable avx512_table() {
   t.f64_direct = f64_direct_avx512();
   t.f32_skinny = f32_skinny_avx512();
   t.f64_skinny = f64_skinny_avx512();
-  t.f32_winograd = f32_winograd_avx512();
-  t.f64_winograd = f64_winograd_avx512();
+  t.f32_winograd = f32_winograd_avx512(4);
+  t.f32_winograd6 = f32_winograd_avx512(6);
+  t.f64_winograd = f64_winograd_avx512(4);
+  t.f64_winograd6 = f64_winograd_avx512(6);
   t.f32_transpose = f32_transpose_avx512;
   t.f64_transpose = f64_transpose_avx512;
   t.f32_col2im = f32_col2im_avx512;

@@ -14,8 +14,8 @@ void f64_gemm_8x2_generic(int64_t k, const GemmTileA<double>& a, const double* b
 DirectKernel<float> f32_direct_generic();
 SkinnyKernel<float> f32_skinny_generic();
 SkinnyKernel<double> f64_skinny_generic();
-WinogradKernel<float> f32_winograd_generic();
-WinogradKernel<double> f64_winograd_generic();
+WinogradKernel<float> f32_winograd_generic(int tile);
+WinogradKernel<double> f64_winograd_generic(int tile);
 DirectKernel<double> f64_direct_generic();
 void f32_gemm_4x8_generic(int64_t k, const GemmTileA<float>& a, const float* b, const GemmTileC<float>& c);
 void f64_gemm_4x4_generic(int64_t k, const GemmTileA<double>& a, const double* b, const GemmTileC<double>& c);
@@ -38,8 +38,10 @@ KernelTable generic_table() {
   t.f64_direct = f64_direct_generic();
   t.f32_skinny = f32_skinny_generic();
   t.f64_skinny = f64_skinny_generic();
-  t.f32_winograd = f32_winograd_generic();
-  t.f64_winograd = f64_winograd_generic();
+  t.f32_winograd = f32_winograd_generic(4);
+  t.f32_winograd6 = f32_winograd_generic(6);
+  t.f64_winograd = f64_winograd_generic(4);
+  t.f64_winograd6 = f64_winograd_generic(6);
   t.f32_transpose = f32_transpose_generic;
   t.f64_transpose = f64_transpose_generic;
   t.f32_col2im = f32_col2im_generic;
