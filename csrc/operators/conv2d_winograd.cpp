@@ -719,7 +719,6 @@ struct Winograd {
     transpose_planes(yt.get(), y, s.N, s.P * s.Q, s.K, threads);
   }
 
-
   // The passes, F(TILE x TILE, 3x3).
   template <typename T>
   static void fwd(const ConvShape& s, int threads, const T* x, const T* w, const T* b, bool relu, T* y) {
