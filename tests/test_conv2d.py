@@ -652,13 +652,13 @@ def test_direct_nchw_channel_blocks_every_isa(isa, dtype, k, c, r, rng):
 
 # The GEMM input gradient at unit stride, Col spanning whole images and col2im gathering each gx row in registers
 # (csrc/kernels/col2im_rows.h; NHWC through NCHW copies): gx widths around the vector multiples, kernels of 1-7
-# columns (masks cutting lanes on both sides), dilation, uneven and large padding (gx rows that no tap reaches),
-# groups, blocks of images over 1-3 threads; both layouts, every ISA. Kernels wider than the gather's masks (33
-# columns) take the scatter.
-@settings(max_examples=60, deadline=None)
+# columns (each unrolled on its own) and 8 (the general column loop), masks cutting lanes on both sides, dilation,
+# uneven and large padding (gx rows that no tap reaches), groups, blocks of images over 1-3 threads; both layouts,
+# every ISA. Kernels wider than the gather's masks (33 columns) take the scatter.
+@settings(max_examples=80, deadline=None)
 @given(isa=st.sampled_from(fastconv._C.available_isas()), n=st.integers(1, 5), groups=st.sampled_from([1, 1, 2]),
        c=st.integers(1, 4), k=st.integers(1, 9), h=st.integers(1, 20), w=st.integers(1, 40), r=st.integers(1, 5),
-       s=st.sampled_from([1, 2, 3, 5, 7, 33]), dilation=st.sampled_from([(1, 1), (2, 1), (1, 3)]),
+       s=st.sampled_from([1, 2, 3, 4, 5, 6, 7, 8, 33]), dilation=st.sampled_from([(1, 1), (2, 1), (1, 3)]),
        padding=st.sampled_from([0, 1, "same", ((3, 0), (1, 4)), ((0, 6), (8, 0))]), layout=st.sampled_from(LAYOUTS),
        dtype=st.sampled_from(DTYPES), threads=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
 def test_gemm_input_gradient_gather_property_based(isa, n, groups, c, k, h, w, r, s, dilation, padding, layout,
