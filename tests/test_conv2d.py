@@ -637,11 +637,13 @@ def test_shifted_planes_property_based(isa, n, groups, mult, h, w, r, s, dilatio
 # NCHW rows at unit stride split their output channels into blocks of near-equal sizes (fwd_channel_rows and
 # wgrad_channel_rows, kernels/direct_rows.h: up to 8 channels a forward block and 6 a weight-gradient block on
 # AVX-512 floats, 3 on 8 lanes): channel counts on both sides of one, two and several blocks, one-channel layers
-# (shifted planes) and two-channel ones (bands of planar rows), 3x3 and 5x5; every pass, every ISA and precision.
+# (shifted planes) and two-channel ones (bands of planar rows), 3x3 and 5x5, and 16 input channels of 5x5 (400
+# taps: forward blocks over TAPWISE_WEIGHTS weights read them as the tables lie, smaller ones copied tap by tap);
+# every pass, every ISA and precision.
 @pytest.mark.parametrize("isa", fastconv._C.available_isas())
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [5, 7, 8, 9, 13, 17, 25, 32])
-@pytest.mark.parametrize("c,r", [(1, 3), (1, 5), (2, 3)])
+@pytest.mark.parametrize("c,r", [(1, 3), (1, 5), (2, 3), (16, 5)])
 def test_direct_nchw_channel_blocks_every_isa(isa, dtype, k, c, r, rng):
     kw = dict(padding=((1, 0), (2, 1)), layout="NCHW")
     x = rng.standard_normal((2, c, 11, 21)).astype(dtype)

@@ -324,8 +324,9 @@ void fwd_segment(const DirectRows<T>& r, const T* xs, const T* wa, const T* ba, 
 // tap) over NB consecutive vectors from vector v0 of row b0, all rows forming one segment: each x vector is loaded
 // once for the KB channels and each channel's tap weights once for the NB vectors. Where few output channels meet
 // a long reduction (a 6-channel input gradient of 400 taps), this halves the loads per FMA, most of them
-// line-crossing.
-template <typename T, int W, int KB, int NB>
+// line-crossing. TAPWISE: wa holds the block's weights tap by tap (tap t's KB values at wa + t * KB: one pointer
+// walks them all), else channel by channel as the tables lie (channel k's taps at wa + k * ntaps: KB pointers).
+template <typename T, int W, int KB, int NB, bool TAPWISE>
 __attribute__((noinline)) void fwd_channels(const DirectRows<T>& r, const T* wa, const T* ba, T* oa, int64_t b0,
                                             int64_t v0, int64_t nvec, bool relu) {
   using V = typename RowVec<T, W>::V;
@@ -349,7 +350,7 @@ __attribute__((noinline)) void fwd_channels(const DirectRows<T>& r, const T* wa,
     for (int i = 0; i < NB; ++i) xv[i] = load_vec<V>(xp[i] + off);
 #pragma GCC unroll 12
     for (int k = 0; k < KB; ++k) {
-      const T w = wa[k * r.ntaps + t];
+      const T w = TAPWISE ? wa[t * KB + k] : wa[k * r.ntaps + t];
 #pragma GCC unroll 12
       for (int i = 0; i < NB; ++i) acc[k][i] += xv[i] * w;
     }
@@ -367,10 +368,14 @@ __attribute__((noinline)) void fwd_channels(const DirectRows<T>& r, const T* wa,
 template <typename T>
 using ChannelsFn = void (*)(const DirectRows<T>&, const T*, const T*, T*, int64_t, int64_t, int64_t, bool);
 
-template <typename T, int W, int KB, int... NB>
+template <typename T, int W, int KB, bool TAPWISE, int... NB>
 constexpr std::array<ChannelsFn<T>, sizeof...(NB)> channels_table(std::integer_sequence<int, NB...>) {
-  return {fwd_channels<T, W, KB, NB + 1>...};
+  return {fwd_channels<T, W, KB, NB + 1, TAPWISE>...};
 }
+
+// The most weights a channel block copies tap by tap on its stack (fwd_channel_block): 3x3 and 5x5 kernels over
+// up to 32 input channels with 8 channels a block.
+constexpr int64_t TAPWISE_WEIGHTS = 2048;
 
 // Accumulators of a channel block's group. With AVX-512 floats and several channels, 24 of the 32 registers: each
 // tap's weights then serve twice the vectors and a group's setup and stores twice the rows (LeNet 1 -> 6 5x5
@@ -381,12 +386,24 @@ constexpr int channel_group() {
   return W >= 16 && KB > 1 ? 24 : max_group<T, W>();
 }
 
-// KB channels from table set a: their rows as one segment, in groups of channel_group / KB vectors.
+// KB channels from table set a: their rows as one segment, in groups of channel_group / KB vectors. The block's
+// weights are copied tap by tap first where they fit TAPWISE_WEIGHTS: read channel by channel, the group kept KB
+// weight pointers besides its x pointers, more than the 16 general registers, and reloaded spilled ones every tap.
 template <typename T, int W, int KB>
 void fwd_channel_block(const DirectRows<T>& r, const T* wa, const T* ba, T* oa, bool relu) {
   constexpr int NB = channel_group<T, W, KB>() / KB;
-  static constexpr auto groups = channels_table<T, W, KB>(std::make_integer_sequence<int, NB>{});
-  const int64_t nvec = div_up(r.len, W);
+  static constexpr auto tapwise = channels_table<T, W, KB, true>(std::make_integer_sequence<int, NB>{});
+  static constexpr auto groups = channels_table<T, W, KB, false>(std::make_integer_sequence<int, NB>{});
+  const int64_t nvec = div_up(r.len, W), ntaps = r.ntaps;
+  if (KB > 1 && KB * ntaps <= TAPWISE_WEIGHTS) {
+    T by_tap[TAPWISE_WEIGHTS];
+    for (int64_t t = 0; t < ntaps; ++t)
+      for (int k = 0; k < KB; ++k) by_tap[t * KB + k] = wa[k * ntaps + t];
+    for_each_group(r.inner * nvec, NB, nvec, [&](int64_t b, int64_t v, int64_t n) {
+      tapwise[n - 1](r, by_tap, ba, oa, b, v, nvec, relu);
+    });
+    return;
+  }
   for_each_group(r.inner * nvec, NB, nvec, [&](int64_t b, int64_t v, int64_t n) {
     groups[n - 1](r, wa, ba, oa, b, v, nvec, relu);
   });
