@@ -373,8 +373,8 @@ constexpr std::array<ChannelsFn<T>, sizeof...(NB)> channels_table(std::integer_s
   return {fwd_channels<T, W, KB, NB + 1, TAPWISE>...};
 }
 
-// The most weights a channel block copies tap by tap on its stack (fwd_channel_block): 3x3 and 5x5 kernels over
-// up to 32 input channels with 8 channels a block.
+// The most weights a channel block copies tap by tap on its stack (fwd_channel_block): 8 channels of up to 256
+// taps (3x3 kernels over up to 28 input channels, 5x5 over 10).
 constexpr int64_t TAPWISE_WEIGHTS = 2048;
 
 // Accumulators of a channel block's group. With AVX-512 floats and several channels, 24 of the 32 registers: each
@@ -392,17 +392,19 @@ constexpr int channel_group() {
 template <typename T, int W, int KB>
 void fwd_channel_block(const DirectRows<T>& r, const T* wa, const T* ba, T* oa, bool relu) {
   constexpr int NB = channel_group<T, W, KB>() / KB;
-  static constexpr auto tapwise = channels_table<T, W, KB, true>(std::make_integer_sequence<int, NB>{});
   static constexpr auto groups = channels_table<T, W, KB, false>(std::make_integer_sequence<int, NB>{});
   const int64_t nvec = div_up(r.len, W), ntaps = r.ntaps;
-  if (KB > 1 && KB * ntaps <= TAPWISE_WEIGHTS) {
-    T by_tap[TAPWISE_WEIGHTS];
-    for (int64_t t = 0; t < ntaps; ++t)
-      for (int k = 0; k < KB; ++k) by_tap[t * KB + k] = wa[k * ntaps + t];
-    for_each_group(r.inner * nvec, NB, nvec, [&](int64_t b, int64_t v, int64_t n) {
-      tapwise[n - 1](r, by_tap, ba, oa, b, v, nvec, relu);
-    });
-    return;
+  if constexpr (KB > 1) {  // (one channel's taps are tap by tap already)
+    static constexpr auto tapwise = channels_table<T, W, KB, true>(std::make_integer_sequence<int, NB>{});
+    if (KB * ntaps <= TAPWISE_WEIGHTS) {
+      T by_tap[TAPWISE_WEIGHTS];
+      for (int64_t t = 0; t < ntaps; ++t)
+        for (int k = 0; k < KB; ++k) by_tap[t * KB + k] = wa[k * ntaps + t];
+      for_each_group(r.inner * nvec, NB, nvec, [&](int64_t b, int64_t v, int64_t n) {
+        tapwise[n - 1](r, by_tap, ba, oa, b, v, nvec, relu);
+      });
+      return;
+    }
   }
   for_each_group(r.inner * nvec, NB, nvec, [&](int64_t b, int64_t v, int64_t n) {
     groups[n - 1](r, wa, ba, oa, b, v, nvec, relu);
